@@ -1,0 +1,50 @@
+# The two commands of the README: `make run` (default study) and `make test` (test suite).
+# Both build the environment first: a venv in .venv, filled from the lock file by uv.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+# The package is on PATH for every rule's `python -m robustsweep`.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: env run test lint format lock report clean
+
+env: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: env
+	snakemake --cores all
+
+report: env
+	snakemake --report report.html
+
+test: env
+	python -m pytest
+
+lint: env
+	ruff check .
+	ruff format --check .
+	snakefmt --check Snakefile rules
+	snakemake --lint
+
+format: env
+	ruff check --fix .
+	ruff format .
+	snakefmt Snakefile rules
+
+# Re-resolve the lock file after editing pyproject.toml. The override keeps a patched
+# `requests` although torchattacks pins requests~=2.25.1 (see overrides.txt).
+lock: env
+	uv pip compile pyproject.toml --extra dev --override overrides.txt --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 -o requirements.lock
+
+clean:
+	rm -rf results .snakemake report.html

@@ -1,0 +1,56 @@
+rule logits_cache:
+    input:
+        unpack(lambda wildcards: test_stores()),
+        weights=f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/weights.safetensors",
+        dataset=rules.prepare_dataset.output[0],
+        natural=rules.mine_natural_adversarial.output[0],
+    output:
+        f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/logits.h5",
+    log:
+        f"{R}/logs/logits_cache/{{model}}_N{{n}}_seed{{seed}}_{{defence}}.log",
+    conda:
+        ENV
+    threads: 1
+    resources:
+        gpu=config["gpus_per_job"],
+    params:
+        device=config["device"],
+        stores=named_paths(test_stores()),
+    shell:
+        "python -m robustsweep logits --device {params.device} --threads {threads} --output {output} --weights {input.weights}"
+        " --dataset {input.dataset} --natural {input.natural} --store {params.stores}"
+        " > {log} 2>&1"
+
+
+rule evaluate_run:
+    input:
+        f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/logits.h5",
+    output:
+        f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/metrics.csv",
+    log:
+        f"{R}/logs/evaluate_run/{{model}}_N{{n}}_seed{{seed}}_{{defence}}.log",
+    conda:
+        ENV
+    params:
+        device=config["device"],
+        run=lambda wildcards: as_json(run_of(wildcards).identity()),
+        m_values=lambda wildcards: predicted_class_values(config, run_of(wildcards)),
+        trials=config["evaluation"]["trials"],
+        seed=config["evaluation"]["seed"],
+    shell:
+        "python -m robustsweep evaluate --output {output} --logits {input} --run {params.run:q}"
+        " --m-values {params.m_values} --trials {params.trials} --seed {params.seed}"
+        " > {log} 2>&1"
+
+
+rule collect_metrics:
+    input:
+        [run_path(run, "metrics.csv") for run in RUNS],
+    output:
+        f"{R}/tables/metrics.csv",
+    log:
+        f"{R}/logs/collect_metrics.log",
+    conda:
+        ENV
+    shell:
+        "python -m robustsweep collect --output {output} {input} > {log} 2>&1"

@@ -1,0 +1,22 @@
+rule mine_natural_adversarial:
+    input:
+        dataset=rules.prepare_dataset.output[0],
+        reference=weights_of(support_run(config, "reference")),
+    output:
+        f"{R}/data/natural_adversarial.h5",
+    log:
+        f"{R}/logs/mine_natural_adversarial.log",
+    conda:
+        ENV
+    threads: 1
+    params:
+        device=config["device"],
+        patterns=config["natural_adversarial"]["patterns"],
+        severity=config["natural_adversarial"]["severity"],
+        variants=config["natural_adversarial"]["variants"],
+        seed=config["seed"],
+    shell:
+        "python -m robustsweep mine --device {params.device} --threads {threads} --output {output} --dataset {input.dataset}"
+        " --reference {input.reference} --patterns {params.patterns}"
+        " --severity {params.severity} --variants {params.variants} --seed {params.seed}"
+        " > {log} 2>&1"

@@ -1,0 +1,36 @@
+rule paper_tables:
+    input:
+        rules.collect_metrics.output[0],
+    output:
+        f"{R}/tables/tables.md",
+    log:
+        f"{R}/logs/paper_tables.log",
+    conda:
+        ENV
+    params:
+        pool=POOL,
+    shell:
+        "python -m robustsweep tables --metrics {input} --output {output} --pool-size {params.pool}"
+        " > {log} 2>&1"
+
+
+rule figure:
+    input:
+        rules.collect_metrics.output[0],
+    output:
+        report(
+            f"{R}/figures/{{figure}}.{config['figures']['format']}",
+            caption="../workflow/report/figure.rst",
+            category="Figures",
+        ),
+    log:
+        f"{R}/logs/figure/{{figure}}.log",
+    conda:
+        ENV
+    params:
+        style=as_json(config["figures"]),
+        # the caption is the figure function's docstring, so it is written in one place
+        caption=lambda wildcards: " ".join(FIGURES[wildcards.figure].__doc__.split()),
+    shell:
+        "python -m robustsweep figure {wildcards.figure} --metrics {input} --output {output}"
+        " --style {params.style:q} > {log} 2>&1"

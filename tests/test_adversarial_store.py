@@ -1,0 +1,117 @@
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+
+import robustsweep.adversarial_store as store_module
+from robustsweep.adversarial_store import generate_store, quantize, read_store, to_float
+from robustsweep.atomic_output import partial_path
+from robustsweep.input_errors import StoreError
+from robustsweep.prepared_dataset import load_split
+from robustsweep.provenance import file_sha256
+from robustsweep.trained_models import load_model
+
+CPU = torch.device("cpu")
+PGD = {"method": "pgd", "eps": 0.1, "alpha": 0.025, "steps": 5}
+FGSM = {"method": "fgsm", "eps": 0.1}
+
+
+def make(path, digits_h5, model, spec, name, batch_size=64, split="test"):
+    generate_store(path, digits_h5, split, model, name, spec, batch_size, 0, CPU)
+    return read_store(path)
+
+
+def test_quantize_rounds_instead_of_truncating():
+    images = torch.tensor([100.6, 100.4, 0.2, 254.7]).div(255).view(1, 1, 2, 2)
+    assert quantize(images).flatten().tolist() == [101, 100, 0, 255]
+    assert torch.equal(quantize(to_float(quantize(images), CPU)), quantize(images))
+
+
+def test_store_round_trips_images_and_provenance(tmp_path, digits_h5, trained_model):
+    stored = make(tmp_path / "pgd.h5", digits_h5, trained_model, PGD, "pgd")
+    clean = load_split(digits_h5, "test")
+    np.testing.assert_array_equal(stored.clean_index, clean.indices)
+    np.testing.assert_array_equal(stored.label, clean.labels)
+    assert stored.images.dtype == np.uint8 and stored.images.shape == clean.images.shape
+    assert stored.attack == "pgd" and stored.attrs["method"] == "pgd"
+    assert json.loads(stored.attrs["params"]) == {"eps": 0.1, "alpha": 0.025, "steps": 5}
+    assert stored.attrs["split"] == "test" and stored.attrs["complete"]
+    assert stored.attrs["source_weights_sha256"] == file_sha256(trained_model)
+    assert "torchattacks" in json.loads(stored.attrs["versions"])
+    # the perturbation stays within eps, plus at most half a grey level from rounding
+    delta = np.abs(stored.images.astype(int) - clean.images.astype(int)).max()
+    assert 0 < delta <= round(0.1 * 255 + 0.5)
+    # source_pred is the source model's prediction on the stored (quantised) images
+    model, _ = load_model(trained_model)
+    with torch.no_grad():
+        pred = model(to_float(stored.images, CPU)).argmax(1).numpy()
+    np.testing.assert_array_equal(stored.source_pred, pred)
+    assert not partial_path(tmp_path / "pgd.h5").exists()
+
+
+def test_pgd_is_never_weaker_than_fgsm_on_the_source(tmp_path, digits_h5, trained_model):
+    clean = load_split(digits_h5, "test")
+    fgsm = make(tmp_path / "fgsm.h5", digits_h5, trained_model, FGSM, "fgsm")
+    pgd = make(tmp_path / "pgd.h5", digits_h5, trained_model, {**PGD, "steps": 10}, "pgd")
+    clean_model, _ = load_model(trained_model)
+    with torch.no_grad():
+        clean_acc = (
+            clean_model(to_float(clean.images, CPU)).argmax(1).numpy() == clean.labels
+        ).mean()
+    fgsm_acc = (fgsm.source_pred == fgsm.label).mean()
+    pgd_acc = (pgd.source_pred == pgd.label).mean()
+    assert clean_acc > 0.8
+    assert pgd_acc <= fgsm_acc < clean_acc
+
+
+def test_interrupted_generation_resumes_to_the_same_store(
+    tmp_path, digits_h5, trained_model, monkeypatch
+):
+    reference = make(tmp_path / "whole.h5", digits_h5, trained_model, PGD, "pgd")
+    real_chunk, calls = store_module._attack_chunk, []
+
+    def dying_chunk(*args, **kwargs):
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        calls.append(1)
+        return real_chunk(*args, **kwargs)
+
+    out = tmp_path / "resumed.h5"
+    monkeypatch.setattr(store_module, "_attack_chunk", dying_chunk)
+    with pytest.raises(KeyboardInterrupt):
+        generate_store(out, digits_h5, "test", trained_model, "pgd", PGD, 64, 0, CPU)
+    assert not out.exists() and partial_path(out).exists()
+    with h5py.File(partial_path(out)) as h5:
+        assert h5["pgd/chunk_done"][()].sum() == 3
+
+    attacked = []
+    monkeypatch.setattr(
+        store_module, "_attack_chunk", lambda *a, **k: attacked.append(a[8]) or real_chunk(*a, **k)
+    )
+    resumed = make(out, digits_h5, trained_model, PGD, "pgd")
+    assert attacked == [3, 4, 5]  # only the unfinished chunks ran
+    np.testing.assert_array_equal(resumed.images, reference.images)
+    np.testing.assert_array_equal(resumed.source_pred, reference.source_pred)
+
+
+def test_partial_file_from_other_settings_is_not_reused(tmp_path, digits_h5, trained_model):
+    out = tmp_path / "s.h5"
+    make(out, digits_h5, trained_model, FGSM, "fgsm")
+    out.rename(partial_path(out))  # pretend a different attack left this behind
+    stored = make(out, digits_h5, trained_model, {"method": "fgsm", "eps": 0.05}, "fgsm")
+    assert json.loads(stored.attrs["params"]) == {"eps": 0.05}
+
+
+def test_incomplete_and_truncated_stores_are_refused(tmp_path, digits_h5, trained_model):
+    out = tmp_path / "s.h5"
+    make(out, digits_h5, trained_model, {"method": "gn", "std": 0.1}, "gn")
+    with h5py.File(out, "a") as h5:
+        h5["gn"].attrs["complete"] = False
+    with pytest.raises(StoreError, match="incomplete.*delete it and rerun"):
+        read_store(out)
+    data = out.read_bytes()
+    out.write_bytes(data[: len(data) // 3])
+    with pytest.raises(StoreError, match="corrupt or truncated"):
+        read_store(out)

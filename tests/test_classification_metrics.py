@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+from scipy.special import softmax
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from robustsweep.classification_metrics import (
+    macro_one_vs_rest,
+    restrict_to_classes,
+    restricted_metrics,
+)
+
+
+def test_restriction_predicts_over_the_chosen_logits_only():
+    # Output classes 0..3. Image 0 (class 1): global argmax is class 3, but among {1, 2}
+    # class 1 wins. Image 1 (class 2): class 1 beats class 2 -> wrong. Image 2 (class 0) is
+    # dropped because class 0 is not among the chosen classes. Image 3 (class 2): right.
+    logits = np.array(
+        [
+            [0.0, 2.0, 1.0, 9.0],
+            [0.0, 3.0, 1.0, 0.0],
+            [5.0, 0.0, 0.0, 0.0],
+            [0.0, 0.0, 4.0, 8.0],
+        ]
+    )
+    labels = np.array([1, 2, 0, 2])
+    sub, targets = restrict_to_classes(logits, labels, [0, 1, 2, 3], [1, 2])
+    np.testing.assert_array_equal(sub, logits[[0, 1, 3]][:, [1, 2]])
+    np.testing.assert_array_equal(targets, [0, 1, 1])
+    metrics = restricted_metrics(sub, targets)
+    assert metrics["n_images"] == 3
+    assert metrics["accuracy"] == pytest.approx(2 / 3)
+    # Without restriction the same images would score 0/3 (class 3 wins twice, 1 once).
+    assert np.mean(logits[[0, 1, 3]].argmax(1) == labels[[0, 1, 3]]) == 0
+
+
+def test_restriction_maps_model_outputs_by_class_id():
+    # A model trained on classes [3, 7] has two outputs; logit 1 stands for class 7.
+    logits = np.array([[0.0, 1.0], [2.0, 0.0]])
+    sub, targets = restrict_to_classes(logits, np.array([7, 3]), [3, 7], [3, 7])
+    assert restricted_metrics(sub, targets)["accuracy"] == 1.0
+    with pytest.raises(ValueError, match="not outputs"):
+        restrict_to_classes(logits, np.array([7, 3]), [3, 7], [3, 5])
+
+
+def test_auc_and_ap_match_scikit_learn_when_every_class_is_present():
+    rng = np.random.default_rng(0)
+    targets = np.repeat(np.arange(5), 20)
+    logits = rng.normal(size=(100, 5)) + 1.5 * np.eye(5)[targets]
+    metrics = restricted_metrics(logits, targets)
+    probs = softmax(logits, axis=1)
+    assert metrics["auc"] == pytest.approx(
+        roc_auc_score(targets, probs, multi_class="ovr", average="macro")
+    )
+    onehot = np.eye(5)[targets]
+    assert metrics["ap"] == pytest.approx(average_precision_score(onehot, probs, average="macro"))
+    assert 0.5 < metrics["auc"] < 1.0
+
+
+def test_absent_classes_are_left_out_of_the_macro_average():
+    scores = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.6, 0.4, 0.0]])
+    targets = np.array([0, 1, 0])
+    auc, ap = macro_one_vs_rest(scores, targets)
+    expected = np.mean([roc_auc_score(targets == c, scores[:, c]) for c in (0, 1)])
+    assert auc == pytest.approx(expected)
+    assert np.isfinite(ap)
+
+
+def test_empty_selection_gives_nan_not_an_error():
+    metrics = restricted_metrics(np.zeros((0, 3)), np.zeros(0, dtype=int))
+    assert metrics["n_images"] == 0 and np.isnan(metrics["accuracy"])

@@ -1,0 +1,98 @@
+"""Mining, the logits cache and the M sweep, on the real pieces at toy size."""
+
+import json
+
+import h5py
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from robustsweep.adversarial_store import generate_store, to_float
+from robustsweep.class_subsets import choose_trial_classes
+from robustsweep.evaluation import evaluate_run
+from robustsweep.logits_cache import compute_logits, read_logits
+from robustsweep.natural_adversarial import mine_natural_adversarial, read_natural_adversarial
+from robustsweep.natural_patterns import PATTERNS
+from robustsweep.prepared_dataset import load_split
+from robustsweep.trained_models import load_model
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def natural(tmp_path_factory, digits_h5, trained_model):
+    path = tmp_path_factory.mktemp("natural") / "natural.h5"
+    mine_natural_adversarial(path, digits_h5, trained_model, sorted(PATTERNS), 0.7, 1, 0, CPU)
+    return path
+
+
+@pytest.fixture(scope="module")
+def logits(tmp_path_factory, digits_h5, trained_model, natural):
+    folder = tmp_path_factory.mktemp("logits")
+    store = folder / "fgsm.h5"
+    generate_store(
+        store, digits_h5, "test", trained_model, "fgsm", {"method": "fgsm", "eps": 0.1}, 128, 0, CPU
+    )
+    compute_logits(folder / "logits.h5", trained_model, digits_h5, natural, {"fgsm": store}, CPU)
+    return folder / "logits.h5"
+
+
+def test_mined_set_keeps_exactly_the_reference_mistakes(natural, digits_h5, trained_model):
+    mined = read_natural_adversarial(natural)
+    model, _ = load_model(trained_model)
+    with torch.no_grad():
+        pred = model(to_float(mined["images"], CPU)).argmax(1).numpy()
+    assert len(pred) > 0
+    assert np.all(pred != mined["label"])
+    with h5py.File(natural) as h5:
+        counts = json.loads(h5.attrs["counts"])
+    pool = load_split(digits_h5, "pool")
+    assert sum(counts["candidates"].values()) == len(pool.labels) * len(PATTERNS)
+    assert sum(counts["kept"].values()) == len(pred)
+    assert set(mined["pattern"]) <= set(PATTERNS)
+    pool_label = dict(zip(pool.indices.tolist(), pool.labels.tolist(), strict=True))
+    assert all(
+        pool_label[i] == y for i, y in zip(mined["clean_index"], mined["label"], strict=True)
+    )
+
+
+def test_logits_cache_holds_every_test_set(logits, digits_h5):
+    sets, attrs = read_logits(logits)
+    assert set(sets) == {"clean", "natural", "attack-fgsm"}
+    assert attrs["class_ids"] == list(range(10))
+    assert sets["clean"].logits.shape == (len(load_split(digits_h5, "test").labels), 10)
+    assert sets["natural"].patterns is not None and sets["clean"].patterns is None
+
+
+def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
+    out = tmp_path / "metrics.csv"
+    run = {"model": "small_cnn", "n_train_classes": 10, "seed": 0, "defence": "standard"}
+    evaluate_run(out, logits, run, [2, 5], trials=2, evaluation_seed=0)
+    table = pd.read_csv(out)
+    sets, _ = read_logits(logits)
+    overall = table[table.pattern == "all"]
+    # per test set: M=2 x 2 trials, M=5 x 2 trials, M=10 once
+    assert overall.groupby("test_set").size().to_dict() == {
+        "attack-fgsm": 5,
+        "clean": 5,
+        "natural": 5,
+    }
+    full = overall[(overall.m_classes == 10)].set_index("test_set")
+    for name, data in sets.items():
+        expected = np.mean(data.logits.argmax(1) == data.labels)
+        assert full.loc[name, "accuracy"] == pytest.approx(expected, abs=1e-6)
+    assert full.loc["natural", "accuracy"] == 0  # the reference model is wrong on all of it
+    assert full.loc["clean", "accuracy"] > full.loc["attack-fgsm", "accuracy"]
+    row = overall[
+        (overall.test_set == "clean") & (overall.m_classes == 5) & (overall.trial == 1)
+    ].iloc[0]
+    chosen = choose_trial_classes(list(range(10)), 5, 0, 1)
+    data = sets["clean"]
+    keep = np.isin(data.labels, chosen)
+    pred = np.asarray(chosen)[data.logits[keep][:, chosen].argmax(1)]
+    assert row.accuracy == pytest.approx(np.mean(pred == data.labels[keep]), abs=1e-6)
+    assert row.n_images == keep.sum()
+    patterns = table[table.pattern != "all"]
+    assert set(patterns.pattern) <= set(PATTERNS) and (patterns.test_set == "natural").all()
+    assert (table.model == "small_cnn").all() and table.parameters.iloc[0] > 0

@@ -1,0 +1,146 @@
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from robustsweep.input_errors import ConfigError
+from robustsweep.study_config import validate_config
+from robustsweep.study_plan import Run, experiment_runs, predicted_class_values, support_run
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
+
+
+def with_change(path: str, value):
+    config = copy.deepcopy(DEFAULT)
+    *parents, last = path.split(".")
+    node = config
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return config
+
+
+def error_of(config) -> str:
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config)
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_default_config_is_valid_and_gets_defaults():
+    config = validate_config(
+        {"experiments": {"e": {"models": ["small_cnn"], "train_classes": [10], "seeds": [0]}}}
+    )
+    assert config["training"]["optimizer"] == "adamw"
+    assert config["training"]["lr"] == 0.001 and config["training"]["batch_size"] == 100
+    assert config["experiments"]["e"]["defences"] == ["standard"]
+    assert config["dataset"]["splits"] == {"train": 0.6, "test": 0.2, "pool": 0.2}
+    validate_config(DEFAULT)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        (
+            "training.optimiser",
+            "sgd",
+            "unknown config key 'optimiser' under 'training'; allowed "
+            "keys: batch_size, epochs, lr, momentum, optimizer",
+        ),
+        (
+            "training.epochs",
+            "ten",
+            "config key 'training.epochs' must be of type integer, got 'ten'",
+        ),
+        ("training.lr", "1e-3", "YAML reads 1e-3 as text"),
+        (
+            "experiments.class_sweep.train_classes",
+            [3, 12],
+            "'experiments.class_sweep.train_classes' has N=12, larger than the class pool "
+            "(10 classes of digits); allowed values: 2..10",
+        ),
+        (
+            "experiments.architectures.predicted_classes",
+            [2, 12],
+            "'experiments.architectures.predicted_classes' has M=12, larger than N=10",
+        ),
+        (
+            "experiments.class_sweep.seeds",
+            [0, 1, 1],
+            "'experiments.class_sweep.seeds' lists [1] more than once; list each value once",
+        ),
+        (
+            "experiments.class_sweep.models",
+            ["vgg99"],
+            "names 'vgg99', which is not defined under 'models'; "
+            "allowed values: resnet18, small_cnn",
+        ),
+        (
+            "dataset.source",
+            "mnist",
+            "config key 'dataset.source' is 'mnist'; allowed values: digits",
+        ),
+        (
+            "attacks.methods.fgsm",
+            {"method": "fgsmm", "eps": 0.1},
+            "attacks.methods.fgsm.method: unknown attack 'fgsmm'; allowed: bim, cw, deepfool",
+        ),
+        (
+            "attacks.methods.fgsm",
+            {"method": "fgsm", "epsilon": 0.1},
+            "unknown parameter(s) epsilon for fgsm; allowed: eps",
+        ),
+        (
+            "defences.offline_adversarial",
+            {"method": "offline_adversarial", "attacks": ["nope"]},
+            "'defences.offline_adversarial.attacks' names 'nope'",
+        ),
+        ("defences.madry", {"method": "pgd_at_typo"}, "unknown defence 'pgd_at_typo'"),
+        (
+            "models.small_cnn",
+            {"architecture": "small_cnn", "depth": 3},
+            "unknown config key 'depth' under 'models.small_cnn'",
+        ),
+    ],
+)
+def test_bad_config_names_the_key_and_allowed_values(path, value, expected):
+    assert expected in error_of(with_change(path, value))
+
+
+def test_m_must_fit_the_smallest_n_of_its_grid():
+    config = with_change("experiments.class_sweep.predicted_classes", [4])
+    assert (
+        "M=4, larger than N=3 in 'experiments.class_sweep.train_classes'; allowed values: "
+        "2..3" in error_of(config)
+    )
+
+
+def test_folder_names_cannot_escape_through_names():
+    config = with_change("models", {"../x": {"architecture": "small_cnn"}})
+    assert "must start with a letter" in error_of(config)
+
+
+def test_plan_expands_experiments_once():
+    config = validate_config(DEFAULT)
+    runs = experiment_runs(config)
+    assert len(runs) == len(set(runs)) == 17
+    assert Run("small_cnn", 3, 2, "standard") in runs
+    assert predicted_class_values(config, Run("small_cnn", 10, 0, "standard")) == [2, 4, 6, 8, 10]
+    assert predicted_class_values(config, Run("small_cnn", 5, 0, "standard")) == []
+    assert support_run(config, "source") == Run("small_cnn", 10, 100, "standard")
+
+
+def test_validation_does_not_import_torch():
+    code = (
+        "import sys, yaml; from robustsweep.study_config import validate_config; "
+        f"validate_config(yaml.safe_load(open({str(REPO / 'config.yaml')!r}))); "
+        "import robustsweep.figures, robustsweep.study_plan; "
+        "print('torch' in sys.modules, 'seaborn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

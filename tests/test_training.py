@@ -1,0 +1,143 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import save_file
+
+import robustsweep.training as training_module
+from robustsweep.class_subsets import write_subset
+from robustsweep.defences.offline_adversarial import OfflineAdversarial
+from robustsweep.trained_models import load_model, read_card
+from robustsweep.training import Recipe, train_run
+
+CPU = torch.device("cpu")
+RECIPE = Recipe(epochs=3, lr=3e-3, restart_epochs=2)
+
+
+def train(folder, digits_h5, subset, recipe=RECIPE, seed=0):
+    train_run(
+        folder / "weights.safetensors",
+        folder / "epochs.csv",
+        digits_h5,
+        subset,
+        "small_cnn",
+        {"width": 4},
+        recipe,
+        {"method": "standard"},
+        {},
+        seed,
+        CPU,
+    )
+    return folder / "weights.safetensors"
+
+
+def test_trained_model_learns_and_logs_each_epoch(trained_model):
+    log = pd.read_csv(trained_model.with_name("epochs.csv"))
+    assert list(log.epoch) == list(range(8))
+    assert log.loss.iloc[-1] < 0.6 * log.loss.iloc[0]
+    assert log.accuracy.iloc[-1] > 0.8
+    assert not trained_model.with_name("checkpoint.pt").exists()
+
+
+def test_n_class_model_has_n_outputs_for_the_chosen_classes(tmp_path, digits_h5):
+    subset = tmp_path / "N3.json"
+    write_subset(subset, range(10), [str(c) for c in range(10)], 3, 0, 1)
+    weights = train(tmp_path, digits_h5, subset)
+    model, card = load_model(weights)
+    assert card.class_ids == json.loads(subset.read_text())["class_ids"]
+    assert model(torch.zeros(2, 3, 16, 16)).shape == (2, 3)
+    assert card.architecture == "small_cnn" and card.parameters > 0
+
+
+def test_same_seed_gives_identical_weights(tmp_path, digits_h5, all_classes_subset):
+    a = train(tmp_path / "a", digits_h5, all_classes_subset)
+    b = train(tmp_path / "b", digits_h5, all_classes_subset)
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_killed_training_resumes_from_its_checkpoint(
+    tmp_path, digits_h5, all_classes_subset, monkeypatch
+):
+    whole = train(tmp_path / "whole", digits_h5, all_classes_subset)
+    real_epoch = training_module._train_epoch
+
+    def dying_epoch(*args):
+        if args[-1] == 2:
+            raise KeyboardInterrupt("killed")
+        return real_epoch(*args)
+
+    monkeypatch.setattr(training_module, "_train_epoch", dying_epoch)
+    folder = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        train(folder, digits_h5, all_classes_subset)
+    assert (folder / "checkpoint.pt").exists() and not (folder / "weights.safetensors").exists()
+    epochs_run = []
+    monkeypatch.setattr(
+        training_module,
+        "_train_epoch",
+        lambda *args: epochs_run.append(args[-1]) or real_epoch(*args),
+    )
+    resumed = train(folder, digits_h5, all_classes_subset)
+    assert epochs_run == [2]
+    assert resumed.read_bytes() == whole.read_bytes()
+    log = pd.read_csv(folder / "epochs.csv")
+    assert list(log.epoch) == [0, 1, 2]
+
+
+def test_checkpoint_of_another_recipe_is_not_resumed(
+    tmp_path, digits_h5, all_classes_subset, monkeypatch
+):
+    folder = tmp_path / "run"
+    train(folder, digits_h5, all_classes_subset, Recipe(epochs=1))
+    (folder / "weights.safetensors").rename(folder / "checkpoint.pt")  # garbage checkpoint
+    epochs_run = []
+    real_epoch = training_module._train_epoch
+    monkeypatch.setattr(
+        training_module,
+        "_train_epoch",
+        lambda *args: epochs_run.append(args[-1]) or real_epoch(*args),
+    )
+    train(folder, digits_h5, all_classes_subset)
+    assert epochs_run == [0, 1, 2]
+
+
+def test_weights_without_a_model_card_are_refused(tmp_path):
+    path = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(1)}, str(path))
+    with pytest.raises(ValueError, match="not a robustsweep weights file"):
+        read_card(path)
+
+
+def test_offline_sampler_swaps_the_configured_share_with_stored_images():
+    n = 4000
+    stored = torch.stack(
+        [
+            torch.full((n, 1, 2, 2), 50, dtype=torch.uint8),
+            torch.full((n, 1, 2, 2), 200, dtype=torch.uint8),
+        ]
+    )
+    seen = {}
+
+    class Probe(torch.nn.Module):
+        def forward(self, images):
+            seen["images"] = images
+            return torch.zeros(len(images), 2, requires_grad=True)
+
+    sampler = OfflineAdversarial(stored, ratio=0.25)
+    positions = torch.arange(n)
+    images = torch.ones(n, 1, 2, 2)
+    sampler.loss(
+        Probe(),
+        images,
+        torch.zeros(n, dtype=torch.long),
+        positions,
+        torch.Generator().manual_seed(0),
+    )
+    values = seen["images"][:, 0, 0, 0].numpy()
+    share_adv = np.mean(values < 1)
+    assert abs(share_adv - 0.25) < 0.03
+    per_attack = [np.mean(np.isclose(values, v / 255)) for v in (50, 200)]
+    assert abs(per_attack[0] - per_attack[1]) < 0.04
+    assert torch.equal(images, torch.ones(n, 1, 2, 2))  # the caller's batch is not modified

@@ -1,0 +1,137 @@
+"""End to end: the Snakemake workflow on a tiny config, then what reruns after edits."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, tool_env
+
+TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+FIGURE_RULES = {"figure": 4, "all": 1}
+
+
+def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
+    (workdir / "study.yaml").write_text(yaml.safe_dump(config))
+    command = [
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(workdir / "study.yaml"),
+        "--cores",
+        "2",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, env=tool_env(), timeout=900)
+
+
+def planned(workdir: Path, config: dict) -> dict[str, int]:
+    """Rule -> job count of a dry run; empty when there is nothing to do."""
+    result = snakemake(workdir, config, "-n")
+    assert result.returncode == 0, result.stderr + result.stdout
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    block = text.split("Job stats:")[1].split("total")[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", block, re.M)}
+
+
+def changed(path: str, value) -> dict:
+    config = yaml.safe_load(yaml.safe_dump(TINY))
+    *parents, last = path.split(".")
+    node = config
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return config
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("study")
+    result = snakemake(workdir, TINY)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def test_study_produces_tables_figures_and_logs(finished):
+    results = finished / "results"
+    metrics = pd.read_csv(results / "tables" / "metrics.csv")
+    runs = metrics[["model", "n_train_classes", "seed", "defence"]].drop_duplicates()
+    assert len(runs) == 3  # (cnn, 3, 0, standard), (cnn, 10, 0, standard|offline)
+    assert set(metrics.test_set) == {"clean", "natural", "attack-fgsm", "attack-gn"}
+    assert set(metrics[metrics.n_train_classes == 10].m_classes) == {2, 10}
+    assert metrics.accuracy.between(0, 1).all()
+    tables = (results / "tables" / "tables.md").read_text()
+    assert "Table 1" in tables and "Table 2: cnn" in tables and "Tables 3-5: cnn" in tables
+    for figure in ("accuracy_vs_n", "accuracy_vs_m", "model_metrics", "robust_accuracy"):
+        assert (results / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    training_log = (results / "logs" / "train_model" / "cnn_N3_seed0_standard.log").read_text()
+    assert "training: 100%" in training_log
+    assert (
+        "fgsm/test: 100%" in (results / "logs" / "adversarial_store" / "test_fgsm.log").read_text()
+    )
+    assert not list(results.rglob("*.partial")) and not list(results.rglob("checkpoint.pt"))
+    # only the attacks a defence trains on are generated over the train split
+    assert sorted(p.name for p in (results / "store" / "train").iterdir()) == ["fgsm.h5"]
+
+
+def test_report_collects_the_figures(finished):
+    result = snakemake(finished, TINY, "--report", "report.html")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (finished / "report.html").stat().st_size > 10_000
+
+
+def test_complete_study_has_nothing_to_do(finished):
+    assert planned(finished, TINY) == {}
+
+
+def test_figure_option_reruns_only_figures(finished):
+    assert planned(finished, changed("figures.dpi", 80)) == FIGURE_RULES
+
+
+def test_adding_n_adds_only_the_new_run(finished):
+    plan = planned(finished, changed("experiments.sweep.train_classes", [3, 5, 10]))
+    assert plan == {
+        "class_subset": 1,
+        "train_model": 1,
+        "logits_cache": 1,
+        "evaluate_run": 1,
+        "collect_metrics": 1,
+        "paper_tables": 1,
+        **FIGURE_RULES,
+    }
+
+
+def test_training_option_reruns_training_and_what_follows_only(finished):
+    plan = planned(finished, changed("training.epochs", 3))
+    assert "prepare_dataset" not in plan and "class_subset" not in plan
+    # three study runs plus the shared reference/source run; the stores and the mined set
+    # depend on that run, so they follow it
+    assert plan["train_model"] == 4 and plan["logits_cache"] == 3
+    assert plan["adversarial_store"] == 3 and plan["mine_natural_adversarial"] == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("training.epoch", 3, "unknown config key 'epoch' under 'training'"),
+        ("experiments.sweep.train_classes", [3, 11], "N=11, larger than the class pool"),
+        ("experiments.sweep.predicted_classes", [4], "M=4, larger than N=3"),
+        ("experiments.sweep.seeds", [0, 0], "lists [0] more than once"),
+    ],
+)
+def test_bad_config_stops_before_any_job(tmp_path, path, value, message):
+    result = snakemake(tmp_path, changed(path, value), "-n")
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "robustsweep config error" in line]
+    assert len(errors) == 1 and message in errors[0]
+    assert not (tmp_path / "results").exists()

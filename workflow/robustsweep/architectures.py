@@ -1,0 +1,84 @@
+"""Model registry: config names to torch modules that take images in [0, 1].
+
+Normalisation lives inside the model (`Normalized`), so attacks, the store and training all work
+in pixel space [0, 1], which is what torchattacks expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+DIGITS_MEAN = (0.5, 0.5, 0.5)
+DIGITS_STD = (0.5, 0.5, 0.5)
+
+
+class Normalized(nn.Module):
+    """Wrap a network so it normalises its input; the attack surface stays [0, 1]."""
+
+    def __init__(self, net: nn.Module, mean: tuple[float, ...], std: tuple[float, ...]):
+        super().__init__()
+        self.net = net
+        self.register_buffer("mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std).view(1, -1, 1, 1))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net((images - self.mean) / self.std)
+
+
+def small_cnn(num_classes: int, width: int = 32) -> nn.Module:
+    """A four-conv CNN: fast on CPU, strong enough on 32x32 digits to make attacks meaningful."""
+
+    def block(cin: int, cout: int) -> nn.Sequential:
+        return nn.Sequential(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+
+    return nn.Sequential(
+        block(3, width),
+        block(width, 2 * width),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(2 * width, num_classes),
+    )
+
+
+def resnet18(num_classes: int, small_input_stem: bool = True) -> nn.Module:
+    """torchvision's ResNet-18; for 32x32 inputs the stem becomes a 3x3 stride-1 conv without
+    max-pooling (the usual CIFAR adaptation), so the last stage still sees a 4x4 map."""
+    from torchvision.models import resnet18 as tv_resnet18
+
+    net = tv_resnet18(weights=None, num_classes=num_classes)
+    if small_input_stem:
+        net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
+        net.maxpool = nn.Identity()
+    return net
+
+
+ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
+    "small_cnn": small_cnn,
+    "resnet18": resnet18,
+}
+
+
+def build_model(architecture: str, num_classes: int, options: dict | None = None) -> nn.Module:
+    """Build a registered architecture with its options, wrapped to take [0, 1] images."""
+    if architecture not in ARCHITECTURES:
+        raise ValueError(
+            f"unknown architecture '{architecture}'; allowed: {', '.join(sorted(ARCHITECTURES))}"
+        )
+    net = ARCHITECTURES[architecture](num_classes=num_classes, **(options or {}))
+    return Normalized(net, DIGITS_MEAN, DIGITS_STD)
+
+
+def parameter_count(model: nn.Module) -> int:
+    """Trainable parameters, recorded with every result (seed 000, Figs. 10-11)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -1,0 +1,27 @@
+"""Choosing where tensors live: the GPU when present (or asked for), else the CPU."""
+
+from __future__ import annotations
+
+import torch
+
+
+def select_device(requested: str = "auto") -> torch.device:
+    """Resolve the config's `device` ('auto', 'cpu', 'cuda', 'cuda:1') to a torch device.
+
+    Asking for CUDA on a machine without it is a config error, not a silent CPU fallback,
+    because a study sized for a GPU would otherwise run for days on the CPU.
+    """
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device: '{requested}' was requested but no CUDA device is visible; "
+            "set device: auto or device: cpu in the config"
+        )
+    return device
+
+
+def configure_threads(threads: int) -> None:
+    """Use exactly the cores Snakemake granted the job, so parallel jobs do not oversubscribe."""
+    torch.set_num_threads(max(1, int(threads)))

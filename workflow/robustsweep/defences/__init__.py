@@ -1,0 +1,73 @@
+"""Defence registry: each defence is one small module exposing `build(params, context)`.
+
+A defence turns a training batch into a loss. That one interface covers plain training,
+offline adversarial mixing from the store and (later) online adversarial training variants,
+whose losses differ in more than their inputs (TRADES, MART).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from robustsweep.defences import offline_adversarial, standard
+
+if TYPE_CHECKING:  # torch stays unimported until training: the Snakefile imports this registry
+    import torch
+    from torch import nn
+
+
+@dataclass
+class TrainingContext:
+    """What a defence may need besides the batch: the device and the train split's stores."""
+
+    device: torch.device
+    train_indices: torch.Tensor  # row in the prepared dataset of each train-split position
+    store_paths: Mapping[str, Path] = field(default_factory=dict)
+
+
+class Defence(Protocol):
+    def loss(
+        self,
+        model: nn.Module,
+        images: torch.Tensor,
+        targets: torch.Tensor,
+        positions: torch.Tensor,
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss to minimise, logits of the inputs actually trained on)."""
+        ...
+
+
+DEFENCES = {
+    "standard": standard,
+    "offline_adversarial": offline_adversarial,
+}
+
+
+def check_defence_spec(name: str, spec: Mapping) -> None:
+    """Raise ValueError naming the defence and the allowed values if the spec is wrong."""
+    method = spec.get("method")
+    if method not in DEFENCES:
+        raise ValueError(
+            f"defences.{name}.method: unknown defence '{method}'; "
+            f"allowed: {', '.join(sorted(DEFENCES))}"
+        )
+    unknown = set(spec) - {"method"} - DEFENCES[method].PARAMETERS
+    if unknown:
+        raise ValueError(
+            f"defences.{name}: unknown parameter(s) {', '.join(sorted(unknown))} "
+            f"for {method}; allowed: {', '.join(sorted(DEFENCES[method].PARAMETERS))}"
+        )
+
+
+def stores_needed(spec: Mapping) -> list[str]:
+    """Attack names whose train-split store this defence reads (drives rule inputs)."""
+    return list(DEFENCES[spec["method"]].stores_needed(spec))
+
+
+def build_defence(spec: Mapping, context: TrainingContext) -> Defence:
+    params = {k: v for k, v in spec.items() if k != "method"}
+    return DEFENCES[spec["method"]].build(params, context)

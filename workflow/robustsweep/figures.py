@@ -1,0 +1,146 @@
+"""Stage 5: seaborn figures, one per file, each a pivot of the tidy metric table.
+
+The Snakefile reads FIGURES to name the figure files, so plotting libraries are imported only
+when a figure is drawn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from robustsweep.atomic_output import atomic_path
+from robustsweep.paper_tables import full_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import seaborn as sns
+
+
+def _seaborn():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import seaborn as sns
+
+    return sns
+
+
+def accuracy_vs_n(metrics: pd.DataFrame) -> sns.FacetGrid:
+    """Natural-adversarial accuracy vs training classes N, mean +- sd over draws (Table 2)."""
+    rows = full_rows(metrics)
+    rows = rows[(rows.test_set == "natural") & (rows.defence == "standard")].copy()
+    rows["accuracy (%)"] = rows.accuracy * 100
+    grid = _seaborn().relplot(
+        data=rows,
+        x="n_train_classes",
+        y="accuracy (%)",
+        hue="model",
+        kind="line",
+        marker="o",
+        errorbar="sd",
+        height=3.2,
+        aspect=1.4,
+    )
+    grid.set_axis_labels("training classes N", "natural adversarial accuracy (%)")
+    return grid
+
+
+def accuracy_vs_m(metrics: pd.DataFrame) -> sns.FacetGrid:
+    """Natural-adversarial accuracy vs predicted classes M for all-class models (Fig. 12)."""
+    pool = metrics.n_train_classes.max()
+    rows = metrics[
+        (metrics.n_train_classes == pool)
+        & (metrics.defence == "standard")
+        & (metrics.test_set == "natural")
+        & (metrics.pattern == "all")
+    ].copy()
+    rows["accuracy (%)"] = rows.accuracy * 100
+    grid = _seaborn().relplot(
+        data=rows,
+        x="m_classes",
+        y="accuracy (%)",
+        hue="model",
+        kind="line",
+        marker="o",
+        errorbar="sd",
+        height=3.2,
+        aspect=1.4,
+    )
+    grid.set_axis_labels("predicted classes M", "natural adversarial accuracy (%)")
+    return grid
+
+
+def model_metrics(metrics: pd.DataFrame) -> sns.FacetGrid:
+    """Acc, AUC and AP per all-class model on the natural adversarial set (Table 1)."""
+    pool = metrics.n_train_classes.max()
+    rows = full_rows(metrics)
+    rows = rows[
+        (rows.n_train_classes == pool) & (rows.defence == "standard") & (rows.test_set == "natural")
+    ]
+    tidy = rows.melt(
+        id_vars=["model", "seed"],
+        value_vars=["accuracy", "auc", "ap"],
+        var_name="metric",
+        value_name="value",
+    )
+    grid = _seaborn().catplot(
+        data=tidy,
+        x="model",
+        y="value",
+        col="metric",
+        kind="bar",
+        errorbar="sd",
+        height=3.0,
+        aspect=0.9,
+        sharey=False,
+    )
+    grid.set_titles("{col_name}")
+    return grid
+
+
+def robust_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid:
+    """Accuracy per test set (clean, natural, each stored attack) for each defence."""
+    pool = metrics.n_train_classes.max()
+    rows = full_rows(metrics)
+    rows = rows[rows.n_train_classes == pool].copy()
+    rows["accuracy (%)"] = rows.accuracy * 100
+    test_sets = ["clean", "natural", *sorted(set(rows.test_set) - {"clean", "natural"})]
+    defences = ["standard", *sorted(set(rows.defence) - {"standard"})]
+    grid = _seaborn().catplot(
+        data=rows,
+        x="test_set",
+        y="accuracy (%)",
+        hue="defence",
+        order=[name for name in test_sets if name in set(rows.test_set)],
+        hue_order=[name for name in defences if name in set(rows.defence)],
+        col="model",
+        kind="bar",
+        errorbar="sd",
+        height=3.2,
+        aspect=1.3,
+    )
+    grid.set_xticklabels(rotation=45, ha="right")
+    grid.set_axis_labels("test set", "accuracy (%)")
+    return grid
+
+
+FIGURES: dict[str, Callable[[pd.DataFrame], sns.FacetGrid]] = {
+    "accuracy_vs_n": accuracy_vs_n,
+    "accuracy_vs_m": accuracy_vs_m,
+    "model_metrics": model_metrics,
+    "robust_accuracy": robust_accuracy,
+}
+
+
+def draw_figure(kind: str, metrics_path: Path, output: Path, style: dict) -> None:
+    """Draw one figure with the config's style and save it atomically."""
+    import pandas as pd
+    from matplotlib import pyplot as plt
+
+    _seaborn().set_theme(style=style["style"], context=style["context"])
+    grid = FIGURES[kind](pd.read_csv(metrics_path))
+    with atomic_path(output) as tmp:
+        grid.savefig(tmp, dpi=style["dpi"], format=style["format"], bbox_inches="tight")
+    plt.close("all")

@@ -1,0 +1,17 @@
+"""Errors caused by the user's inputs (config, data, files on disk), not by bugs.
+
+Each is raised with one line that names the problem and the fix; the CLI prints that line
+instead of a traceback. Anything else is a bug and keeps its traceback.
+"""
+
+
+class InputError(RuntimeError):
+    """Base class of problems a user can fix in their config or files."""
+
+
+class ConfigError(InputError, ValueError):
+    """A config problem: which key, what is wrong, what is allowed."""
+
+
+class StoreError(InputError):
+    """An adversarial store that is missing, incomplete, corrupt or not the one asked for."""

@@ -1,0 +1,105 @@
+"""Mining a natural adversarial test set the way ImageNet-A was mined (seed 000, Sec. 1).
+
+Every pool image is corrupted with every configured natural pattern; a fixed reference model
+classifies the results and only the images it gets wrong are kept (the adversarial filter of
+Hendrycks et al.). The kept set stores each image's pattern, so accuracy per pattern can be
+reported.
+
+File layout: images (n, H, W, 3) uint8, label, clean_index, pattern (string),
+reference_pred, reference_confidence; attrs: patterns, severity, seed, candidates and kept
+counts per pattern (JSON), reference weights hash.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from robustsweep.adversarial_store import to_float
+from robustsweep.atomic_output import atomic_path
+from robustsweep.natural_patterns import apply_pattern
+from robustsweep.prepared_dataset import load_split
+from robustsweep.provenance import file_sha256
+from robustsweep.trained_models import load_model
+
+
+def corrupt_pool(
+    images: np.ndarray, patterns: list[str], severity: float, seed: int, variants: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """All (image, pattern, variant) candidates: images, source row, pattern name."""
+    out, rows, names = [], [], []
+    for row, image in enumerate(tqdm(images, desc="corrupting", unit="img", mininterval=5)):
+        for name in patterns:
+            for variant in range(variants):
+                out.append(apply_pattern(name, image, severity, seed, row, variant))
+                rows.append(row)
+                names.append(name)
+    return np.stack(out), np.asarray(rows), np.asarray(names)
+
+
+@torch.no_grad()
+def predict(
+    model: torch.nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 512
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted output index and its softmax confidence for uint8 images."""
+    preds, confs = [], []
+    for start in range(0, len(images), batch_size):
+        probs = model(to_float(images[start : start + batch_size], device)).softmax(1)
+        conf, pred = probs.max(1)
+        preds.append(pred.cpu().numpy())
+        confs.append(conf.cpu().numpy())
+    return np.concatenate(preds), np.concatenate(confs)
+
+
+def mine_natural_adversarial(
+    output: Path,
+    dataset: Path,
+    reference_weights: Path,
+    patterns: list[str],
+    severity: float,
+    variants: int,
+    seed: int,
+    device: torch.device,
+) -> None:
+    """Corrupt the pool, keep what the reference model misclassifies, and store it."""
+    pool = load_split(dataset, "pool")
+    model, card = load_model(reference_weights, str(device))
+    candidates, rows, names = corrupt_pool(pool.images, patterns, severity, seed, variants)
+    pred_index, confidence = predict(model, candidates, device)
+    predicted = np.asarray(card.class_ids)[pred_index]
+    keep = predicted != pool.labels[rows]
+    counts = {
+        "candidates": dict(Counter(names.tolist())),
+        "kept": dict(Counter(names[keep].tolist())),
+    }
+    with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset("images", data=candidates[keep])
+        h5.create_dataset("label", data=pool.labels[rows][keep])
+        h5.create_dataset("clean_index", data=pool.indices[rows][keep])
+        h5.create_dataset("pattern", data=names[keep].astype(object), dtype=h5py.string_dtype())
+        h5.create_dataset("reference_pred", data=predicted[keep])
+        h5.create_dataset("reference_confidence", data=confidence[keep])
+        h5.attrs.update(
+            patterns=json.dumps(patterns),
+            severity=severity,
+            seed=seed,
+            counts=json.dumps(counts, sort_keys=True),
+            reference_weights_sha256=file_sha256(reference_weights),
+        )
+    print(f"kept {int(keep.sum())} of {len(keep)} corrupted pool images: {counts['kept']}")
+
+
+def read_natural_adversarial(path: Path) -> dict[str, np.ndarray]:
+    """Images, labels and patterns of a mined set."""
+    with h5py.File(path, "r") as h5:
+        data = {name: h5[name][()] for name in ("images", "label", "clean_index")}
+        data["pattern"] = np.asarray(
+            [p.decode() if isinstance(p, bytes) else p for p in h5["pattern"][()]]
+        )
+    return data

@@ -1,0 +1,126 @@
+"""Stage 5: the tidy metric table and paper-style Markdown tables (seed 000, Tables 1-5).
+
+Paper-style means: one row per draw or trial, then the mean, values in percent as printed in
+the papers. Every table is a pivot of the one tidy CSV, so tables and figures never disagree.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from robustsweep.atomic_output import atomic_path, write_text
+
+RUN_KEYS = ["model", "n_train_classes", "seed", "defence"]
+
+
+def collect_metrics(output: Path, inputs: list[Path]) -> None:
+    """Concatenate per-run metric CSVs into one tidy table in a stable row order."""
+    table = pd.concat([pd.read_csv(path) for path in inputs], ignore_index=True)
+    table = table.sort_values(RUN_KEYS + ["test_set", "pattern", "m_classes", "trial"])
+    with atomic_path(output) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6f")
+
+
+def full_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Rows evaluated over all of a run's classes (M = N), all patterns pooled."""
+    return metrics[(metrics.m_classes == metrics.n_train_classes) & (metrics.pattern == "all")]
+
+
+def with_mean(table: pd.DataFrame, label: str = "Mean") -> pd.DataFrame:
+    """Append the column means as a last row, as the papers print them."""
+    return pd.concat([table, table.mean(numeric_only=True).to_frame(label).T])
+
+
+def architecture_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    """Table 1: Acc/AUC/AP on the natural adversarial set per all-class model (mean of seeds)."""
+    rows = full_rows(metrics)
+    rows = rows[(rows.n_train_classes == pool) & (rows.defence == "standard")]
+    natural = rows[rows.test_set == "natural"].groupby("model")[["accuracy", "auc", "ap"]].mean()
+    natural.columns = ["Acc", "AUC", "AP"]
+    natural.insert(0, "Clean acc", rows[rows.test_set == "clean"].groupby("model").accuracy.mean())
+    millions = rows.groupby("model").parameters.first() / 1e6
+    natural.insert(0, "Parameters", millions.map(lambda value: f"{value:.2f} M"))
+    return natural
+
+
+def training_class_table(metrics: pd.DataFrame, model: str) -> pd.DataFrame:
+    """Table 2: natural-adversarial accuracy (%) per draw (rows) and N (columns)."""
+    rows = full_rows(metrics)
+    rows = rows[(rows.model == model) & (rows.defence == "standard") & (rows.test_set == "natural")]
+    table = rows.pivot_table(index="seed", columns="n_train_classes", values="accuracy") * 100
+    table.index = [f"draw {seed}" for seed in table.index]
+    return with_mean(table)
+
+
+def predicted_class_table(metrics: pd.DataFrame, model: str, pool: int) -> pd.DataFrame:
+    """Tables 3-5: natural-adversarial accuracy (%) per trial (rows) and M (columns)."""
+    rows = metrics[
+        (metrics.model == model)
+        & (metrics.n_train_classes == pool)
+        & (metrics.defence == "standard")
+        & (metrics.test_set == "natural")
+        & (metrics.pattern == "all")
+    ]
+    table = rows.pivot_table(index=["seed", "trial"], columns="m_classes", values="accuracy") * 100
+    table.index = [f"seed {seed} trial {trial + 1}" for seed, trial in table.index]
+    return with_mean(table)
+
+
+def robustness_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    """Accuracy (%) per test set for each (model, defence), all-class runs, mean of seeds."""
+    rows = full_rows(metrics)
+    rows = rows[rows.n_train_classes == pool]
+    return rows.pivot_table(index=["model", "defence"], columns="test_set", values="accuracy") * 100
+
+
+def pattern_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    """Accuracy (%) per natural pattern for each all-class standard model."""
+    rows = metrics[
+        (metrics.test_set == "natural")
+        & (metrics.pattern != "all")
+        & (metrics.n_train_classes == pool)
+        & (metrics.defence == "standard")
+    ]
+    return rows.pivot_table(index="model", columns="pattern", values="accuracy") * 100
+
+
+def _markdown(table: pd.DataFrame, digits: int = 2) -> str:
+    if table.empty:
+        return "_no runs in this study produce this table_\n"
+    # tabulate leaves only None blank; NaN marks cells the design leaves empty (M = N has
+    # one trial, as in the papers' tables)
+    cells = table.astype(object).where(table.notna(), None)
+    return cells.to_markdown(floatfmt=f".{digits}f", missingval="") + "\n"
+
+
+def write_tables(metrics_path: Path, output: Path, pool: int) -> None:
+    """All paper-style tables in one Markdown file."""
+    metrics = pd.read_csv(metrics_path)
+    parts = [
+        "# Study tables\n",
+        "## Table 1: natural adversarial set, all-class models (Acc, AUC, AP)\n",
+        _markdown(architecture_table(metrics, pool), 4),
+    ]
+    for model in sorted(metrics.model.unique()):
+        table = training_class_table(metrics, model)
+        if table.shape[1] > 1:
+            parts += [
+                f"## Table 2: {model}, accuracy (%) vs training classes N\n",
+                _markdown(table),
+            ]
+    for model in sorted(metrics.model.unique()):
+        table = predicted_class_table(metrics, model, pool)
+        if table.shape[1] > 1:
+            parts += [
+                f"## Tables 3-5: {model}, accuracy (%) vs predicted classes M\n",
+                _markdown(table),
+            ]
+    parts += [
+        "## Robust accuracy (%) per test set and defence\n",
+        _markdown(robustness_table(metrics, pool)),
+        "## Accuracy (%) per natural pattern\n",
+        _markdown(pattern_table(metrics, pool)),
+    ]
+    write_text(output, "\n".join(parts))

@@ -1,0 +1,69 @@
+"""Trained weights on disk: safetensors with the recipe needed to rebuild the model.
+
+safetensors cannot run code on load (unlike pickle), so weights from anywhere are safe to read.
+The metadata header carries the architecture, its options and the class ids each output
+logit stands for, so a weights file is self-describing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from robustsweep.architectures import build_model, parameter_count
+from robustsweep.atomic_output import atomic_path
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a weights file is: enough to rebuild it and to interpret its logits."""
+
+    architecture: str
+    options: dict
+    class_ids: list[int]
+    parameters: int
+
+    def to_metadata(self) -> dict[str, str]:
+        return {"robustsweep": json.dumps(self.__dict__, sort_keys=True)}
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, str] | None, path: Path) -> ModelCard:
+        if not metadata or "robustsweep" not in metadata:
+            raise ValueError(
+                f"{path}: not a robustsweep weights file (no model card in its header); "
+                "delete it and rerun the training rule"
+            )
+        return cls(**json.loads(metadata["robustsweep"]))
+
+
+def save_model(
+    path: Path, model: nn.Module, architecture: str, options: dict, class_ids: list[int]
+) -> ModelCard:
+    """Write weights and card atomically; returns the card."""
+    card = ModelCard(
+        architecture, dict(options), [int(c) for c in class_ids], parameter_count(model)
+    )
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=card.to_metadata())
+    return card
+
+
+def read_card(path: Path) -> ModelCard:
+    """Read only the header, without loading tensors."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as handle:
+        return ModelCard.from_metadata(handle.metadata(), path)
+
+
+def load_model(path: Path, device: str = "cpu") -> tuple[nn.Module, ModelCard]:
+    """Rebuild the model from its card and load the weights, in eval mode on `device`."""
+    card = read_card(path)
+    model = build_model(card.architecture, len(card.class_ids), card.options)
+    model.load_state_dict(load_file(str(path), device="cpu"))
+    return model.to(device).eval(), card

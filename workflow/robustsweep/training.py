@@ -1,0 +1,185 @@
+"""Stage 3 of the design card: train one (model, N, seed, defence) run.
+
+The whole train split lives on the training device as uint8 (the digits and CIFAR fit), so no
+DataLoader worker sits in the loop. All randomness of epoch e comes from a generator seeded
+with (seed, e), so a run resumed from its epoch checkpoint continues exactly as an
+uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from robustsweep.architectures import build_model
+from robustsweep.atomic_output import atomic_path
+from robustsweep.defences import TrainingContext, build_defence
+from robustsweep.prepared_dataset import load_split
+from robustsweep.trained_models import save_model
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Optimiser and schedule; defaults are seed 002's (AdamW 1e-3, wd 5e-4, batch 100, CAWR)."""
+
+    epochs: int = 10
+    batch_size: int = 100
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    scheduler: str = "cosine_warm_restarts"
+    restart_epochs: int = 5
+    restart_mult: int = 1
+
+
+def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        weight_decay=recipe.weight_decay,
+        nesterov=True,
+    )
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int):
+    """Stepped per batch, so restarts land exactly on epoch boundaries for any batch size."""
+    if recipe.scheduler == "cosine_warm_restarts":
+        return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+            optimizer, T_0=recipe.restart_epochs * steps_per_epoch, T_mult=recipe.restart_mult
+        )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def _load_checkpoint(path: Path, fingerprint: str):
+    """Checkpoint of the same run, or None; loaded without pickle (weights_only=True)."""
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # a truncated file: start over rather than fail the run
+        print(f"ignoring unreadable checkpoint {path}: {error}")
+        return None
+    return state if state.get("fingerprint") == fingerprint else None
+
+
+def _save_checkpoint(
+    path: Path, model, optimizer, scheduler, epoch: int, log: list, fingerprint: str
+) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch,
+                "log": log,
+                "fingerprint": fingerprint,
+            },
+            tmp,
+        )
+
+
+def train_run(
+    weights_out: Path,
+    log_out: Path,
+    dataset: Path,
+    subset: Path,
+    architecture: str,
+    options: dict,
+    recipe: Recipe,
+    defence: dict,
+    store_paths: dict[str, Path],
+    seed: int,
+    device: torch.device,
+) -> None:
+    """Train one run and write its weights (safetensors) and per-epoch log (CSV)."""
+    class_ids = json.loads(Path(subset).read_text())["class_ids"]
+    split = load_split(dataset, "train")
+    positions = np.flatnonzero(np.isin(split.labels, class_ids))
+    remap = {c: i for i, c in enumerate(class_ids)}
+    images = torch.from_numpy(split.images).permute(0, 3, 1, 2).contiguous().to(device)
+    targets = torch.as_tensor([remap.get(int(c), -1) for c in split.labels], device=device)
+    context = TrainingContext(device, torch.from_numpy(split.indices), store_paths)
+    torch.manual_seed(seed)
+    model = build_model(architecture, len(class_ids), options).to(device)
+    trainer = build_defence(defence, context)
+    steps = (len(positions) + recipe.batch_size - 1) // recipe.batch_size
+    optimizer = make_optimizer(model, recipe)
+    scheduler = make_scheduler(optimizer, recipe, steps)
+    fingerprint = json.dumps(
+        [architecture, options, recipe.__dict__, defence, seed, class_ids], sort_keys=True
+    )
+    checkpoint = Path(weights_out).with_name("checkpoint.pt")
+    log: list[dict] = []
+    start = 0
+    if (state := _load_checkpoint(checkpoint, fingerprint)) is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start, log = state["epoch"] + 1, state["log"]
+        print(f"resuming from {checkpoint} after epoch {state['epoch']}")
+    progress = tqdm(range(start, recipe.epochs), desc="training", unit="epoch", mininterval=5)
+    for epoch in progress:
+        log.append(
+            _train_epoch(
+                model,
+                trainer,
+                optimizer,
+                scheduler,
+                images,
+                targets,
+                torch.from_numpy(positions),
+                recipe.batch_size,
+                seed,
+                epoch,
+            )
+        )
+        progress.set_postfix(loss=f"{log[-1]['loss']:.4f}", accuracy=f"{log[-1]['accuracy']:.4f}")
+        _save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, log, fingerprint)
+    save_model(Path(weights_out), model, architecture, options, class_ids)
+    with atomic_path(log_out) as tmp:
+        pd.DataFrame(log).to_csv(tmp, index=False)
+    checkpoint.unlink(missing_ok=True)
+
+
+def _train_epoch(
+    model, trainer, optimizer, scheduler, images, targets, positions, batch_size, seed, epoch
+) -> dict:
+    """One pass over the run's training images in a seeded order."""
+    model.train()
+    generator = epoch_generator(seed, epoch)
+    order = positions[torch.randperm(len(positions), generator=generator)]
+    started, total_loss, correct = time.perf_counter(), 0.0, 0
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size].to(images.device)
+        x, y = images[batch].float().div_(255.0), targets[batch]
+        loss, logits = trainer.loss(model, x, y, batch, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.item() * len(batch)
+        correct += int((logits.argmax(1) == y).sum())
+    model.eval()
+    return {
+        "epoch": epoch,
+        "loss": total_loss / len(order),
+        "accuracy": correct / len(order),
+        "lr": optimizer.param_groups[0]["lr"],
+        "seconds": time.perf_counter() - started,
+    }
