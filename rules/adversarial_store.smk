@@ -2,6 +2,7 @@ rule adversarial_store:
     input:
         dataset=rules.prepare_dataset.output[0],
         source=weights_of(support_run(config, "source")),
+        code=stage_sources("adversarial_store"),
     output:
         f"{R}/store/{{split}}/{{attack}}.h5",
     log:

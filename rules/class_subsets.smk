@@ -1,6 +1,7 @@
 rule class_subset:
     input:
-        rules.prepare_dataset.output[0],
+        dataset=rules.prepare_dataset.output[0],
+        code=stage_sources("class_subsets", "prepared_dataset"),
     output:
         f"{R}/subsets/N{{n}}/seed{{seed}}.json",
     log:
@@ -10,5 +11,5 @@ rule class_subset:
     params:
         study_seed=config["seed"],
     shell:
-        "python -m robustsweep subset --dataset {input} --output {output} --n {wildcards.n}"
+        "python -m robustsweep subset --dataset {input.dataset} --output {output} --n {wildcards.n}"
         " --study-seed {params.study_seed} --draw-seed {wildcards.seed} > {log} 2>&1"

@@ -11,6 +11,7 @@ from robustsweep.study_plan import (
 )
 from robustsweep.defences import stores_needed
 from robustsweep.figures import FIGURES
+from robustsweep.stage_sources import stage_sources
 
 ENV = "../envs/robustsweep.yaml"
 R = config["results"]

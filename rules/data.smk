@@ -1,4 +1,6 @@
 rule prepare_dataset:
+    input:
+        code=stage_sources("prepared_dataset"),
     output:
         f"{R}/data/dataset.h5",
     log:

@@ -4,6 +4,7 @@ rule logits_cache:
         weights=f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/weights.safetensors",
         dataset=rules.prepare_dataset.output[0],
         natural=rules.mine_natural_adversarial.output[0],
+        code=stage_sources("logits_cache"),
     output:
         f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/logits.h5",
     log:
@@ -24,7 +25,8 @@ rule logits_cache:
 
 rule evaluate_run:
     input:
-        f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/logits.h5",
+        logits=f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/logits.h5",
+        code=stage_sources("evaluation"),
     output:
         f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/metrics.csv",
     log:
@@ -38,14 +40,15 @@ rule evaluate_run:
         trials=config["evaluation"]["trials"],
         seed=config["evaluation"]["seed"],
     shell:
-        "python -m robustsweep evaluate --output {output} --logits {input} --run {params.run:q}"
+        "python -m robustsweep evaluate --output {output} --logits {input.logits} --run {params.run:q}"
         " --m-values {params.m_values} --trials {params.trials} --seed {params.seed}"
         " > {log} 2>&1"
 
 
 rule collect_metrics:
     input:
-        [run_path(run, "metrics.csv") for run in RUNS],
+        metrics=[run_path(run, "metrics.csv") for run in RUNS],
+        code=stage_sources("paper_tables"),
     output:
         f"{R}/tables/metrics.csv",
     log:
@@ -53,4 +56,4 @@ rule collect_metrics:
     conda:
         ENV
     shell:
-        "python -m robustsweep collect --output {output} {input} > {log} 2>&1"
+        "python -m robustsweep collect --output {output} {input.metrics} > {log} 2>&1"

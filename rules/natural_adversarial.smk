@@ -2,6 +2,7 @@ rule mine_natural_adversarial:
     input:
         dataset=rules.prepare_dataset.output[0],
         reference=weights_of(support_run(config, "reference")),
+        code=stage_sources("natural_adversarial"),
     output:
         f"{R}/data/natural_adversarial.h5",
     log:

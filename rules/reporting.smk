@@ -1,6 +1,7 @@
 rule paper_tables:
     input:
-        rules.collect_metrics.output[0],
+        metrics=rules.collect_metrics.output[0],
+        code=stage_sources("paper_tables"),
     output:
         f"{R}/tables/tables.md",
     log:
@@ -10,13 +11,14 @@ rule paper_tables:
     params:
         pool=POOL,
     shell:
-        "python -m robustsweep tables --metrics {input} --output {output} --pool-size {params.pool}"
+        "python -m robustsweep tables --metrics {input.metrics} --output {output} --pool-size {params.pool}"
         " > {log} 2>&1"
 
 
 rule figure:
     input:
-        rules.collect_metrics.output[0],
+        metrics=rules.collect_metrics.output[0],
+        code=stage_sources("figures"),
     output:
         report(
             f"{R}/figures/{{figure}}.{config['figures']['format']}",
@@ -32,5 +34,5 @@ rule figure:
         # the caption is the figure function's docstring, so it is written in one place
         caption=lambda wildcards: " ".join(FIGURES[wildcards.figure].__doc__.split()),
     shell:
-        "python -m robustsweep figure {wildcards.figure} --metrics {input} --output {output}"
+        "python -m robustsweep figure {wildcards.figure} --metrics {input.metrics} --output {output}"
         " --style {params.style:q} > {log} 2>&1"

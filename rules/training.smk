@@ -3,6 +3,7 @@ rule train_model:
         unpack(train_stores),
         dataset=rules.prepare_dataset.output[0],
         subset=f"{R}/subsets/N{{n}}/seed{{seed}}.json",
+        code=stage_sources("training"),
     output:
         weights=f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/weights.safetensors",
         epochs=f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/epochs.csv",

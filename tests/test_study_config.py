@@ -88,19 +88,20 @@ def test_default_config_is_valid_and_gets_defaults():
         (
             "attacks.methods.fgsm",
             {"method": "fgsmm", "eps": 0.1},
-            "attacks.methods.fgsm.method: unknown attack 'fgsmm'; allowed: bim, cw, deepfool",
+            "config key 'attacks.methods.fgsm.method' is 'fgsmm', not a registered method; "
+            "allowed values: bim, cw, deepfool",
         ),
         (
             "attacks.methods.fgsm",
             {"method": "fgsm", "epsilon": 0.1},
-            "unknown parameter(s) epsilon for fgsm; allowed: eps",
+            "'attacks.methods.fgsm' has unknown parameter(s) epsilon for fgsm; allowed: eps",
         ),
         (
             "defences.offline_adversarial",
             {"method": "offline_adversarial", "attacks": ["nope"]},
             "'defences.offline_adversarial.attacks' names 'nope'",
         ),
-        ("defences.madry", {"method": "pgd_at_typo"}, "unknown defence 'pgd_at_typo'"),
+        ("defences.madry", {"method": "pgd_at_typo"}, "'defences.madry.method' is 'pgd_at_typo'"),
         (
             "models.small_cnn",
             {"architecture": "small_cnn", "depth": 3},
@@ -139,7 +140,7 @@ def test_validation_does_not_import_torch():
     code = (
         "import sys, yaml; from robustsweep.study_config import validate_config; "
         f"validate_config(yaml.safe_load(open({str(REPO / 'config.yaml')!r}))); "
-        "import robustsweep.figures, robustsweep.study_plan; "
+        "import robustsweep.figures, robustsweep.study_plan, robustsweep.stage_sources; "
         "print('torch' in sys.modules, 'seaborn' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

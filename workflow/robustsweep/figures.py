@@ -27,14 +27,13 @@ def _seaborn():
     return sns
 
 
-def accuracy_vs_n(metrics: pd.DataFrame) -> sns.FacetGrid:
-    """Natural-adversarial accuracy vs training classes N, mean +- sd over draws (Table 2)."""
-    rows = full_rows(metrics)
-    rows = rows[(rows.test_set == "natural") & (rows.defence == "standard")].copy()
-    rows["accuracy (%)"] = rows.accuracy * 100
+def _natural_accuracy_lines(rows: pd.DataFrame, x: str, xlabel: str) -> sns.FacetGrid:
+    """Natural-adversarial accuracy (%) against `x`, one line per model, mean +- sd."""
+    rows = rows[(rows.test_set == "natural") & (rows.defence == "standard")]
+    rows = rows.assign(**{"accuracy (%)": rows.accuracy * 100})
     grid = _seaborn().relplot(
         data=rows,
-        x="n_train_classes",
+        x=x,
         y="accuracy (%)",
         hue="model",
         kind="line",
@@ -43,33 +42,22 @@ def accuracy_vs_n(metrics: pd.DataFrame) -> sns.FacetGrid:
         height=3.2,
         aspect=1.4,
     )
-    grid.set_axis_labels("training classes N", "natural adversarial accuracy (%)")
+    grid.set_axis_labels(xlabel, "natural adversarial accuracy (%)")
     return grid
+
+
+def accuracy_vs_n(metrics: pd.DataFrame) -> sns.FacetGrid:
+    """Natural-adversarial accuracy vs training classes N, mean +- sd over draws (Table 2)."""
+    return _natural_accuracy_lines(full_rows(metrics), "n_train_classes", "training classes N")
 
 
 def accuracy_vs_m(metrics: pd.DataFrame) -> sns.FacetGrid:
-    """Natural-adversarial accuracy vs predicted classes M for all-class models (Fig. 12)."""
-    pool = metrics.n_train_classes.max()
+    """Natural-adversarial accuracy vs predicted classes M for all-class models, mean +- sd
+    over trials and seeds (Fig. 12)."""
     rows = metrics[
-        (metrics.n_train_classes == pool)
-        & (metrics.defence == "standard")
-        & (metrics.test_set == "natural")
-        & (metrics.pattern == "all")
-    ].copy()
-    rows["accuracy (%)"] = rows.accuracy * 100
-    grid = _seaborn().relplot(
-        data=rows,
-        x="m_classes",
-        y="accuracy (%)",
-        hue="model",
-        kind="line",
-        marker="o",
-        errorbar="sd",
-        height=3.2,
-        aspect=1.4,
-    )
-    grid.set_axis_labels("predicted classes M", "natural adversarial accuracy (%)")
-    return grid
+        (metrics.n_train_classes == metrics.n_train_classes.max()) & (metrics.pattern == "all")
+    ]
+    return _natural_accuracy_lines(rows, "m_classes", "predicted classes M")
 
 
 def model_metrics(metrics: pd.DataFrame) -> sns.FacetGrid:

@@ -14,8 +14,8 @@ import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.exceptions import best_match
 
-from robustsweep.attack_registry import check_attack_spec
-from robustsweep.defences import check_defence_spec, stores_needed
+from robustsweep.attack_registry import attack_method_parameters
+from robustsweep.defences import defence_method_parameters, stores_needed
 from robustsweep.input_errors import ConfigError
 from robustsweep.prepared_dataset import class_count
 
@@ -122,18 +122,28 @@ def _check_names(config: dict) -> None:
                     )
 
 
+def _check_method_spec(key: str, spec: dict, registry: dict[str, frozenset[str]]) -> None:
+    """A `method` must be registered and take every other key of the spec as a parameter."""
+    method = spec.get("method")
+    if method not in registry:
+        raise ConfigError(
+            f"config key '{key}.method' is '{method}', not a registered method; "
+            f"allowed values: {', '.join(sorted(registry))}"
+        )
+    unknown = sorted(set(spec) - {"method"} - registry[method])
+    if unknown:
+        raise ConfigError(
+            f"config key '{key}' has unknown parameter(s) {', '.join(unknown)} "
+            f"for {method}; allowed: {', '.join(sorted(registry[method]))}"
+        )
+
+
 def _check_methods(config: dict) -> None:
     attacks = config["attacks"]["methods"]
     for name, spec in attacks.items():
-        try:
-            check_attack_spec(name, spec)
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
+        _check_method_spec(f"attacks.methods.{name}", spec, attack_method_parameters())
     for name, spec in config["defences"].items():
-        try:
-            check_defence_spec(name, spec)
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
+        _check_method_spec(f"defences.{name}", spec, defence_method_parameters())
         for attack in stores_needed(spec):
             if attack not in attacks:
                 raise ConfigError(

@@ -47,20 +47,9 @@ DEFENCES = {
 }
 
 
-def check_defence_spec(name: str, spec: Mapping) -> None:
-    """Raise ValueError naming the defence and the allowed values if the spec is wrong."""
-    method = spec.get("method")
-    if method not in DEFENCES:
-        raise ValueError(
-            f"defences.{name}.method: unknown defence '{method}'; "
-            f"allowed: {', '.join(sorted(DEFENCES))}"
-        )
-    unknown = set(spec) - {"method"} - DEFENCES[method].PARAMETERS
-    if unknown:
-        raise ValueError(
-            f"defences.{name}: unknown parameter(s) {', '.join(sorted(unknown))} "
-            f"for {method}; allowed: {', '.join(sorted(DEFENCES[method].PARAMETERS))}"
-        )
+def defence_method_parameters() -> dict[str, frozenset[str]]:
+    """Allowed parameters of every registered defence method (for config validation)."""
+    return {method: module.PARAMETERS for method, module in DEFENCES.items()}
 
 
 def stores_needed(spec: Mapping) -> list[str]:
