@@ -11,6 +11,7 @@ from robustsweep.study_plan import (
 )
 from robustsweep.defences import stores_needed
 from robustsweep.figures import FIGURES
+from robustsweep.provenance import git_commit
 from robustsweep.stage_sources import stage_sources
 
 ENV = "../envs/robustsweep.yaml"
@@ -80,6 +81,7 @@ def test_stores():
 
 def final_outputs():
     return [
+        f"{R}/study_record.json",
         f"{R}/tables/metrics.csv",
         f"{R}/tables/tables.md",
         *[f"{R}/figures/{kind}.{config['figures']['format']}" for kind in FIGURES],

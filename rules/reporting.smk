@@ -36,3 +36,20 @@ rule figure:
     shell:
         "python -m robustsweep figure {wildcards.figure} --metrics {input.metrics} --output {output}"
         " --style {params.style:q} > {log} 2>&1"
+
+
+rule study_record:
+    input:
+        code=stage_sources("provenance"),
+    output:
+        f"{R}/study_record.json",
+    log:
+        f"{R}/logs/study_record.log",
+    conda:
+        ENV
+    params:
+        config=as_json(config),
+        commit=git_commit(workflow.basedir),
+    shell:
+        "python -m robustsweep record --output {output} --config {params.config:q}"
+        " --commit {params.commit} > {log} 2>&1"

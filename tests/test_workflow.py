@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +17,8 @@ import yaml
 from conftest import REPO, tool_env
 
 TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
-FIGURE_RULES = {"figure": 4, "all": 1}
+# Any config edit also rewrites the study record (resolved config, versions, commit).
+FIGURE_RULES = {"figure": 4, "study_record": 1, "all": 1}
 
 
 def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
@@ -82,6 +87,67 @@ def test_study_produces_tables_figures_and_logs(finished):
     assert not list(results.rglob("*.partial")) and not list(results.rglob("checkpoint.pt"))
     # only the attacks a defence trains on are generated over the train split
     assert sorted(p.name for p in (results / "store" / "train").iterdir()) == ["fgsm.h5"]
+
+
+def test_results_carry_config_versions_and_commit(finished):
+    record = json.loads((finished / "results" / "study_record.json").read_text())
+    assert record["config"]["experiments"]["sweep"]["train_classes"] == [3, 10]
+    assert record["config"]["training"]["optimizer"] == "adamw"  # defaults resolved
+    assert record["versions"]["torch"] and record["versions"]["torchattacks"]
+    assert re.fullmatch(r"([0-9a-f]{40}(-dirty)?|unknown)", record["git_commit"])
+
+
+def test_same_config_gives_identical_tables_in_another_folder(finished, tmp_path):
+    result = snakemake(tmp_path, TINY)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for table in ("metrics.csv", "tables.md"):
+        assert (tmp_path / "results" / "tables" / table).read_bytes() == (
+            finished / "results" / "tables" / table
+        ).read_bytes()
+
+
+def test_killed_training_job_resumes_from_its_checkpoint(tmp_path):
+    """SIGKILL the whole job mid-training; the rerun resumes and ends where a clean run ends."""
+    config = changed("training.epochs", 60)
+    target = "results/runs/cnn/N3/seed0/standard/weights.safetensors"
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert snakemake(clean, config, target).returncode == 0
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    (killed / "study.yaml").write_text(yaml.safe_dump(config))
+    command = [
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(killed),
+        "--configfile",
+        str(killed / "study.yaml"),
+        "--cores",
+        "1",
+        target,
+    ]
+    process = subprocess.Popen(
+        command,
+        env=tool_env(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    checkpoint = killed / target.replace("weights.safetensors", "checkpoint.pt")
+    deadline = time.time() + 300
+    while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert checkpoint.exists() and not (killed / target).exists()
+    assert snakemake(killed, config, "--unlock").returncode == 0
+    result = snakemake(killed, config, target)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (killed / "results/logs/train_model/cnn_N3_seed0_standard.log").read_text()
+    assert "resuming from" in log
+    assert (killed / target).read_bytes() == (clean / target).read_bytes()
 
 
 def test_report_collects_the_figures(finished):

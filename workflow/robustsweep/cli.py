@@ -135,6 +135,12 @@ def cmd_figure(args) -> None:
     draw_figure(args.kind, args.metrics, args.output, args.style)
 
 
+def cmd_record(args) -> None:
+    from robustsweep.provenance import write_study_record
+
+    write_study_record(args.output, args.config, args.commit)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="robustsweep", description=__doc__)
     sub = parser.add_subparsers(dest="stage", required=True)
@@ -218,6 +224,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, required=True)
     p.add_argument("--style", type=_json, required=True)
     p.set_defaults(func=cmd_figure)
+
+    p = sub.add_parser("record", help="resolved config, package versions and git commit")
+    p.add_argument("--output", type=Path, required=True)
+    p.add_argument("--config", type=_json, required=True)
+    p.add_argument("--commit", required=True)
+    p.set_defaults(func=cmd_record)
     return parser
 
 
