@@ -11,8 +11,17 @@ from pathlib import Path
 from robustsweep.atomic_output import write_json
 
 TRACKED_PACKAGES = ("robustsweep", "torch", "torchvision", "torchattacks", "numpy", "h5py")
-STUDY_PACKAGES = (*TRACKED_PACKAGES, "scipy", "scikit-learn", "pandas", "matplotlib",
-                  "seaborn", "safetensors", "snakemake", "tqdm")
+STUDY_PACKAGES = (
+    *TRACKED_PACKAGES,
+    "scipy",
+    "scikit-learn",
+    "pandas",
+    "matplotlib",
+    "seaborn",
+    "safetensors",
+    "snakemake",
+    "tqdm",
+)
 
 
 def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str]:
@@ -39,11 +48,18 @@ def git_commit(folder: Path) -> str:
     """The checked-out commit of the workflow, with '-dirty' for uncommitted edits, or
     'unknown' outside a git checkout (a release tarball, say)."""
     try:
-        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"],
-                                capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain",
-                                "--untracked-files=no"], capture_output=True, text=True,
-                               check=True).stdout.strip()
+        commit = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{commit}-dirty" if dirty else commit
@@ -51,7 +67,13 @@ def git_commit(folder: Path) -> str:
 
 def write_study_record(output: Path, config: dict, commit: str) -> None:
     """The resolved config, package versions and commit that a results folder came from."""
-    write_json(output, {
-        "config": config, "git_commit": commit, "versions": package_versions(STUDY_PACKAGES),
-        "python": platform.python_version(), "platform": platform.platform(),
-    })
+    write_json(
+        output,
+        {
+            "config": config,
+            "git_commit": commit,
+            "versions": package_versions(STUDY_PACKAGES),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    )
