@@ -8,6 +8,7 @@ min_version("9.0")
 
 sys.path.insert(0, f"{workflow.basedir}/workflow")
 
+from robustsweep.atomic_output import check_output_folder
 from robustsweep.input_errors import ConfigError
 from robustsweep.study_config import validate_config
 
@@ -17,6 +18,7 @@ configfile: "config.yaml"
 
 try:
     config = validate_config(config)
+    check_output_folder(config["results"])
 except ConfigError as error:
     sys.exit(f"robustsweep config error: {error}")
 

@@ -115,3 +115,30 @@ def test_incomplete_and_truncated_stores_are_refused(tmp_path, digits_h5, traine
     out.write_bytes(data[: len(data) // 3])
     with pytest.raises(StoreError, match="corrupt or truncated"):
         read_store(out)
+
+
+def test_disk_full_names_the_file_and_keeps_what_was_written(
+    tmp_path, digits_h5, trained_model, monkeypatch
+):
+    import errno
+
+    real_chunk, calls = store_module._attack_chunk, []
+
+    def filling_disk(*args, **kwargs):
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        calls.append(1)
+        return real_chunk(*args, **kwargs)
+
+    out = tmp_path / "gn.h5"
+    monkeypatch.setattr(store_module, "_attack_chunk", filling_disk)
+    with pytest.raises(StoreError, match=r"disk full while writing .*gn\.h5\.partial.*free space"):
+        generate_store(
+            out, digits_h5, "test", trained_model, "gn", {"method": "gn", "std": 0.1}, 64, 0, CPU
+        )
+    assert not out.exists()
+    with h5py.File(partial_path(out)) as h5:
+        assert h5["gn/chunk_done"][()].tolist() == [True, True, False, False, False, False]
+    monkeypatch.setattr(store_module, "_attack_chunk", real_chunk)
+    resumed = make(out, digits_h5, trained_model, {"method": "gn", "std": 0.1}, "gn")
+    assert resumed.attrs["complete"] and not partial_path(out).exists()

@@ -57,7 +57,7 @@ def test_default_config_is_valid_and_gets_defaults():
             "ten",
             "config key 'training.epochs' must be of type integer, got 'ten'",
         ),
-        ("training.lr", "1e-3", "YAML reads 1e-3 as text"),
+        ("training.lr", "1e-3", "got '1e-3' (YAML reads 1e-3 as text: write 1.0e-3 or 0.001)"),
         (
             "experiments.class_sweep.train_classes",
             [3, 12],
@@ -145,3 +145,19 @@ def test_validation_does_not_import_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_results_folder_that_cannot_be_created_is_refused(tmp_path):
+    from robustsweep.atomic_output import check_output_folder
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="is a file, not a folder; set `results`"):
+        check_output_folder(blocker / "results")
+    check_output_folder(tmp_path / "new" / "results")
+    assert not (tmp_path / "new").exists()  # checking creates nothing
+
+
+def test_yaml_number_hint_only_for_text_that_is_a_number():
+    assert error_of(with_change("training.epochs", "ten")).endswith("got 'ten'")
+    assert "YAML reads 1e-3" in error_of(with_change("training.weight_decay", "5e-4"))

@@ -106,7 +106,9 @@ def test_checkpoint_of_another_recipe_is_not_resumed(
 def test_weights_without_a_model_card_are_refused(tmp_path):
     path = tmp_path / "foreign.safetensors"
     save_file({"w": torch.zeros(1)}, str(path))
-    with pytest.raises(ValueError, match="not a robustsweep weights file"):
+    from robustsweep.input_errors import WeightsError
+
+    with pytest.raises(WeightsError, match="not a robustsweep weights file"):
         read_card(path)
 
 
@@ -141,3 +143,14 @@ def test_offline_sampler_swaps_the_configured_share_with_stored_images():
     per_attack = [np.mean(np.isclose(values, v / 255)) for v in (50, 200)]
     assert abs(per_attack[0] - per_attack[1]) < 0.04
     assert torch.equal(images, torch.ones(n, 1, 2, 2))  # the caller's batch is not modified
+
+
+def test_truncated_weights_name_the_file_and_the_fix(tmp_path, trained_model):
+    from robustsweep.input_errors import WeightsError
+
+    broken = tmp_path / "weights.safetensors"
+    data = trained_model.read_bytes()
+    for size in (5, len(data) // 2):
+        broken.write_bytes(data[:size])
+        with pytest.raises(WeightsError, match="truncated or corrupt.*delete it and rerun"):
+            load_model(broken)

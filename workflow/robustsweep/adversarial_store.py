@@ -19,6 +19,7 @@ the partial file, and the next run resumes at the first chunk not marked done.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass
@@ -134,20 +135,28 @@ def generate_store(
         todo = [c for c in range(n_chunks) if not done[c]]
         for chunk in tqdm(todo, desc=f"{attack}/{split}", unit="batch", mininterval=5):
             rows = slice(chunk * batch_size, min(n, (chunk + 1) * batch_size))
-            _attack_chunk(
-                group,
-                rows,
-                data,
-                model,
-                attacker,
-                output_index,
-                card.class_ids,
-                seed,
-                chunk,
-                device,
-            )
-            group["chunk_done"][chunk] = True
-            h5.flush()
+            try:
+                _attack_chunk(
+                    group,
+                    rows,
+                    data,
+                    model,
+                    attacker,
+                    output_index,
+                    card.class_ids,
+                    seed,
+                    chunk,
+                    device,
+                )
+                group["chunk_done"][chunk] = True
+                h5.flush()
+            except OSError as error:
+                if error.errno != errno.ENOSPC and "No space left" not in str(error):
+                    raise
+                raise StoreError(
+                    f"disk full while writing {tmp} (chunk {chunk} of {n_chunks}); free space "
+                    "and rerun: generation resumes at the first unfinished chunk"
+                ) from error
         group.attrs["complete"] = True
     os.replace(tmp, output)
 

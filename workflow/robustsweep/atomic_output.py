@@ -48,3 +48,24 @@ def write_text(path: str | Path, text: str) -> None:
     """Write text atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def check_output_folder(folder: str | Path) -> None:
+    """Fail before any job if outputs cannot be created under `folder`.
+
+    Looks at the nearest existing ancestor, so a dry run creates nothing.
+    """
+    from robustsweep.input_errors import ConfigError
+
+    target = Path(folder).absolute()
+    existing = next(p for p in (target, *target.parents) if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(
+            f"results folder '{folder}' cannot be created: {existing} is a file, "
+            "not a folder; set `results` to a folder path"
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"results folder '{folder}' is not writable ({existing} denies "
+            "writing); set `results` to a writable folder or fix its permissions"
+        )

@@ -15,3 +15,7 @@ class ConfigError(InputError, ValueError):
 
 class StoreError(InputError):
     """An adversarial store that is missing, incomplete, corrupt or not the one asked for."""
+
+
+class WeightsError(InputError):
+    """A weights file that is truncated, corrupt or not written by robustsweep."""

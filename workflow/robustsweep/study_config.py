@@ -46,6 +46,14 @@ def _key(path) -> str:
     return "".join(parts).lstrip(".") or "(top level)"
 
 
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def describe(error: ValidationError) -> str:
     """Turn a schema error into one line that names the key and the allowed values."""
     key = _key(error.absolute_path)
@@ -59,7 +67,7 @@ def describe(error: ValidationError) -> str:
         )
     if error.validator == "type":
         hint = ""
-        if isinstance(error.instance, str) and error.validator_value in ("number", "integer"):
+        if isinstance(error.instance, str) and _looks_numeric(error.instance):
             hint = " (YAML reads 1e-3 as text: write 1.0e-3 or 0.001)"
         return (
             f"config key '{key}' must be of type {error.validator_value}, "

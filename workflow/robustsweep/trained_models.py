@@ -16,6 +16,7 @@ from torch import nn
 
 from robustsweep.architectures import build_model, parameter_count
 from robustsweep.atomic_output import atomic_path
+from robustsweep.input_errors import WeightsError
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class ModelCard:
     @classmethod
     def from_metadata(cls, metadata: dict[str, str] | None, path: Path) -> ModelCard:
         if not metadata or "robustsweep" not in metadata:
-            raise ValueError(
+            raise WeightsError(
                 f"{path}: not a robustsweep weights file (no model card in its header); "
                 "delete it and rerun the training rule"
             )
@@ -53,17 +54,33 @@ def save_model(
     return card
 
 
+def _unreadable(path: Path, error: Exception) -> WeightsError:
+    return WeightsError(
+        f"{path}: weights file is truncated or corrupt ({error}); delete it "
+        "and rerun the workflow to retrain it"
+    )
+
+
 def read_card(path: Path) -> ModelCard:
     """Read only the header, without loading tensors."""
-    from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
-    with safe_open(str(path), framework="pt") as handle:
-        return ModelCard.from_metadata(handle.metadata(), path)
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata()
+    except SafetensorError as error:
+        raise _unreadable(path, error) from error
+    return ModelCard.from_metadata(metadata, path)
 
 
 def load_model(path: Path, device: str = "cpu") -> tuple[nn.Module, ModelCard]:
     """Rebuild the model from its card and load the weights, in eval mode on `device`."""
+    from safetensors import SafetensorError
+
     card = read_card(path)
     model = build_model(card.architecture, len(card.class_ids), card.options)
-    model.load_state_dict(load_file(str(path), device="cpu"))
+    try:
+        model.load_state_dict(load_file(str(path), device="cpu"))
+    except SafetensorError as error:
+        raise _unreadable(path, error) from error
     return model.to(device).eval(), card
