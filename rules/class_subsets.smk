@@ -6,6 +6,8 @@ rule class_subset:
         f"{R}/subsets/N{{n}}/seed{{seed}}.json",
     log:
         f"{R}/logs/class_subset/N{{n}}_seed{{seed}}.log",
+    # seconds of work: run on the submitting host, not through the cluster queue
+    localrule: True
     conda:
         ENV
     params:

@@ -53,6 +53,8 @@ rule collect_metrics:
         f"{R}/tables/metrics.csv",
     log:
         f"{R}/logs/collect_metrics.log",
+    # seconds of work: run on the submitting host, not through the cluster queue
+    localrule: True
     conda:
         ENV
     shell:

@@ -6,6 +6,8 @@ rule paper_tables:
         f"{R}/tables/tables.md",
     log:
         f"{R}/logs/paper_tables.log",
+    # seconds of work: run on the submitting host, not through the cluster queue
+    localrule: True
     conda:
         ENV
     params:
@@ -27,6 +29,8 @@ rule figure:
         ),
     log:
         f"{R}/logs/figure/{{figure}}.log",
+    # seconds of work: run on the submitting host, not through the cluster queue
+    localrule: True
     conda:
         ENV
     params:
@@ -45,6 +49,8 @@ rule study_record:
         f"{R}/study_record.json",
     log:
         f"{R}/logs/study_record.log",
+    # seconds of work: run on the submitting host, not through the cluster queue
+    localrule: True
     conda:
         ENV
     params:

@@ -1,0 +1,102 @@
+"""The tiny study submitted through SLURM with profiles/slurm, on a one-node localhost cluster.
+
+The cluster is started by tests/slurm/cluster.sh (installed with apt-get when missing and we
+are root, as in CI). Without SLURM and without root the test is skipped, except under CI,
+where it must run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, tool_env
+
+CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
+TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+
+
+def _ensure_installed() -> None:
+    if shutil.which("slurmctld") and shutil.which("munged"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        subprocess.run([str(CLUSTER), "install"], check=True, timeout=600)
+        return
+    message = "SLURM is not installed and installing it needs root and apt-get"
+    if os.environ.get("CI"):
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def slurm_env(tmp_path_factory):
+    _ensure_installed()
+    folder = tmp_path_factory.mktemp("slurm")
+    subprocess.run([str(CLUSTER), "start", str(folder)], check=True, timeout=180)
+    env = tool_env()
+    env["SLURM_CONF"] = str(folder / "slurm.conf")
+    yield env
+    subprocess.run([str(CLUSTER), "stop", str(folder)], check=False, timeout=60)
+
+
+def test_tiny_study_runs_through_slurm(slurm_env, tmp_path):
+    config = {**TINY, "gpus_per_job": 0}  # the test node has no GPU
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
+    command = [
+        "timeout",
+        "-s",
+        "KILL",
+        "900",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(tmp_path),
+        "--configfile",
+        str(tmp_path / "study.yaml"),
+        "--workflow-profile",
+        str(REPO / "profiles" / "slurm"),
+        # no slurmdbd here: ask squeue for job states and submit without an account
+        "--slurm-status-command",
+        "squeue",
+        "--slurm-no-account",
+        "--slurm-init-seconds-before-status-checks",
+        "1",
+        "--seconds-between-status-checks",
+        "2",
+        "--slurm-keep-successful-logs",
+        # the test node is small: one core and 2 GB per job
+        "--set-threads",
+        "train_model=1",
+        "adversarial_store=1",
+        "--default-resources",
+        "mem_mb=1500",
+        "runtime=30",
+        "--set-resources",
+        "train_model:mem_mb=2000",
+        "adversarial_store:mem_mb=2000",
+        "logits_cache:mem_mb=2000",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env=slurm_env)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-5000:]
+    submitted = set(re.findall(r"SLURM (?:jobid|run ID)[^\d]*(\d+)", output))
+    remote_rules = (
+        "prepare_dataset",
+        "train_model",
+        "adversarial_store",
+        "mine_natural_adversarial",
+        "logits_cache",
+        "evaluate_run",
+    )
+    remote_jobs = sum(len(re.findall(rf"^rule {rule}:", output, re.M)) for rule in remote_rules)
+    assert remote_jobs > 0 and len(submitted) >= remote_jobs
+    assert (tmp_path / "results" / "tables" / "tables.md").exists()
+    slurm_logs = list(Path(tmp_path, ".snakemake", "slurm_logs").rglob("*.log"))
+    assert slurm_logs, "the plugin wrote no SLURM job logs"
