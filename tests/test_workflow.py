@@ -59,6 +59,19 @@ def changed(path: str, value) -> dict:
     return config
 
 
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL Snakemake and every job it started, and wait until all of them are gone."""
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("study")
@@ -139,8 +152,7 @@ def test_killed_training_job_resumes_from_its_checkpoint(tmp_path):
     deadline = time.time() + 300
     while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+    kill_group(process)
     assert checkpoint.exists() and not (killed / target).exists()
     assert snakemake(killed, config, "--unlock").returncode == 0
     result = snakemake(killed, config, target)
@@ -148,6 +160,67 @@ def test_killed_training_job_resumes_from_its_checkpoint(tmp_path):
     log = (killed / "results/logs/train_model/cnn_N3_seed0_standard.log").read_text()
     assert "resuming from" in log
     assert (killed / target).read_bytes() == (clean / target).read_bytes()
+
+
+def chunks_done(partial: Path) -> int:
+    """Chunks a running generation has flushed (read without HDF5's lock; 0 if unreadable)."""
+    import h5py
+
+    try:
+        with h5py.File(partial, "r", locking=False) as h5:
+            return int(h5["cw/chunk_done"][()].sum())
+    except (OSError, KeyError):
+        return 0
+
+
+def test_killed_store_generation_resumes_at_the_first_unfinished_chunk(tmp_path):
+    """SIGKILL the workflow during a slow attack; the rerun finishes the same store."""
+    from robustsweep.adversarial_store import read_store
+
+    config = changed("attacks.batch_size", 16)
+    config["attacks"]["methods"]["cw"] = {"method": "cw", "c": 1.0, "steps": 150, "lr": 0.01}
+    target = "results/store/test/cw.h5"
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    assert snakemake(clean, config, target).returncode == 0
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    (killed / "study.yaml").write_text(yaml.safe_dump(config))
+    command = [
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(killed),
+        "--configfile",
+        str(killed / "study.yaml"),
+        "--cores",
+        "1",
+        target,
+    ]
+    process = subprocess.Popen(
+        command,
+        env=tool_env(),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    partial = killed / (target + ".partial")
+    deadline = time.time() + 300
+    while chunks_done(partial) < 2 and time.time() < deadline and process.poll() is None:
+        time.sleep(0.1)
+    kill_group(process)
+    assert not (killed / target).exists()
+    done = chunks_done(partial)
+    assert 0 < done < 23
+    assert snakemake(killed, config, "--unlock").returncode == 0
+    result = snakemake(killed, config, target)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (killed / "results/logs/adversarial_store/test_cw.log").read_text()
+    assert f"at chunk {done}: {done} of 23 chunks already done" in log
+    resumed, reference = read_store(killed / target), read_store(clean / target)
+    assert (resumed.images == reference.images).all()
+    assert (resumed.source_pred == reference.source_pred).all()
 
 
 def test_report_collects_the_figures(finished):

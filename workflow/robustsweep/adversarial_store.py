@@ -133,6 +133,11 @@ def generate_store(
         group = h5[attack]
         done = group["chunk_done"][()]
         todo = [c for c in range(n_chunks) if not done[c]]
+        if done.any():
+            print(
+                f"resuming {tmp} at chunk {todo[0] if todo else n_chunks}: "
+                f"{int(done.sum())} of {n_chunks} chunks already done"
+            )
         for chunk in tqdm(todo, desc=f"{attack}/{split}", unit="batch", mininterval=5):
             rows = slice(chunk * batch_size, min(n, (chunk + 1) * batch_size))
             try:
