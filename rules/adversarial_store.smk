@@ -20,7 +20,8 @@ rule adversarial_store:
         batch_size=config["attacks"]["batch_size"],
         seed=config["seed"],
     shell:
-        "python -m robustsweep store --device {params.device} --threads {threads} --output {output} --dataset {input.dataset}"
+        "python -m robustsweep store --device {params.device} --threads {threads}"
+        " --output {output} --dataset {input.dataset}"
         " --source {input.source} --split {wildcards.split} --attack {wildcards.attack}"
         " --spec {params.spec:q} --batch-size {params.batch_size} --seed {params.seed}"
         " > {log} 2>&1"

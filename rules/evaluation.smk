@@ -18,7 +18,8 @@ rule logits_cache:
         device=config["device"],
         stores=named_paths(test_stores()),
     shell:
-        "python -m robustsweep logits --device {params.device} --threads {threads} --output {output} --weights {input.weights}"
+        "python -m robustsweep logits --device {params.device} --threads {threads}"
+        " --output {output} --weights {input.weights}"
         " --dataset {input.dataset} --natural {input.natural} --store {params.stores}"
         " > {log} 2>&1"
 
@@ -34,13 +35,13 @@ rule evaluate_run:
     conda:
         ENV
     params:
-        device=config["device"],
         run=lambda wildcards: as_json(run_of(wildcards).identity()),
         m_values=lambda wildcards: predicted_class_values(config, run_of(wildcards)),
         trials=config["evaluation"]["trials"],
         seed=config["evaluation"]["seed"],
     shell:
-        "python -m robustsweep evaluate --output {output} --logits {input.logits} --run {params.run:q}"
+        "python -m robustsweep evaluate --output {output} --logits {input.logits}"
+        " --run {params.run:q}"
         " --m-values {params.m_values} --trials {params.trials} --seed {params.seed}"
         " > {log} 2>&1"
 

@@ -17,7 +17,8 @@ rule mine_natural_adversarial:
         variants=config["natural_adversarial"]["variants"],
         seed=config["seed"],
     shell:
-        "python -m robustsweep mine --device {params.device} --threads {threads} --output {output} --dataset {input.dataset}"
+        "python -m robustsweep mine --device {params.device} --threads {threads}"
+        " --output {output} --dataset {input.dataset}"
         " --reference {input.reference} --patterns {params.patterns}"
         " --severity {params.severity} --variants {params.variants} --seed {params.seed}"
         " > {log} 2>&1"

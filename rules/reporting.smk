@@ -13,7 +13,8 @@ rule paper_tables:
     params:
         pool=POOL,
     shell:
-        "python -m robustsweep tables --metrics {input.metrics} --output {output} --pool-size {params.pool}"
+        "python -m robustsweep tables --metrics {input.metrics} --output {output}"
+        " --pool-size {params.pool}"
         " > {log} 2>&1"
 
 
@@ -38,7 +39,8 @@ rule figure:
         # the caption is the figure function's docstring, so it is written in one place
         caption=lambda wildcards: " ".join(FIGURES[wildcards.figure].__doc__.split()),
     shell:
-        "python -m robustsweep figure {wildcards.figure} --metrics {input.metrics} --output {output}"
+        "python -m robustsweep figure {wildcards.figure} --metrics {input.metrics}"
+        " --output {output}"
         " --style {params.style:q} > {log} 2>&1"
 
 

@@ -25,7 +25,8 @@ rule train_model:
             {name: input[name] for name in train_stores(wildcards)}
         ),
     shell:
-        "python -m robustsweep train --device {params.device} --threads {threads} --weights {output.weights} --epoch-log {output.epochs}"
+        "python -m robustsweep train --device {params.device} --threads {threads}"
+        " --weights {output.weights} --epoch-log {output.epochs}"
         " --dataset {input.dataset} --subset {input.subset} --model {params.model:q}"
         " --recipe {params.recipe:q} --defence {params.defence:q} --store {params.stores}"
         " --seed {wildcards.seed} > {log} 2>&1"

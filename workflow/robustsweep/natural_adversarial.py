@@ -19,10 +19,11 @@ from pathlib import Path
 import h5py
 import numpy as np
 import torch
+from scipy.special import softmax
 from tqdm import tqdm
 
-from robustsweep.adversarial_store import to_float
 from robustsweep.atomic_output import atomic_path
+from robustsweep.logits_cache import forward
 from robustsweep.natural_patterns import apply_pattern
 from robustsweep.prepared_dataset import load_split
 from robustsweep.provenance import file_sha256
@@ -43,20 +44,6 @@ def corrupt_pool(
     return np.stack(out), np.asarray(rows), np.asarray(names)
 
 
-@torch.no_grad()
-def predict(
-    model: torch.nn.Module, images: np.ndarray, device: torch.device, batch_size: int = 512
-) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted output index and its softmax confidence for uint8 images."""
-    preds, confs = [], []
-    for start in range(0, len(images), batch_size):
-        probs = model(to_float(images[start : start + batch_size], device)).softmax(1)
-        conf, pred = probs.max(1)
-        preds.append(pred.cpu().numpy())
-        confs.append(conf.cpu().numpy())
-    return np.concatenate(preds), np.concatenate(confs)
-
-
 def mine_natural_adversarial(
     output: Path,
     dataset: Path,
@@ -71,7 +58,8 @@ def mine_natural_adversarial(
     pool = load_split(dataset, "pool")
     model, card = load_model(reference_weights, str(device))
     candidates, rows, names = corrupt_pool(pool.images, patterns, severity, seed, variants)
-    pred_index, confidence = predict(model, candidates, device)
+    probabilities = softmax(forward(model, candidates, device), axis=1)
+    pred_index, confidence = probabilities.argmax(1), probabilities.max(1)
     predicted = np.asarray(card.class_ids)[pred_index]
     keep = predicted != pool.labels[rows]
     counts = {
