@@ -42,18 +42,22 @@ def _natural_accuracy_lines(rows: pd.DataFrame, x: str, xlabel: str) -> sns.Face
         height=3.2,
         aspect=1.4,
     )
+    # Fewer classes raise accuracy by chance alone; the 1/K line keeps that in view.
+    classes = sorted(rows[x].unique())
+    grid.ax.plot(classes, [100 / k for k in classes], ls="--", color="gray", label="chance")
     grid.set_axis_labels(xlabel, "natural adversarial accuracy (%)")
     return grid
 
 
 def accuracy_vs_n(metrics: pd.DataFrame) -> sns.FacetGrid:
-    """Natural-adversarial accuracy vs training classes N, mean +- sd over draws (Table 2)."""
+    """Natural-adversarial accuracy vs training classes N, mean +- sd over draws (Table 2);
+    the dashed line is chance, 1/N."""
     return _natural_accuracy_lines(full_rows(metrics), "n_train_classes", "training classes N")
 
 
 def accuracy_vs_m(metrics: pd.DataFrame) -> sns.FacetGrid:
     """Natural-adversarial accuracy vs predicted classes M for all-class models, mean +- sd
-    over trials and seeds (Fig. 12)."""
+    over trials and seeds (Fig. 12); the dashed line is chance, 1/M."""
     rows = metrics[
         (metrics.n_train_classes == metrics.n_train_classes.max()) & (metrics.pattern == "all")
     ]
