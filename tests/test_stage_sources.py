@@ -9,7 +9,12 @@ def names(*modules):
 
 
 def test_figure_stage_tracks_figure_code_but_not_training_code():
-    assert names("figures") == {"figures.py", "paper_tables.py", "atomic_output.py"}
+    assert names("figures") == {
+        "figures.py",
+        "paper_tables.py",
+        "atomic_output.py",
+        "input_errors.py",
+    }
 
 
 def test_imports_are_followed_transitively_and_into_subpackages():

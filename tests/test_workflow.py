@@ -119,15 +119,13 @@ def test_same_config_gives_identical_tables_in_another_folder(finished, tmp_path
         ).read_bytes()
 
 
-def test_killed_training_job_resumes_from_its_checkpoint(tmp_path):
-    """SIGKILL the whole job mid-training; the rerun resumes and ends where a clean run ends."""
-    config = changed("training.epochs", 60)
-    target = "results/runs/cnn/N3/seed0/standard/weights.safetensors"
-    clean = tmp_path / "clean"
+def clean_and_background_runs(tmp_path: Path, config: dict, target: str):
+    """Build `target` uninterrupted in one folder; start building it in another, in its own
+    process group so that the test can kill Snakemake and all its jobs at once."""
+    clean, killed = tmp_path / "clean", tmp_path / "killed"
     clean.mkdir()
-    assert snakemake(clean, config, target).returncode == 0
-    killed = tmp_path / "killed"
     killed.mkdir()
+    assert snakemake(clean, config, target).returncode == 0
     (killed / "study.yaml").write_text(yaml.safe_dump(config))
     command = [
         "snakemake",
@@ -148,15 +146,28 @@ def test_killed_training_job_resumes_from_its_checkpoint(tmp_path):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    return clean, killed, process
+
+
+def resume(killed: Path, config: dict, target: str) -> None:
+    """What a user does after a kill: unlock the folder and run the same command again."""
+    assert snakemake(killed, config, "--unlock").returncode == 0
+    result = snakemake(killed, config, target)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_killed_training_job_resumes_from_its_checkpoint(tmp_path):
+    """SIGKILL the whole job mid-training; the rerun resumes and ends where a clean run ends."""
+    config = changed("training.epochs", 60)
+    target = "results/runs/cnn/N3/seed0/standard/weights.safetensors"
+    clean, killed, process = clean_and_background_runs(tmp_path, config, target)
     checkpoint = killed / target.replace("weights.safetensors", "checkpoint.pt")
     deadline = time.time() + 300
     while not checkpoint.exists() and time.time() < deadline and process.poll() is None:
         time.sleep(0.05)
     kill_group(process)
     assert checkpoint.exists() and not (killed / target).exists()
-    assert snakemake(killed, config, "--unlock").returncode == 0
-    result = snakemake(killed, config, target)
-    assert result.returncode == 0, result.stderr[-3000:]
+    resume(killed, config, target)
     log = (killed / "results/logs/train_model/cnn_N3_seed0_standard.log").read_text()
     assert "resuming from" in log
     assert (killed / target).read_bytes() == (clean / target).read_bytes()
@@ -180,31 +191,7 @@ def test_killed_store_generation_resumes_at_the_first_unfinished_chunk(tmp_path)
     config = changed("attacks.batch_size", 16)
     config["attacks"]["methods"]["cw"] = {"method": "cw", "c": 1.0, "steps": 150, "lr": 0.01}
     target = "results/store/test/cw.h5"
-    clean = tmp_path / "clean"
-    clean.mkdir()
-    assert snakemake(clean, config, target).returncode == 0
-    killed = tmp_path / "killed"
-    killed.mkdir()
-    (killed / "study.yaml").write_text(yaml.safe_dump(config))
-    command = [
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(killed),
-        "--configfile",
-        str(killed / "study.yaml"),
-        "--cores",
-        "1",
-        target,
-    ]
-    process = subprocess.Popen(
-        command,
-        env=tool_env(),
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    clean, killed, process = clean_and_background_runs(tmp_path, config, target)
     partial = killed / (target + ".partial")
     deadline = time.time() + 300
     while chunks_done(partial) < 2 and time.time() < deadline and process.poll() is None:
@@ -213,9 +200,7 @@ def test_killed_store_generation_resumes_at_the_first_unfinished_chunk(tmp_path)
     assert not (killed / target).exists()
     done = chunks_done(partial)
     assert 0 < done < 23
-    assert snakemake(killed, config, "--unlock").returncode == 0
-    result = snakemake(killed, config, target)
-    assert result.returncode == 0, result.stderr[-3000:]
+    resume(killed, config, target)
     log = (killed / "results/logs/adversarial_store/test_cw.log").read_text()
     assert f"at chunk {done}: {done} of 23 chunks already done" in log
     resumed, reference = read_store(killed / target), read_store(clean / target)
