@@ -34,4 +34,5 @@ def test_several_modules_are_united():
         "class_subsets.py",
         "prepared_dataset.py",
         "atomic_output.py",
+        "input_errors.py",
     }
