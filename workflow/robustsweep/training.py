@@ -164,7 +164,10 @@ def _train_epoch(
     model.train()
     generator = epoch_generator(seed, epoch)
     order = positions[torch.randperm(len(positions), generator=generator)]
-    started, total_loss, correct = time.perf_counter(), 0.0, 0
+    started = time.perf_counter()
+    # Sums stay on the device: reading them each batch would stall a GPU once per step.
+    total_loss = torch.zeros((), device=images.device)
+    correct = torch.zeros((), dtype=torch.long, device=images.device)
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size].to(images.device)
         x, y = images[batch].float().div_(255.0), targets[batch]
@@ -173,13 +176,13 @@ def _train_epoch(
         loss.backward()
         optimizer.step()
         scheduler.step()
-        total_loss += loss.item() * len(batch)
-        correct += int((logits.argmax(1) == y).sum())
+        total_loss += loss.detach() * len(batch)
+        correct += (logits.argmax(1) == y).sum()
     model.eval()
     return {
         "epoch": epoch,
-        "loss": total_loss / len(order),
-        "accuracy": correct / len(order),
+        "loss": total_loss.item() / len(order),
+        "accuracy": correct.item() / len(order),
         "lr": optimizer.param_groups[0]["lr"],
         "seconds": time.perf_counter() - started,
     }
