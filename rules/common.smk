@@ -10,7 +10,7 @@ from robustsweep.study_plan import (
     support_run,
 )
 from robustsweep.defences import stores_needed
-from robustsweep.figures import FIGURES
+from robustsweep.figures import FIGURES, caption
 from robustsweep.provenance import git_commit
 from robustsweep.stage_sources import stage_sources
 

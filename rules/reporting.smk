@@ -37,7 +37,7 @@ rule figure:
     params:
         style=as_json(config["figures"]),
         # the caption is the figure function's docstring, so it is written in one place
-        caption=lambda wildcards: " ".join(FIGURES[wildcards.figure].__doc__.split()),
+        caption=lambda wildcards: caption(wildcards.figure),
     shell:
         "python -m robustsweep figure {wildcards.figure} --metrics {input.metrics}"
         " --output {output}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from robustsweep.class_subsets import write_subset
 from robustsweep.prepared_dataset import prepare_dataset
@@ -16,6 +18,34 @@ from robustsweep.training import Recipe, train_run
 
 REPO = Path(__file__).resolve().parents[1]
 FRACTIONS = {"train": 0.6, "test": 0.2, "pool": 0.2}
+
+
+def with_change(config: dict, path: str, value) -> dict:
+    """A deep copy of `config` with the dotted key `path` set to `value`."""
+    config = copy.deepcopy(config)
+    *parents, last = path.split(".")
+    node = config
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return config
+
+
+def snakemake_command(workdir: Path, config: dict, *args: str, cores: int = 2) -> list[str]:
+    """The workflow on `config` (written to workdir/study.yaml) with workdir as its folder."""
+    (workdir / "study.yaml").write_text(yaml.safe_dump(config))
+    return [
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(workdir / "study.yaml"),
+        "--cores",
+        str(cores),
+        *args,
+    ]
 
 
 def tool_env() -> dict[str, str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, tool_env
+from conftest import REPO, snakemake_command, tool_env
 
 CLUSTER = REPO / "tests" / "slurm" / "cluster.sh"
 TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
@@ -47,19 +47,12 @@ def slurm_env(tmp_path_factory):
 
 def test_tiny_study_runs_through_slurm(slurm_env, tmp_path):
     config = {**TINY, "gpus_per_job": 0}  # the test node has no GPU
-    (tmp_path / "study.yaml").write_text(yaml.safe_dump(config))
     command = [
         "timeout",
         "-s",
         "KILL",
         "900",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(tmp_path),
-        "--configfile",
-        str(tmp_path / "study.yaml"),
+        *snakemake_command(tmp_path, config),
         "--workflow-profile",
         str(REPO / "profiles" / "slurm"),
         # no slurmdbd here: ask squeue for job states and submit without an account

@@ -1,4 +1,3 @@
-import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -6,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from conftest import with_change
 from robustsweep.input_errors import ConfigError
 from robustsweep.study_config import validate_config
 from robustsweep.study_plan import Run, experiment_runs, predicted_class_values, support_run
@@ -14,14 +14,8 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
 
 
-def with_change(path: str, value):
-    config = copy.deepcopy(DEFAULT)
-    *parents, last = path.split(".")
-    node = config
-    for key in parents:
-        node = node[key]
-    node[last] = value
-    return config
+def changed(path: str, value) -> dict:
+    return with_change(DEFAULT, path, value)
 
 
 def error_of(config) -> str:
@@ -110,11 +104,11 @@ def test_default_config_is_valid_and_gets_defaults():
     ],
 )
 def test_bad_config_names_the_key_and_allowed_values(path, value, expected):
-    assert expected in error_of(with_change(path, value))
+    assert expected in error_of(changed(path, value))
 
 
 def test_m_must_fit_the_smallest_n_of_its_grid():
-    config = with_change("experiments.class_sweep.predicted_classes", [4])
+    config = changed("experiments.class_sweep.predicted_classes", [4])
     assert (
         "M=4, larger than N=3 in 'experiments.class_sweep.train_classes'; allowed values: "
         "2..3" in error_of(config)
@@ -122,7 +116,7 @@ def test_m_must_fit_the_smallest_n_of_its_grid():
 
 
 def test_folder_names_cannot_escape_through_names():
-    config = with_change("models", {"../x": {"architecture": "small_cnn"}})
+    config = changed("models", {"../x": {"architecture": "small_cnn"}})
     assert "must start with a letter" in error_of(config)
 
 
@@ -159,5 +153,5 @@ def test_results_folder_that_cannot_be_created_is_refused(tmp_path):
 
 
 def test_yaml_number_hint_only_for_text_that_is_a_number():
-    assert error_of(with_change("training.epochs", "ten")).endswith("got 'ten'")
-    assert "YAML reads 1e-3" in error_of(with_change("training.weight_decay", "5e-4"))
+    assert error_of(changed("training.epochs", "ten")).endswith("got 'ten'")
+    assert "YAML reads 1e-3" in error_of(changed("training.weight_decay", "5e-4"))

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, tool_env
+from conftest import REPO, snakemake_command, tool_env, with_change
 
 TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
 # Any config edit also rewrites the study record (resolved config, versions, commit).
@@ -22,19 +22,7 @@ FIGURE_RULES = {"figure": 4, "study_record": 1, "all": 1}
 
 
 def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
-    (workdir / "study.yaml").write_text(yaml.safe_dump(config))
-    command = [
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(workdir / "study.yaml"),
-        "--cores",
-        "2",
-        *args,
-    ]
+    command = snakemake_command(workdir, config, *args)
     return subprocess.run(command, capture_output=True, text=True, env=tool_env(), timeout=900)
 
 
@@ -50,13 +38,7 @@ def planned(workdir: Path, config: dict) -> dict[str, int]:
 
 
 def changed(path: str, value) -> dict:
-    config = yaml.safe_load(yaml.safe_dump(TINY))
-    *parents, last = path.split(".")
-    node = config
-    for key in parents:
-        node = node[key]
-    node[last] = value
-    return config
+    return with_change(TINY, path, value)
 
 
 def kill_group(process: subprocess.Popen) -> None:
@@ -126,19 +108,7 @@ def clean_and_background_runs(tmp_path: Path, config: dict, target: str):
     clean.mkdir()
     killed.mkdir()
     assert snakemake(clean, config, target).returncode == 0
-    (killed / "study.yaml").write_text(yaml.safe_dump(config))
-    command = [
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(killed),
-        "--configfile",
-        str(killed / "study.yaml"),
-        "--cores",
-        "1",
-        target,
-    ]
+    command = snakemake_command(killed, config, target, cores=1)
     process = subprocess.Popen(
         command,
         env=tool_env(),

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from robustsweep.input_errors import ConfigError
+
 
 def partial_path(path: Path) -> Path:
     """The name a file has while it is being written (kept between attempts when resumable)."""
@@ -55,8 +57,6 @@ def check_output_folder(folder: str | Path) -> None:
 
     Looks at the nearest existing ancestor, so a dry run creates nothing.
     """
-    from robustsweep.input_errors import ConfigError
-
     target = Path(folder).absolute()
     existing = next(p for p in (target, *target.parents) if p.exists())
     if not existing.is_dir():

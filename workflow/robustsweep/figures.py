@@ -126,6 +126,11 @@ FIGURES: dict[str, Callable[[pd.DataFrame], sns.FacetGrid]] = {
 }
 
 
+def caption(kind: str) -> str:
+    """The report caption of a figure: its function's docstring on one line."""
+    return " ".join(FIGURES[kind].__doc__.split())
+
+
 def draw_figure(kind: str, metrics_path: Path, output: Path, style: dict) -> None:
     """Draw one figure with the config's style and save it atomically."""
     import pandas as pd
