@@ -8,11 +8,8 @@ rule prepare_dataset:
     conda:
         ENV
     params:
-        source=config["dataset"]["source"],
-        image_size=config["dataset"]["image_size"],
-        splits=as_json(config["dataset"]["splits"]),
+        dataset=as_json(config["dataset"]),
         seed=config["seed"],
     shell:
-        "python -m robustsweep prepare --output {output} --source {params.source}"
-        " --image-size {params.image_size} --splits {params.splits:q} --seed {params.seed}"
-        " > {log} 2>&1"
+        "python -m robustsweep prepare --output {output} --dataset {params.dataset:q}"
+        " --seed {params.seed} > {log} 2>&1"

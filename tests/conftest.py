@@ -58,7 +58,7 @@ def tool_env() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def digits_h5(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "dataset.h5"
-    prepare_dataset(path, "digits", 16, FRACTIONS, seed=0)
+    prepare_dataset(path, {"source": "digits", "image_size": 16, "splits": FRACTIONS}, seed=0)
     return path
 
 

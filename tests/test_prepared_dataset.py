@@ -32,7 +32,8 @@ def test_pixels_are_rounded_digits(tmp_path):
     from robustsweep.prepared_dataset import prepare_dataset
 
     path = tmp_path / "d8.h5"
-    prepare_dataset(path, "digits", 8, {"train": 0.6, "test": 0.2, "pool": 0.2}, 0)
+    spec = {"source": "digits", "image_size": 8, "splits": {"train": 0.6, "test": 0.2, "pool": 0.2}}
+    prepare_dataset(path, spec, 0)
     split = load_split(path, "train")
     raw = load_digits().images[split.indices]
     # at the native size, interpolation is the identity: 0..16 -> 0..255, rounded

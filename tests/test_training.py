@@ -57,50 +57,77 @@ def test_same_seed_gives_identical_weights(tmp_path, digits_h5, all_classes_subs
     assert a.read_bytes() == b.read_bytes()
 
 
-def test_killed_training_resumes_from_its_checkpoint(
-    tmp_path, digits_h5, all_classes_subset, monkeypatch
-):
-    whole = train(tmp_path / "whole", digits_h5, all_classes_subset)
+def kill_at_epoch(monkeypatch, epoch: int) -> None:
+    """Make training die (as a SIGKILL would, mid-run) when it reaches `epoch`."""
     real_epoch = training_module._train_epoch
 
     def dying_epoch(*args):
-        if args[-1] == 2:
+        if args[-1] == epoch:
             raise KeyboardInterrupt("killed")
         return real_epoch(*args)
 
     monkeypatch.setattr(training_module, "_train_epoch", dying_epoch)
-    folder = tmp_path / "resumed"
-    with pytest.raises(KeyboardInterrupt):
-        train(folder, digits_h5, all_classes_subset)
-    assert (folder / "checkpoint.pt").exists() and not (folder / "weights.safetensors").exists()
-    epochs_run = []
+
+
+def record_epochs(monkeypatch) -> list[int]:
+    """Undo kill_at_epoch and list the epochs that run from now on."""
+    monkeypatch.undo()
+    epochs_run: list[int] = []
+    real_epoch = training_module._train_epoch
     monkeypatch.setattr(
         training_module,
         "_train_epoch",
         lambda *args: epochs_run.append(args[-1]) or real_epoch(*args),
     )
+    return epochs_run
+
+
+def test_killed_training_resumes_from_its_checkpoint(
+    tmp_path, digits_h5, all_classes_subset, monkeypatch
+):
+    whole = train(tmp_path / "whole", digits_h5, all_classes_subset)
+    kill_at_epoch(monkeypatch, 2)
+    folder = tmp_path / "resumed"
+    with pytest.raises(KeyboardInterrupt):
+        train(folder, digits_h5, all_classes_subset)
+    assert (folder / "checkpoint.pt").exists() and not (folder / "weights.safetensors").exists()
+    epochs_run = record_epochs(monkeypatch)
     resumed = train(folder, digits_h5, all_classes_subset)
     assert epochs_run == [2]
     assert resumed.read_bytes() == whole.read_bytes()
-    log = pd.read_csv(folder / "epochs.csv")
-    assert list(log.epoch) == [0, 1, 2]
 
 
 def test_checkpoint_of_another_recipe_is_not_resumed(
     tmp_path, digits_h5, all_classes_subset, monkeypatch
 ):
     folder = tmp_path / "run"
-    train(folder, digits_h5, all_classes_subset, Recipe(epochs=1))
-    (folder / "weights.safetensors").rename(folder / "checkpoint.pt")  # garbage checkpoint
-    epochs_run = []
-    real_epoch = training_module._train_epoch
-    monkeypatch.setattr(
-        training_module,
-        "_train_epoch",
-        lambda *args: epochs_run.append(args[-1]) or real_epoch(*args),
-    )
+    kill_at_epoch(monkeypatch, 1)
+    with pytest.raises(KeyboardInterrupt):
+        train(folder, digits_h5, all_classes_subset, Recipe(epochs=3, lr=1e-3))
+    epochs_run = record_epochs(monkeypatch)
     train(folder, digits_h5, all_classes_subset)
     assert epochs_run == [0, 1, 2]
+
+
+def test_truncated_checkpoint_stops_with_the_fix_and_writes_no_weights(
+    tmp_path, digits_h5, all_classes_subset, monkeypatch
+):
+    from robustsweep.input_errors import WeightsError
+
+    folder = tmp_path / "run"
+    kill_at_epoch(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        train(folder, digits_h5, all_classes_subset)
+    checkpoint = folder / "checkpoint.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[: checkpoint.stat().st_size // 2])
+    monkeypatch.undo()
+    with pytest.raises(WeightsError) as caught:
+        train(folder, digits_h5, all_classes_subset)
+    message = str(caught.value)
+    assert message.startswith(f"{checkpoint}: training checkpoint is truncated or corrupt (")
+    assert message.endswith("delete it and rerun the workflow to restart this run from epoch 0")
+    assert "\n" not in message
+    assert not (folder / "weights.safetensors").exists() and checkpoint.exists()
 
 
 def test_weights_without_a_model_card_are_refused(tmp_path):

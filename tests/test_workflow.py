@@ -221,6 +221,11 @@ def test_training_option_reruns_training_and_what_follows_only(finished):
         ("experiments.sweep.train_classes", [3, 11], "N=11, larger than the class pool"),
         ("experiments.sweep.predicted_classes", [4], "M=4, larger than N=3"),
         ("experiments.sweep.seeds", [0, 0], "lists [0] more than once"),
+        (
+            "dataset",
+            {"source": "imagefolder", "root": "no/such/folder"},
+            "dataset folder 'no/such/folder' (config key 'dataset.root') does not exist",
+        ),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, path, value, message):

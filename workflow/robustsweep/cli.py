@@ -28,7 +28,7 @@ def _named_paths(items: list[str]) -> dict[str, Path]:
 def cmd_prepare(args) -> None:
     from robustsweep.prepared_dataset import prepare_dataset
 
-    prepare_dataset(args.output, args.source, args.image_size, args.splits, args.seed)
+    prepare_dataset(args.output, args.dataset, args.seed)
 
 
 def cmd_subset(args) -> None:
@@ -150,9 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prepare", help="dataset source -> HDF5 with splits")
     p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--source", required=True)
-    p.add_argument("--image-size", type=int, required=True)
-    p.add_argument("--splits", type=_json, required=True)
+    p.add_argument("--dataset", type=_json, required=True, help="the config's dataset mapping")
     p.add_argument("--seed", type=int, required=True)
     p.set_defaults(func=cmd_prepare)
 

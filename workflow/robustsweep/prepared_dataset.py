@@ -1,16 +1,15 @@
-"""Stage 1: turn a dataset source into one HDF5 file with uint8 images and disjoint splits.
+"""Stage 1: turn a dataset source (dataset_sources/) into one HDF5 file with disjoint splits.
 
 Layout of the file (every later stage reads only this):
   /images        (n, H, W, 3) uint8, chunked per image
   /labels        (n,) int64, class ids 0..K-1
   /class_names   (K,) UTF-8 strings
   /splits/train, /splits/test, /splits/pool   int64 indices into /images, disjoint
-  attrs: source, image_size, seed, split fractions
+  attrs: source, image_size, official_test (CIFAR's own test set kept), seed, fractions
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,17 +17,9 @@ import h5py
 import numpy as np
 
 from robustsweep.atomic_output import atomic_path
+from robustsweep.dataset_sources import load_source
 
 SPLITS = ("train", "test", "pool")
-
-
-@dataclass(frozen=True)
-class RawDataset:
-    """Images as uint8 (n, H, W, 3) with integer labels and the names of the classes."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    class_names: list[str]
 
 
 @dataclass(frozen=True)
@@ -40,62 +31,41 @@ class Split:
     indices: np.ndarray
 
 
-def load_digits_source(image_size: int) -> RawDataset:
-    """scikit-learn's 8x8 handwritten digits, upscaled to image_size x image_size x 3.
-
-    The digits ship inside scikit-learn, so the default study needs no download. Values 0..16
-    are mapped to 0..255 and rounded (not truncated); bilinear upscaling keeps strokes smooth.
-    """
-    import torch
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    small = torch.from_numpy(digits.images.astype(np.float32) / 16.0).unsqueeze(1)
-    big = torch.nn.functional.interpolate(
-        small, size=(image_size, image_size), mode="bilinear", align_corners=False
-    )
-    gray = (big.clamp(0, 1) * 255.0).round().to(torch.uint8).squeeze(1).numpy()
-    images = np.repeat(gray[..., None], 3, axis=-1)
-    names = [str(name) for name in digits.target_names]
-    return RawDataset(images=images, labels=digits.target.astype(np.int64), class_names=names)
-
-
-SOURCES: dict[str, Callable[[int], RawDataset]] = {"digits": load_digits_source}
-SOURCE_CLASS_COUNTS: dict[str, int] = {"digits": 10}
-
-
-def class_count(source: str) -> int:
-    """Number of classes a source has, known before any job runs (for config validation)."""
-    return SOURCE_CLASS_COUNTS[source]
-
-
 def stratified_splits(
-    labels: np.ndarray, fractions: dict[str, float], seed: int
+    labels: np.ndarray,
+    fractions: dict[str, float],
+    seed: int,
+    official_test: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Split indices into disjoint train/test/pool parts with the same class balance each.
 
     Each class is shuffled with a seeded generator and cut by the fractions, so the same
-    labels, fractions and seed always give the same split.
+    labels, fractions and seed always give the same split. A source with an official test set
+    (CIFAR) keeps it as the test split, and train:pool divide the official training set
+    (seed 001's 45k/5k is train 0.9, pool 0.1).
     """
     rng = np.random.default_rng(seed)
-    total = sum(fractions[name] for name in SPLITS)
-    parts: dict[str, list[np.ndarray]] = {name: [] for name in SPLITS}
+    names = SPLITS if official_test is None else ("train", "pool")
+    candidates = np.ones(len(labels), bool) if official_test is None else ~official_test
+    total = sum(fractions[name] for name in names)
+    cuts = np.cumsum([fractions[name] / total for name in names])[:-1]
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for cls in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == cls))
-        cuts = np.cumsum([fractions[name] / total for name in SPLITS])[:-1]
-        for name, chunk in zip(
-            SPLITS, np.split(members, (cuts * len(members)).round().astype(int)), strict=True
-        ):
+        members = rng.permutation(np.flatnonzero((labels == cls) & candidates))
+        pieces = np.split(members, (cuts * len(members)).round().astype(int))
+        for name, chunk in zip(names, pieces, strict=True):
             parts[name].append(chunk)
-    return {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
+    splits = {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
+    if official_test is not None:
+        splits["test"] = np.flatnonzero(official_test)
+    return {name: splits[name] for name in SPLITS}
 
 
-def prepare_dataset(
-    output: Path, source: str, image_size: int, fractions: dict[str, float], seed: int
-) -> None:
-    """Materialise a source into the HDF5 layout described in the module docstring."""
-    raw = SOURCES[source](image_size)
-    splits = stratified_splits(raw.labels, fractions, seed)
+def prepare_dataset(output: Path, spec: dict, seed: int) -> None:
+    """Materialise the config's `dataset` source into the layout of the module docstring."""
+    raw = load_source(spec)
+    fractions = spec["splits"]
+    splits = stratified_splits(raw.labels, fractions, seed, raw.official_test)
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         h5.create_dataset("images", data=raw.images, chunks=(1, *raw.images.shape[1:]))
         h5.create_dataset("labels", data=raw.labels)
@@ -105,8 +75,9 @@ def prepare_dataset(
         for name, indices in splits.items():
             h5.create_dataset(f"splits/{name}", data=indices)
         h5.attrs.update(
-            source=source,
-            image_size=image_size,
+            source=spec["source"],
+            image_size=spec["image_size"],
+            official_test=raw.official_test is not None,
             seed=seed,
             fractions=[fractions[name] for name in SPLITS],
         )

@@ -15,9 +15,9 @@ from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.exceptions import best_match
 
 from robustsweep.attack_registry import attack_method_parameters
+from robustsweep.dataset_sources import check_source, class_count
 from robustsweep.defences import defence_method_parameters, stores_needed
 from robustsweep.input_errors import ConfigError
-from robustsweep.prepared_dataset import class_count
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
@@ -106,6 +106,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     config["defences"].setdefault("standard", {"method": "standard"})
     _check_names(config)
     _check_methods(config)
+    _check_dataset(config["dataset"])
     _check_sweeps(config)
     return config
 
@@ -165,8 +166,29 @@ def _check_methods(config: dict) -> None:
         )
 
 
+DEFAULT_ROOTS = {"cifar10": "resources/cifar", "cifar100": "resources/cifar"}
+
+
+def _check_dataset(spec: dict) -> None:
+    """Fill the source's default folder, then let the source check its files on disk."""
+    source = spec["source"]
+    if "classes" in spec and source != "imagefolder":
+        raise ConfigError(
+            f"config key 'dataset.classes' applies to source 'imagefolder' only, not "
+            f"'{source}' (whose classes are fixed); remove it"
+        )
+    if source == "imagefolder" and "root" not in spec:
+        raise ConfigError(
+            "config key 'dataset.root' is required for source 'imagefolder': the folder "
+            "holding one sub-folder of images per class"
+        )
+    if source in DEFAULT_ROOTS:
+        spec.setdefault("root", DEFAULT_ROOTS[source])
+    check_source(spec)
+
+
 def _check_sweeps(config: dict) -> None:
-    pool = class_count(config["dataset"]["source"])
+    pool = class_count(config["dataset"])
     for exp_name, grid in config["experiments"].items():
         for n in grid["train_classes"]:
             if n > pool:

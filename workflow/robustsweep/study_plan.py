@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from robustsweep.prepared_dataset import class_count
+from robustsweep.dataset_sources import class_count
 
 
 @dataclass(frozen=True, order=True)
@@ -34,7 +34,7 @@ class Run:
 
 
 def pool_size(config: dict) -> int:
-    return class_count(config["dataset"]["source"])
+    return class_count(config["dataset"])
 
 
 def experiment_runs(config: dict) -> list[Run]:

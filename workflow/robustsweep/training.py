@@ -21,6 +21,7 @@ from tqdm import tqdm
 from robustsweep.architectures import build_model
 from robustsweep.atomic_output import atomic_path
 from robustsweep.defences import TrainingContext, build_defence
+from robustsweep.input_errors import WeightsError
 from robustsweep.prepared_dataset import load_split
 from robustsweep.trained_models import save_model
 
@@ -66,15 +67,26 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 
 def _load_checkpoint(path: Path, fingerprint: str):
-    """Checkpoint of the same run, or None; loaded without pickle (weights_only=True)."""
+    """Checkpoint of the same run, or None; loaded without pickle (weights_only=True).
+
+    Checkpoints are written atomically, so a killed job never leaves a truncated one: an
+    unreadable checkpoint was damaged afterwards, and the user decides whether to throw away
+    the epochs it held. A readable checkpoint of another recipe is stale and is ignored.
+    """
     if not path.exists():
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a truncated file: start over rather than fail the run
-        print(f"ignoring unreadable checkpoint {path}: {error}")
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise WeightsError(
+            f"{path}: training checkpoint is truncated or corrupt ({reason}); delete it and "
+            "rerun the workflow to restart this run from epoch 0"
+        ) from error
+    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+        print(f"ignoring checkpoint {path} of another recipe or run; starting at epoch 0")
         return None
-    return state if state.get("fingerprint") == fingerprint else None
+    return state
 
 
 def _save_checkpoint(
