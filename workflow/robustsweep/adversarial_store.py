@@ -56,9 +56,12 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
 
 
 def to_float(images: np.ndarray | torch.Tensor, device: torch.device | str) -> torch.Tensor:
-    """uint8 (N, H, W, C) to [0, 1] floats (N, C, H, W) on `device`."""
+    """uint8 (N, H, W, C) to contiguous [0, 1] floats (N, C, H, W) on `device`.
+
+    Contiguous because some torchattacks attacks (PGDL2) `.view` their inputs.
+    """
     tensor = torch.as_tensor(images).to(device)
-    return tensor.permute(0, 3, 1, 2).float().div_(255.0)
+    return tensor.permute(0, 3, 1, 2).contiguous().float().div_(255.0)
 
 
 def _expected_attrs(
@@ -123,7 +126,7 @@ def generate_store(
             "the attack source must be trained on all classes"
         )
     output_index = {c: i for i, c in enumerate(card.class_ids)}
-    attacker = build_attack(model, spec)
+    attacker = build_attack(model, spec, len(card.class_ids))
     n = len(data.labels)
     n_chunks = (n + batch_size - 1) // batch_size
     attrs = _expected_attrs(attack, spec, split, file_sha256(source_weights), seed, batch_size, n)
