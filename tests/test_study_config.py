@@ -83,7 +83,7 @@ def test_default_config_is_valid_and_gets_defaults():
             "attacks.methods.fgsm",
             {"method": "fgsmm", "eps": 0.1},
             "config key 'attacks.methods.fgsm.method' is 'fgsmm', not a registered method; "
-            "allowed values: bim, cw, deepfool",
+            "allowed values: autoattack, bim, cw, deepfool",
         ),
         (
             "attacks.methods.fgsm",

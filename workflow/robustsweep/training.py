@@ -175,6 +175,9 @@ def _train_epoch(
     """One pass over the run's training images in a seeded order."""
     model.train()
     generator = epoch_generator(seed, epoch)
+    # torchattacks' random starts (online defences) draw from the global generator: seeding it
+    # per epoch keeps a resumed run identical to an uninterrupted one.
+    torch.manual_seed(seed * 1_000_003 + epoch)
     order = positions[torch.randperm(len(positions), generator=generator)]
     started = time.perf_counter()
     # Sums stay on the device: reading them each batch would stall a GPU once per step.

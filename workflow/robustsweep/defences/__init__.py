@@ -1,8 +1,8 @@
 """Defence registry: each defence is one small module exposing `build(params, context)`.
 
 A defence turns a training batch into a loss. That one interface covers plain training,
-offline adversarial mixing from the store and (later) online adversarial training variants,
-whose losses differ in more than their inputs (TRADES, MART).
+offline adversarial mixing from the store and online adversarial training (PGD-AT, fast
+FGSM-RS, TRADES, MART), whose losses differ in more than their inputs.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from robustsweep.defences import offline_adversarial, standard
+from robustsweep.defences import fgsm_rs, mart, offline_adversarial, pgd_at, standard, trades
 
 if TYPE_CHECKING:  # torch stays unimported until training: the Snakefile imports this registry
     import torch
@@ -44,6 +44,10 @@ class Defence(Protocol):
 DEFENCES = {
     "standard": standard,
     "offline_adversarial": offline_adversarial,
+    "pgd_at": pgd_at,
+    "fgsm_rs": fgsm_rs,
+    "trades": trades,
+    "mart": mart,
 }
 
 

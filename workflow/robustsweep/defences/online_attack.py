@@ -1,0 +1,46 @@
+"""Shared part of the online adversarial-training defences: attack the model being trained.
+
+The torchattacks attack is built on the first batch (the defence is built before the model
+reaches it) and reused. torchattacks puts the model in eval mode while it attacks and restores
+training mode afterwards, so BatchNorm statistics only see the batches trained on. Random
+starts draw from torch's global generator, which training reseeds every epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+# Madry et al.'s CIFAR-10 budget; configs override it per defence.
+DEFAULT_EPS = 8 / 255
+DEFAULT_ALPHA = 2 / 255
+DEFAULT_STEPS = 10
+
+
+class OnlineAttack:
+    """Adversarial versions of a batch against the current weights of `model`."""
+
+    def __init__(self, make: Callable[[nn.Module], object]):
+        self._make = make
+        self._attack = None
+        self._model = None
+
+    def __call__(self, model: nn.Module, images: torch.Tensor, targets: torch.Tensor):
+        if self._model is not model:
+            self._attack, self._model = self._make(model), model
+        return self._attack(images, targets).detach()
+
+
+def pgd_attack(eps: float, alpha: float, steps: int) -> OnlineAttack:
+    """L-infinity PGD with a uniform random start (Madry et al.)."""
+
+    def make(model):
+        import torchattacks
+
+        return torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
+
+    return OnlineAttack(make)
