@@ -172,6 +172,41 @@ def test_offline_sampler_swaps_the_configured_share_with_stored_images():
     assert torch.equal(images, torch.ones(n, 1, 2, 2))  # the caller's batch is not modified
 
 
+@pytest.mark.parametrize("ratio", [0.25, 0.5, 0.75])
+def test_bounded_dynamic_sampler_keeps_ratio_and_attack_shares_within_bounds(ratio):
+    bounds = {"fgsm": [0.1, 0.3], "deepfool": [0.2, 0.4], "cw": [0.5, 0.5]}
+    stored = torch.zeros(3, 1, 1, 1, 1, dtype=torch.uint8)
+    sampler = OfflineAdversarial(stored, ratio, torch.tensor(list(bounds.values())))
+    generator = torch.Generator().manual_seed(7)
+    batches = [sampler.choose(2000, generator) for _ in range(100)]
+    swapped = torch.cat([swap for swap, _ in batches]).float().mean().item()
+    assert abs(swapped - ratio) < 0.01
+    shares = np.array([np.bincount(which.numpy(), minlength=3) / 2000 for _, which in batches])
+    # per batch, attack a's probability is w_a / sum(w) with each w within its bounds
+    lowest = [0.1 / (0.1 + 0.4 + 0.5), 0.2 / (0.2 + 0.3 + 0.5), 0.5 / (0.5 + 0.3 + 0.4)]
+    highest = [0.3 / (0.3 + 0.2 + 0.5), 0.4 / (0.4 + 0.1 + 0.5), 0.5 / (0.5 + 0.1 + 0.2)]
+    sampling_noise = 4 * np.sqrt(0.25 / 2000)
+    assert (shares.min(0) > np.array(lowest) - sampling_noise).all()
+    assert (shares.max(0) < np.array(highest) + sampling_noise).all()
+    assert (shares.std(0)[:2] > 0.03).all()  # the mix moves from batch to batch
+    np.testing.assert_allclose(shares.mean(0), [0.2, 0.3, 0.5], atol=0.02)
+    again = OfflineAdversarial(stored, ratio, torch.tensor(list(bounds.values())))
+    replay = again.choose(2000, torch.Generator().manual_seed(7))
+    assert all(torch.equal(a, b) for a, b in zip(replay, batches[0], strict=True))
+
+
+def test_attack_bounds_must_match_the_attacks():
+    from robustsweep.defences import check_defence
+    from robustsweep.input_errors import ConfigError
+
+    spec = {"method": "offline_adversarial", "ratio": 0.5, "attacks": ["fgsm", "cw"]}
+    check_defence("mix", spec | {"attack_bounds": {"fgsm": [0.1, 0.3], "cw": [0.2, 0.2]}})
+    with pytest.raises(ConfigError, match="names \\['fgsm'\\] but 'defences.mix.attacks'"):
+        check_defence("mix", spec | {"attack_bounds": {"fgsm": [0.1, 0.3]}})
+    with pytest.raises(ConfigError, match="'defences.mix.attack_bounds.cw' is \\[0.5, 0.2\\]"):
+        check_defence("mix", spec | {"attack_bounds": {"fgsm": [0, 1], "cw": [0.5, 0.2]}})
+
+
 def test_truncated_weights_name_the_file_and_the_fix(tmp_path, trained_model):
     from robustsweep.input_errors import WeightsError
 

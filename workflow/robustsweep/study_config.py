@@ -16,7 +16,7 @@ from jsonschema.exceptions import best_match
 
 from robustsweep.attack_registry import attack_method_parameters
 from robustsweep.dataset_sources import check_source, class_count
-from robustsweep.defences import defence_method_parameters, stores_needed
+from robustsweep.defences import check_defence, defence_method_parameters, stores_needed
 from robustsweep.input_errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
@@ -153,6 +153,7 @@ def _check_methods(config: dict) -> None:
         _check_method_spec(f"attacks.methods.{name}", spec, attack_method_parameters())
     for name, spec in config["defences"].items():
         _check_method_spec(f"defences.{name}", spec, defence_method_parameters())
+        check_defence(name, spec)
         for attack in stores_needed(spec):
             if attack not in attacks:
                 raise ConfigError(

@@ -61,6 +61,13 @@ def stores_needed(spec: Mapping) -> list[str]:
     return list(DEFENCES[spec["method"]].stores_needed(spec))
 
 
+def check_defence(name: str, spec: Mapping) -> None:
+    """Cross-parameter checks a defence module may define (raised as ConfigError)."""
+    module = DEFENCES[spec["method"]]
+    if hasattr(module, "check"):
+        module.check(name, spec)
+
+
 def build_defence(spec: Mapping, context: TrainingContext) -> Defence:
     params = {k: v for k, v in spec.items() if k != "method"}
     return DEFENCES[spec["method"]].build(params, context)
