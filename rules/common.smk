@@ -79,6 +79,11 @@ def test_stores():
     return {name: store_path("test", name) for name in ATTACKS}
 
 
+def white_box_attacks():
+    """Attacks run against each trained model at evaluation time (evaluation.white_box)."""
+    return {name: ATTACKS[name] for name in config["evaluation"]["white_box"]}
+
+
 def final_outputs():
     return [
         f"{R}/study_record.json",

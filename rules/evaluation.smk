@@ -17,11 +17,15 @@ rule logits_cache:
     params:
         device=config["device"],
         stores=named_paths(test_stores()),
+        white_box=as_json(white_box_attacks()),
+        attack_batch_size=config["attacks"]["batch_size"],
+        seed=config["evaluation"]["seed"],
     shell:
         "python -m robustsweep logits --device {params.device} --threads {threads}"
         " --output {output} --weights {input.weights}"
         " --dataset {input.dataset} --natural {input.natural} --store {params.stores}"
-        " > {log} 2>&1"
+        " --white-box {params.white_box:q} --attack-batch-size {params.attack_batch_size}"
+        " --seed {params.seed} > {log} 2>&1"
 
 
 rule evaluate_run:

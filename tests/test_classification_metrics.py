@@ -68,3 +68,36 @@ def test_absent_classes_are_left_out_of_the_macro_average():
 def test_empty_selection_gives_nan_not_an_error():
     metrics = restricted_metrics(np.zeros((0, 3)), np.zeros(0, dtype=int))
     assert metrics["n_images"] == 0 and np.isnan(metrics["accuracy"])
+
+
+def test_precision_recall_and_loss_match_scikit_learn_and_torch():
+    import torch
+    from sklearn.metrics import precision_score, recall_score
+
+    rng = np.random.default_rng(1)
+    targets = np.repeat(np.arange(4), 15)
+    logits = rng.normal(size=(60, 4)) + 1.0 * np.eye(4)[targets]
+    metrics = restricted_metrics(logits, targets)
+    predictions = logits.argmax(1)
+    assert metrics["precision"] == pytest.approx(
+        precision_score(targets, predictions, average="macro")
+    )
+    assert metrics["recall"] == pytest.approx(recall_score(targets, predictions, average="macro"))
+    expected_loss = torch.nn.functional.cross_entropy(torch.tensor(logits), torch.tensor(targets))
+    assert metrics["loss"] == pytest.approx(expected_loss.item())
+
+
+def test_a_class_never_predicted_counts_as_zero_precision():
+    logits = np.array([[2.0, 0.0, 0.0], [2.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
+    metrics = restricted_metrics(logits, np.array([0, 2, 1]))
+    # class 0: 1 of 2 predictions right; class 1: 1 of 1; class 2: never predicted -> 0
+    assert metrics["precision"] == pytest.approx((0.5 + 1.0 + 0.0) / 3)
+    assert metrics["recall"] == pytest.approx((1.0 + 1.0 + 0.0) / 3)
+
+
+def test_consistency_is_the_share_of_unchanged_predictions():
+    from robustsweep.classification_metrics import consistency
+
+    clean = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
+    attacked = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [2.0, 0.0]])
+    assert consistency(attacked, clean) == 0.5

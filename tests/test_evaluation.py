@@ -34,7 +34,15 @@ def logits(tmp_path_factory, digits_h5, trained_model, natural):
     generate_store(
         store, digits_h5, "test", trained_model, "fgsm", {"method": "fgsm", "eps": 0.1}, 128, 0, CPU
     )
-    compute_logits(folder / "logits.h5", trained_model, digits_h5, natural, {"fgsm": store}, CPU)
+    compute_logits(
+        folder / "logits.h5",
+        trained_model,
+        digits_h5,
+        natural,
+        {"fgsm": store},
+        CPU,
+        white_box={"pgd": {"method": "pgd", "eps": 0.1, "alpha": 0.025, "steps": 10}},
+    )
     return folder / "logits.h5"
 
 
@@ -59,7 +67,12 @@ def test_mined_set_keeps_exactly_the_reference_mistakes(natural, digits_h5, trai
 
 def test_logits_cache_holds_every_test_set(logits, digits_h5):
     sets, attrs = read_logits(logits)
-    assert set(sets) == {"clean", "natural", "attack-fgsm"}
+    assert set(sets) == {"clean", "natural", "attack-fgsm", "whitebox-pgd"}
+    clean = load_split(digits_h5, "test")
+    np.testing.assert_array_equal(sets["clean"].index, clean.indices)
+    np.testing.assert_array_equal(sets["whitebox-pgd"].index, clean.indices)  # all 10 classes
+    np.testing.assert_array_equal(sets["whitebox-pgd"].labels, clean.labels)
+    assert sets["natural"].index is None
     assert attrs["class_ids"] == list(range(10))
     assert sets["clean"].logits.shape == (len(load_split(digits_h5, "test").labels), 10)
     assert sets["natural"].patterns is not None and sets["clean"].patterns is None
@@ -77,6 +90,7 @@ def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
         "attack-fgsm": 5,
         "clean": 5,
         "natural": 5,
+        "whitebox-pgd": 5,
     }
     full = overall[(overall.m_classes == 10)].set_index("test_set")
     for name, data in sets.items():
@@ -96,3 +110,23 @@ def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
     patterns = table[table.pattern != "all"]
     assert set(patterns.pattern) <= set(PATTERNS) and (patterns.test_set == "natural").all()
     assert (table.model == "small_cnn").all() and table.parameters.iloc[0] > 0
+
+
+def test_white_box_pgd_beats_fgsm_and_consistency_counts_unchanged_predictions(logits, tmp_path):
+    out = tmp_path / "metrics.csv"
+    run = {"model": "small_cnn", "n_train_classes": 10, "seed": 0, "defence": "standard"}
+    evaluate_run(out, logits, run, [], trials=1, evaluation_seed=0)
+    table = pd.read_csv(out)
+    full = table[(table.pattern == "all") & (table.m_classes == 10)].set_index("test_set")
+    # the store's source is this very model, so its FGSM set is white-box FGSM too
+    assert full.loc["whitebox-pgd", "accuracy"] <= full.loc["attack-fgsm", "accuracy"]
+    sets, _ = read_logits(logits)
+    clean, attacked = sets["clean"], sets["attack-fgsm"]
+    row_of = {int(i): k for k, i in enumerate(clean.index)}
+    before = clean.logits[[row_of[int(i)] for i in attacked.index]].argmax(1)
+    expected = np.mean(attacked.logits.argmax(1) == before)
+    assert full.loc["attack-fgsm", "consistency"] == pytest.approx(expected, abs=1e-6)
+    assert 0 < expected < 1
+    assert np.isnan(full.loc["clean", "consistency"]) and np.isnan(
+        full.loc["natural", "consistency"]
+    )

@@ -51,21 +51,58 @@ def small_cnn(num_classes: int, width: int = 32) -> nn.Module:
     )
 
 
-def resnet18(num_classes: int, small_input_stem: bool = True) -> nn.Module:
-    """torchvision's ResNet-18; for 32x32 inputs the stem becomes a 3x3 stride-1 conv without
-    max-pooling (the usual CIFAR adaptation), so the last stage still sees a 4x4 map."""
-    from torchvision.models import resnet18 as tv_resnet18
+def resnet(
+    depth: int,
+    num_classes: int,
+    small_input_stem: bool = True,
+    upsample: int = 1,
+    last_stride: int = 2,
+    pooling: str = "avg",
+) -> nn.Module:
+    """torchvision's ResNet-18/34/50 with seed 003's feature-map modifiers.
 
-    net = tv_resnet18(weights=None, num_classes=num_classes)
+    small_input_stem: for 32x32 inputs the stem becomes a 3x3 stride-1 conv without
+    max-pooling (the usual CIFAR adaptation), so the last stage still sees a 4x4 map.
+    upsample: bilinear input upsampling by this factor (larger maps in every stage).
+    last_stride: stride of the last stage's downsampling; 1 doubles the map before pooling.
+    pooling: global "avg" (where larger maps help, per Xu et al.) or "max" (where they do not).
+    None of these changes the parameter count.
+    """
+    from torchvision import models
+
+    net = getattr(models, f"resnet{depth}")(weights=None, num_classes=num_classes)
     if small_input_stem:
         net.conv1 = nn.Conv2d(3, 64, kernel_size=3, stride=1, padding=1, bias=False)
         net.maxpool = nn.Identity()
+    first = net.layer4[0]
+    strided = first.conv2 if isinstance(first, models.resnet.Bottleneck) else first.conv1
+    strided.stride = (last_stride, last_stride)
+    first.downsample[0].stride = (last_stride, last_stride)
+    if pooling == "max":
+        net.avgpool = nn.AdaptiveMaxPool2d(1)
+    if upsample > 1:
+        scale = nn.Upsample(scale_factor=upsample, mode="bilinear", align_corners=False)
+        net = nn.Sequential(scale, net)
     return net
+
+
+def resnet18(num_classes: int, **options) -> nn.Module:
+    return resnet(18, num_classes, **options)
+
+
+def resnet34(num_classes: int, **options) -> nn.Module:
+    return resnet(34, num_classes, **options)
+
+
+def resnet50(num_classes: int, **options) -> nn.Module:
+    return resnet(50, num_classes, **options)
 
 
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "small_cnn": small_cnn,
     "resnet18": resnet18,
+    "resnet34": resnet34,
+    "resnet50": resnet50,
 }
 
 

@@ -108,6 +108,9 @@ def cmd_logits(args) -> None:
         args.natural,
         _named_paths(args.store),
         select_device(args.device),
+        args.white_box,
+        args.attack_batch_size,
+        args.seed,
     )
 
 
@@ -194,6 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("output", "weights", "dataset", "natural"):
         p.add_argument(f"--{name}", type=Path, required=True)
     p.add_argument("--store", nargs="*", default=[], help="attack=path of test-split stores")
+    p.add_argument("--white-box", type=_json, default={}, help="attack name -> spec (JSON)")
+    p.add_argument("--attack-batch-size", type=int, default=256)
+    p.add_argument("--seed", type=int, default=0, help="seeds the white-box attacks")
     p.set_defaults(func=cmd_logits)
 
     p = sub.add_parser("evaluate", help="metrics over M predicted classes from cached logits")

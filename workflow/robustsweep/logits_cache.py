@@ -3,9 +3,15 @@
 Every metric downstream (all M values, all trials, per-pattern accuracy) is derived from these
 logits, so evaluation never runs the network again.
 
-Layout: one group per test set (`clean`, `natural`, `attack-<name>`) with
-  logits (n, K) float32, label (n,) int64 class ids, and `pattern` for the natural set;
-  file attrs: class_ids (what each of the K logits stands for), architecture, parameters.
+Test sets: `clean` (the test split), `natural` (mined natural adversarial images),
+`attack-<name>` (transfer: the store's images made against the attack source model) and
+`whitebox-<name>` (the same attack run against this model now, on the test images of its
+classes, quantised to uint8 like the store).
+
+Layout: one group per test set with logits (n, K) float32, label (n,) int64 class ids,
+`index` (n,) rows in the prepared dataset (aligns attacked images with their clean version;
+not for the natural set) and `pattern` for the natural set; file attrs: class_ids (what each
+of the K logits stands for), architecture, parameters.
 """
 
 from __future__ import annotations
@@ -26,11 +32,12 @@ if TYPE_CHECKING:  # evaluation reads caches without paying for a torch import
 
 @dataclass(frozen=True)
 class TestSetLogits:
-    """A test set's logits with the labels and (optional) natural pattern of each image."""
+    """A test set's logits with the labels, dataset rows and natural pattern of each image."""
 
     logits: np.ndarray
     labels: np.ndarray
     patterns: np.ndarray | None
+    index: np.ndarray | None = None
 
 
 def forward(
@@ -49,6 +56,33 @@ def forward(
     return np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
 
 
+def white_box_images(
+    model: torch.nn.Module,
+    class_ids: list[int],
+    images: np.ndarray,
+    labels: np.ndarray,
+    spec: dict,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+) -> np.ndarray:
+    """Attack `model` itself on images of its classes; uint8 results like the store's."""
+    import torch
+
+    from robustsweep.adversarial_store import quantize, to_float
+    from robustsweep.attack_registry import build_attack
+
+    position = {c: i for i, c in enumerate(class_ids)}
+    attack = build_attack(model, spec, len(class_ids))
+    torch.manual_seed(seed)
+    parts = []
+    for start in range(0, len(images), batch_size):
+        x = to_float(images[start : start + batch_size], device)
+        y = torch.as_tensor([position[int(c)] for c in labels[start : start + batch_size]])
+        parts.append(quantize(attack(x, y.to(device))).cpu().numpy())
+    return np.concatenate(parts) if parts else images[:0]
+
+
 def compute_logits(
     output: Path,
     weights: Path,
@@ -56,27 +90,48 @@ def compute_logits(
     natural: Path,
     stores: dict[str, Path],
     device: torch.device,
+    white_box: dict[str, dict] | None = None,
+    attack_batch_size: int = 256,
+    seed: int = 0,
 ) -> None:
-    """Run the model once over clean, natural-adversarial and every stored attack test set."""
+    """Run the model once over clean, natural-adversarial, every stored attack test set and
+    every white-box attack of this model."""
     from robustsweep.adversarial_store import read_store
     from robustsweep.natural_adversarial import read_natural_adversarial
     from robustsweep.trained_models import load_model
 
     model, card = load_model(weights, str(device))
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
     clean = load_split(dataset, "test")
     natural_set = read_natural_adversarial(natural)
     test_sets = {
-        "clean": (clean.images, clean.labels, None),
-        "natural": (natural_set["images"], natural_set["label"], natural_set["pattern"]),
+        "clean": (clean.images, clean.labels, None, clean.indices),
+        "natural": (natural_set["images"], natural_set["label"], natural_set["pattern"], None),
     }
     for name, path in stores.items():
         stored = read_store(path)
-        test_sets[f"attack-{name}"] = (stored.images, stored.label, None)
+        test_sets[f"attack-{name}"] = (stored.images, stored.label, None, stored.clean_index)
+    own = np.isin(clean.labels, card.class_ids)
+    for name, spec in (white_box or {}).items():
+        images = white_box_images(
+            model,
+            card.class_ids,
+            clean.images[own],
+            clean.labels[own],
+            spec,
+            attack_batch_size,
+            seed,
+            device,
+        )
+        test_sets[f"whitebox-{name}"] = (images, clean.labels[own], None, clean.indices[own])
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
-        for name, (images, labels, patterns) in test_sets.items():
+        for name, (images, labels, patterns, index) in test_sets.items():
             group = h5.create_group(name)
             group.create_dataset("logits", data=forward(model, images, device))
             group.create_dataset("label", data=labels)
+            if index is not None:
+                group.create_dataset("index", data=index)
             if patterns is not None:
                 group.create_dataset(
                     "pattern", data=patterns.astype(object), dtype=h5py.string_dtype()
@@ -96,7 +151,8 @@ def read_logits(path: Path) -> tuple[dict[str, TestSetLogits], dict]:
                 patterns = np.asarray(
                     [p.decode() if isinstance(p, bytes) else p for p in group["pattern"][()]]
                 )
-            sets[name] = TestSetLogits(group["logits"][()], group["label"][()], patterns)
+            index = group["index"][()] if "index" in group else None
+            sets[name] = TestSetLogits(group["logits"][()], group["label"][()], patterns, index)
         attrs = {
             "class_ids": [int(c) for c in h5.attrs["class_ids"]],
             "architecture": str(h5.attrs["architecture"]),

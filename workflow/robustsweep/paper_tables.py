@@ -75,6 +75,27 @@ def robustness_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     return rows.pivot_table(index=["model", "defence"], columns="test_set", values="accuracy") * 100
 
 
+def consistency_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    """Consistent accuracy (%): predictions an attack leaves unchanged, per attacked test set
+    (transfer `attack-*`, white-box `whitebox-*`), all-class runs, mean of seeds (seed 003)."""
+    rows = full_rows(metrics)
+    rows = rows[(rows.n_train_classes == pool) & rows.consistency.notna()]
+    if rows.empty:
+        return pd.DataFrame()
+    table = rows.pivot_table(index=["model", "defence"], columns="test_set", values="consistency")
+    return table * 100
+
+
+def clean_quality_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    """Seed 002's Table 2 columns on the clean test set: loss, accuracy, precision, recall (%)."""
+    rows = full_rows(metrics)
+    rows = rows[(rows.n_train_classes == pool) & (rows.test_set == "clean")]
+    table = rows.groupby(["model", "defence"])[["loss", "accuracy", "precision", "recall"]].mean()
+    table[["accuracy", "precision", "recall"]] *= 100
+    table.columns = ["Loss", "Acc (%)", "Precision (%)", "Recall (%)"]
+    return table
+
+
 def pattern_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     """Accuracy (%) per natural pattern for each all-class standard model."""
     rows = metrics[
@@ -118,8 +139,13 @@ def write_tables(metrics_path: Path, output: Path, pool: int) -> None:
                 _markdown(table),
             ]
     parts += [
+        "## Clean test set: loss, accuracy, precision, recall (all-class runs)\n",
+        _markdown(clean_quality_table(metrics, pool), 4),
         "## Robust accuracy (%) per test set and defence\n",
+        "`attack-*`: transfer from the store's source model; `whitebox-*`: attacked directly.\n",
         _markdown(robustness_table(metrics, pool)),
+        "## Consistent accuracy (%): predictions the attack leaves unchanged\n",
+        _markdown(consistency_table(metrics, pool)),
         "## Accuracy (%) per natural pattern\n",
         _markdown(pattern_table(metrics, pool)),
     ]

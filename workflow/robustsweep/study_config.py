@@ -29,7 +29,7 @@ def _with_defaults(validator_class):
     def set_defaults(validator, properties, instance, schema) -> Iterator[ValidationError]:
         if isinstance(instance, dict):
             for name, subschema in properties.items():
-                if "default" in subschema:
+                if isinstance(subschema, dict) and "default" in subschema:
                     instance.setdefault(name, copy.deepcopy(subschema["default"]))
         yield from validate_properties(validator, properties, instance, schema)
 
@@ -160,6 +160,12 @@ def _check_methods(config: dict) -> None:
                     f"config key 'defences.{name}.attacks' names '{attack}', which is not under "
                     f"'attacks.methods'; allowed values: {', '.join(sorted(attacks)) or 'none'}"
                 )
+    for name in config["evaluation"]["white_box"]:
+        if name not in attacks:
+            raise ConfigError(
+                f"config key 'evaluation.white_box' names '{name}', which is not under "
+                f"'attacks.methods'; allowed values: {', '.join(sorted(attacks)) or 'none'}"
+            )
     if config["defences"]["standard"]["method"] != "standard":
         raise ConfigError(
             "config key 'defences.standard.method' must be 'standard': the name "

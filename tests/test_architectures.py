@@ -1,0 +1,52 @@
+"""Seed 003's feature-map modifiers change the map before pooling, not the parameters."""
+
+import pytest
+import torch
+from torch import nn
+
+from robustsweep.architectures import build_model, parameter_count
+
+
+def map_before_pooling(model: nn.Module, size: int = 32) -> tuple[int, ...]:
+    """Shape of what the global pooling layer receives for one image."""
+    seen = {}
+    pool = next(
+        m for m in model.modules() if isinstance(m, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d)
+    )
+
+    def keep_input(_module, inputs, _output) -> None:
+        seen["x"] = inputs[0]
+
+    handle = pool.register_forward_hook(keep_input)
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, size, size))
+    handle.remove()
+    assert out.shape == (1, 7)
+    return tuple(seen["x"].shape[2:])
+
+
+@pytest.mark.parametrize("architecture", ["resnet18", "resnet50"])
+def test_last_stride_and_upsampling_enlarge_the_map_and_keep_the_parameters(architecture):
+    plain = build_model(architecture, 7, {})
+    assert map_before_pooling(plain) == (4, 4)  # CIFAR stem: 32 -> 4 in the last stage
+    stride_one = build_model(architecture, 7, {"last_stride": 1})
+    assert map_before_pooling(stride_one) == (8, 8)
+    upsampled = build_model(architecture, 7, {"upsample": 2})
+    assert map_before_pooling(upsampled) == (8, 8)
+    both = build_model(architecture, 7, {"upsample": 2, "last_stride": 1})
+    assert map_before_pooling(both) == (16, 16)
+    counts = {parameter_count(m) for m in (plain, stride_one, upsampled, both)}
+    assert len(counts) == 1
+
+
+def test_max_pooling_option_swaps_the_global_pool():
+    model = build_model("resnet34", 7, {"pooling": "max"})
+    pools = [m for m in model.modules() if isinstance(m, nn.AdaptiveMaxPool2d)]
+    assert len(pools) == 1 and not any(isinstance(m, nn.AdaptiveAvgPool2d) for m in model.modules())
+    assert map_before_pooling(model) == (4, 4)
+
+
+def test_imagenet_stem_keeps_torchvision_downsampling():
+    model = build_model("resnet18", 7, {"small_input_stem": False})
+    assert map_before_pooling(model, size=64) == (2, 2)
