@@ -44,3 +44,23 @@ def pgd_attack(eps: float, alpha: float, steps: int) -> OnlineAttack:
         return torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
 
     return OnlineAttack(make)
+
+
+class AdversarialCrossEntropy:
+    """Cross-entropy on adversarial examples only (the loss of PGD-AT and fast FGSM-RS)."""
+
+    def __init__(self, attack: OnlineAttack):
+        self.attack = attack
+
+    def loss(
+        self,
+        model: nn.Module,
+        images: torch.Tensor,
+        targets: torch.Tensor,
+        positions: torch.Tensor,
+        generator: torch.Generator,
+    ):
+        from torch.nn.functional import cross_entropy
+
+        logits = model(self.attack(model, images, targets))
+        return cross_entropy(logits, targets), logits
