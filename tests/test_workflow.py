@@ -67,11 +67,21 @@ def test_study_produces_tables_figures_and_logs(finished):
     metrics = pd.read_csv(results / "tables" / "metrics.csv")
     runs = metrics[["model", "n_train_classes", "seed", "defence"]].drop_duplicates()
     assert len(runs) == 3  # (cnn, 3, 0, standard), (cnn, 10, 0, standard|offline)
-    assert set(metrics.test_set) == {"clean", "natural", "attack-fgsm", "attack-gn"}
+    assert set(metrics.test_set) == {
+        "clean",
+        "natural",
+        "attack-fgsm",  # transfer, from the store
+        "attack-gn",
+        "whitebox-fgsm",  # evaluation.white_box: each model attacked itself
+    }
     assert set(metrics[metrics.n_train_classes == 10].m_classes) == {2, 10}
     assert metrics.accuracy.between(0, 1).all()
+    attacked = metrics.test_set.str.startswith(("attack-", "whitebox-"))
+    assert metrics[attacked].consistency.between(0, 1).all()
+    assert metrics[~attacked].consistency.isna().all()
     tables = (results / "tables" / "tables.md").read_text()
     assert "Table 1" in tables and "Table 2: cnn" in tables and "Tables 3-5: cnn" in tables
+    assert "Consistent accuracy" in tables and "whitebox-fgsm" in tables
     for figure in ("accuracy_vs_n", "accuracy_vs_m", "model_metrics", "robust_accuracy"):
         assert (results / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
     training_log = (results / "logs" / "train_model" / "cnn_N3_seed0_standard.log").read_text()
