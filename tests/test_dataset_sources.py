@@ -126,6 +126,11 @@ def test_cifar_resizes_when_asked(tmp_path, monkeypatch):
     write_fake_cifar(tmp_path, "cifar10", monkeypatch)
     raw = load_source(cifar_spec(tmp_path, image_size=16))
     assert raw.images.shape[1:] == (16, 16, 3) and raw.images.dtype == np.uint8
+    full = load_source(cifar_spec(tmp_path))
+    # antialiased downscaling low-pass filters: each image keeps its mean colour, and the
+    # pixel noise of the random test images shrinks (no nearest-neighbour subsampling)
+    np.testing.assert_allclose(raw.images.mean((1, 2)), full.images.mean((1, 2)), atol=3.0)
+    assert raw.images.std() < 0.8 * full.images.std()
 
 
 def test_tampered_cifar_batch_is_refused_before_it_is_unpickled(tmp_path, monkeypatch):

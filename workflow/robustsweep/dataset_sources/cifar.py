@@ -47,13 +47,13 @@ def check(spec: dict) -> None:
         )
 
 
-def _torchvision_split(spec: dict, train: bool):
+def _torchvision_split(spec: dict, train: bool, download: bool):
     from torchvision import datasets
 
     dataset_class = datasets.CIFAR10 if spec["source"] == "cifar10" else datasets.CIFAR100
     name = ARCHIVES[spec["source"]][0]
     try:
-        return dataset_class(spec["root"], train=train, download=spec["download"])
+        return dataset_class(spec["root"], train=train, download=download)
     except (OSError, ValueError) as error:  # URLError is an OSError: offline, DNS, refused
         raise InputError(f"could not download {name} ({error}); {_fix(spec)}") from error
     except RuntimeError as error:  # torchvision: "Dataset not found or corrupted"
@@ -78,7 +78,9 @@ def _resize(images: np.ndarray, size: int) -> np.ndarray:
 
 def load(spec: dict) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray]:
     """Official training set then official test set, with the test rows marked."""
-    train, test = _torchvision_split(spec, True), _torchvision_split(spec, False)
+    # the first call downloads if asked; both verify every file's MD5 before unpickling
+    train = _torchvision_split(spec, True, spec["download"])
+    test = _torchvision_split(spec, False, False)
     images = np.concatenate([train.data, test.data])
     labels = np.asarray(train.targets + test.targets, dtype=np.int64)
     official_test = np.arange(len(labels)) >= len(train.targets)

@@ -9,13 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from robustsweep.defences.online_attack import (
-    DEFAULT_ALPHA,
-    DEFAULT_EPS,
-    DEFAULT_STEPS,
-    OnlineAttack,
-    pgd_attack,
-)
+from robustsweep.defences.online_attack import OnlineAttack, budget, pgd_attack
 
 if TYPE_CHECKING:
     import torch
@@ -65,9 +59,4 @@ class Mart:
 
 
 def build(params: dict, context) -> Mart:
-    attack = pgd_attack(
-        params.get("eps", DEFAULT_EPS),
-        params.get("alpha", DEFAULT_ALPHA),
-        params.get("steps", DEFAULT_STEPS),
-    )
-    return Mart(attack, float(params.get("beta", 6.0)))
+    return Mart(pgd_attack(*budget(params)), float(params.get("beta", 6.0)))

@@ -35,6 +35,15 @@ class OnlineAttack:
         return self._attack(images, targets).detach()
 
 
+def budget(params: dict) -> tuple[float, float, int]:
+    """(eps, alpha, steps) of a defence's config, with Madry et al.'s CIFAR-10 defaults."""
+    return (
+        params.get("eps", DEFAULT_EPS),
+        params.get("alpha", DEFAULT_ALPHA),
+        params.get("steps", DEFAULT_STEPS),
+    )
+
+
 def pgd_attack(eps: float, alpha: float, steps: int) -> OnlineAttack:
     """L-infinity PGD with a uniform random start (Madry et al.)."""
 

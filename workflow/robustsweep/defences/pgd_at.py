@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-from robustsweep.defences.online_attack import (
-    DEFAULT_ALPHA,
-    DEFAULT_EPS,
-    DEFAULT_STEPS,
-    AdversarialCrossEntropy,
-    pgd_attack,
-)
+from robustsweep.defences.online_attack import AdversarialCrossEntropy, budget, pgd_attack
 
 PARAMETERS = frozenset({"eps", "alpha", "steps"})
 
@@ -18,10 +12,4 @@ def stores_needed(spec) -> list[str]:
 
 
 def build(params: dict, context) -> AdversarialCrossEntropy:
-    return AdversarialCrossEntropy(
-        pgd_attack(
-            params.get("eps", DEFAULT_EPS),
-            params.get("alpha", DEFAULT_ALPHA),
-            params.get("steps", DEFAULT_STEPS),
-        )
-    )
+    return AdversarialCrossEntropy(pgd_attack(*budget(params)))

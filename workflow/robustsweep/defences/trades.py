@@ -8,12 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from robustsweep.defences.online_attack import (
-    DEFAULT_ALPHA,
-    DEFAULT_EPS,
-    DEFAULT_STEPS,
-    OnlineAttack,
-)
+from robustsweep.defences.online_attack import OnlineAttack, budget
 
 if TYPE_CHECKING:
     import torch
@@ -50,9 +45,7 @@ class Trades:
 
 
 def build(params: dict, context) -> Trades:
-    eps = params.get("eps", DEFAULT_EPS)
-    alpha = params.get("alpha", DEFAULT_ALPHA)
-    steps = params.get("steps", DEFAULT_STEPS)
+    eps, alpha, steps = budget(params)
 
     def make(model):
         import torchattacks
