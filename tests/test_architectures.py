@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from robustsweep.architectures import build_model, parameter_count
+from robustsweep.architectures import build_model, feature_stages, parameter_count
 
 
 def map_before_pooling(model: nn.Module, size: int = 32) -> tuple[int, ...]:
@@ -50,3 +50,49 @@ def test_max_pooling_option_swaps_the_global_pool():
 def test_imagenet_stem_keeps_torchvision_downsampling():
     model = build_model("resnet18", 7, {"small_input_stem": False})
     assert map_before_pooling(model, size=64) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("architecture", "millions"),
+    [
+        # CIFAR variants as in seed 002's comparison (pytorch-cifar-models' sizes)
+        ("vgg19_bn", 20.57),
+        ("shufflenet_v2_x1_0", 1.26),
+        ("repvgg_a2", 26.82),
+    ],
+)
+def test_seed_002_models_take_32_pixel_images(architecture, millions):
+    model = build_model(architecture, 10, {}).eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 32, 32)).shape == (2, 10)
+    assert parameter_count(model) / 1e6 == pytest.approx(millions, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("architecture", "factor"),
+    [("shufflenet_v2_x1_0", 4), ("repvgg_a2", 2)],  # stride 2 and max-pool; stride 2 only
+)
+def test_small_input_stem_keeps_a_larger_map(architecture, factor):
+    def deepest(options):
+        model = build_model(architecture, 10, options).eval()
+        maps = []
+        feature_stages(model)[-1].register_forward_hook(lambda _m, _i, out: maps.append(out))
+        with torch.no_grad():
+            model(torch.rand(1, 3, 32, 32))
+        return maps[0].shape[-1]
+
+    assert deepest({}) == factor * deepest({"small_input_stem": False})
+
+
+@pytest.mark.parametrize(
+    "architecture",
+    ["small_cnn", "resnet34", "vgg19_bn", "shufflenet_v2_x1_0", "repvgg_a2"],
+)
+def test_feature_stages_run_from_shallow_to_deep(architecture):
+    model = build_model(architecture, 10, {}).eval()
+    sides = []
+    for stage in feature_stages(model):
+        stage.register_forward_hook(lambda _m, _i, out: sides.append(out.shape[-1]))
+    with torch.no_grad():
+        model(torch.rand(1, 3, 32, 32))
+    assert len(sides) >= 2 and sides == sorted(sides, reverse=True) and sides[0] > sides[-1]

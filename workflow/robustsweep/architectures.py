@@ -7,6 +7,7 @@ in pixel space [0, 1], which is what torchattacks expects.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import torch
 from torch import nn
@@ -98,11 +99,59 @@ def resnet50(num_classes: int, **options) -> nn.Module:
     return resnet(50, num_classes, **options)
 
 
+def vgg19_bn(num_classes: int, small_input_stem: bool = True) -> nn.Module:
+    """torchvision's VGG19-BN (seed 002). For 32x32 inputs the five max-pools leave a 1x1 map,
+    so the 7x7 average pool and the 4096-wide classifier (100 M parameters of copies) become a
+    512-wide classifier, the CIFAR variant seed 002 compares against."""
+    from torchvision import models
+
+    net = models.vgg19_bn(weights=None, num_classes=num_classes)
+    if small_input_stem:
+        net.avgpool = nn.AdaptiveAvgPool2d(1)
+        net.classifier = nn.Sequential(
+            nn.Linear(512, 512),
+            nn.ReLU(inplace=True),
+            nn.Dropout(),
+            nn.Linear(512, 512),
+            nn.ReLU(inplace=True),
+            nn.Dropout(),
+            nn.Linear(512, num_classes),
+        )
+    return net
+
+
+def shufflenet_v2(num_classes: int, width: str, small_input_stem: bool = True) -> nn.Module:
+    """torchvision's ShuffleNetV2 (seed 002); for 32x32 inputs a stride-1 stem without
+    max-pooling, as for ResNet."""
+    from torchvision import models
+
+    net = getattr(models, f"shufflenet_v2_{width}")(weights=None, num_classes=num_classes)
+    if small_input_stem:
+        net.conv1[0].stride = (1, 1)
+        net.maxpool = nn.Identity()
+    return net
+
+
+def repvgg_a2(num_classes: int, small_input_stem: bool = True) -> nn.Module:
+    """timm's RepVGG-A2 (seed 002); for 32x32 inputs its stem's two branches get stride 1."""
+    import timm
+
+    net = timm.create_model("repvgg_a2", pretrained=False, num_classes=num_classes)
+    if small_input_stem:
+        net.stem.conv_kxk.conv.stride = (1, 1)
+        net.stem.conv_1x1.conv.stride = (1, 1)
+    return net
+
+
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "small_cnn": small_cnn,
     "resnet18": resnet18,
     "resnet34": resnet34,
     "resnet50": resnet50,
+    "vgg19_bn": vgg19_bn,
+    "shufflenet_v2_x0_5": partial(shufflenet_v2, width="x0_5"),
+    "shufflenet_v2_x1_0": partial(shufflenet_v2, width="x1_0"),
+    "repvgg_a2": repvgg_a2,
 }
 
 
@@ -119,3 +168,25 @@ def build_model(architecture: str, num_classes: int, options: dict | None = None
 def parameter_count(model: nn.Module) -> int:
     """Trainable parameters, recorded with every result (seed 000, Figs. 10-11)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def feature_stages(model: nn.Module) -> list[nn.Module]:
+    """The modules whose outputs are the network's successive feature maps, shallow to deep.
+
+    Seed 001's detector reads these maps; forward hooks on them capture the maps without
+    changing the network. `model` is what build_model returns.
+    """
+    from torchvision.models import VGG, ResNet, ShuffleNetV2
+
+    net = model.net if isinstance(model, Normalized) else model
+    if isinstance(net, nn.Sequential) and isinstance(net[0], nn.Upsample):
+        net = net[1]  # a ResNet behind seed 003's input upsampling
+    if isinstance(net, ResNet):
+        return [net.layer1, net.layer2, net.layer3, net.layer4]
+    if isinstance(net, VGG):
+        return [m for m in net.features if isinstance(m, nn.MaxPool2d)]
+    if isinstance(net, ShuffleNetV2):
+        return [net.stage2, net.stage3, net.stage4]
+    if hasattr(net, "stages"):  # timm's ByobNet (RepVGG)
+        return list(net.stages)
+    return [m for m in net if isinstance(m, nn.Sequential)]  # small_cnn's blocks
