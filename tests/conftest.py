@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -12,6 +14,7 @@ import pytest
 import torch
 import yaml
 
+import robustsweep.training as training_module
 from robustsweep.class_subsets import write_subset
 from robustsweep.prepared_dataset import prepare_dataset
 from robustsweep.training import Recipe, train_run
@@ -48,11 +51,72 @@ def snakemake_command(workdir: Path, config: dict, *args: str, cores: int = 2) -
     ]
 
 
-def tool_env() -> dict[str, str]:
-    """Environment for subprocesses: this interpreter's scripts (snakemake) first on PATH."""
+def tool_env(slurm: bool = False) -> dict[str, str]:
+    """Environment for subprocesses: this interpreter's scripts (snakemake) first on PATH.
+
+    Snakemake's SLURM executor plugin runs `scontrol show config` whenever snakemake starts.
+    Where SLURM's client tools are installed but no controller answers (this machine after
+    tests/test_slurm.py stops its cluster), that call waits about 9 s before failing. Runs that
+    are not about SLURM get a stand-in `scontrol` that fails at once; the plugin then simply
+    finds no MinJobAge, as it does on any machine without a controller.
+    """
     env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    folders = [str(Path(sys.executable).parent)]
+    if not slurm:
+        folders.insert(0, str(_failing_scontrol()))
+    env["PATH"] = os.pathsep.join([*folders, env.get("PATH", "")])
     return env
+
+
+def _failing_scontrol() -> Path:
+    folder = Path(os.environ.get("TMPDIR", "/tmp")) / f"robustsweep-no-slurm-{os.getuid()}"
+    stub = folder / "scontrol"
+    if not stub.exists():
+        folder.mkdir(exist_ok=True)
+        stub.write_text("#!/bin/sh\necho 'no SLURM controller in this test' >&2\nexit 1\n")
+        stub.chmod(0o755)
+    return folder
+
+
+def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
+    command = snakemake_command(workdir, config, *args)
+    return subprocess.run(command, capture_output=True, text=True, env=tool_env(), timeout=900)
+
+
+def planned(workdir: Path, config: dict) -> dict[str, int]:
+    """Rule -> job count of a dry run; empty when there is nothing to do."""
+    result = snakemake(workdir, config, "-n")
+    assert result.returncode == 0, result.stderr + result.stdout
+    text = result.stdout + result.stderr
+    if "Nothing to be done" in text:
+        return {}
+    block = text.split("Job stats:")[1].split("total")[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", block, re.M)}
+
+
+def kill_at_epoch(monkeypatch, epoch: int) -> None:
+    """Make training die (as a SIGKILL would, mid-run) when it reaches `epoch`."""
+    real_epoch = training_module._train_epoch
+
+    def dying_epoch(*args):
+        if args[-1] == epoch:
+            raise KeyboardInterrupt("killed")
+        return real_epoch(*args)
+
+    monkeypatch.setattr(training_module, "_train_epoch", dying_epoch)
+
+
+def record_epochs(monkeypatch) -> list[int]:
+    """Undo kill_at_epoch and list the epochs that run from now on."""
+    monkeypatch.undo()
+    epochs_run: list[int] = []
+    real_epoch = training_module._train_epoch
+    monkeypatch.setattr(
+        training_module,
+        "_train_epoch",
+        lambda *args: epochs_run.append(args[-1]) or real_epoch(*args),
+    )
+    return epochs_run
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,7 @@ def clean_accuracy(batch) -> float:
         {"method": "bim", "eps": EPS, "alpha": 0.01, "steps": 10},
         {"method": "pgd", "eps": EPS, "alpha": 0.025, "steps": 10},
         {"method": "autoattack", "eps": EPS},
+        {"method": "square", "eps": EPS, "n_queries": 100},  # black box: queries, no gradients
     ],
     ids=lambda spec: spec["method"],
 )

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import robustsweep.training as training_module
+from conftest import kill_at_epoch, record_epochs
 from robustsweep.class_subsets import write_subset
 from robustsweep.defences.offline_adversarial import OfflineAdversarial
 from robustsweep.trained_models import load_model, read_card
@@ -55,31 +55,6 @@ def test_same_seed_gives_identical_weights(tmp_path, digits_h5, all_classes_subs
     a = train(tmp_path / "a", digits_h5, all_classes_subset)
     b = train(tmp_path / "b", digits_h5, all_classes_subset)
     assert a.read_bytes() == b.read_bytes()
-
-
-def kill_at_epoch(monkeypatch, epoch: int) -> None:
-    """Make training die (as a SIGKILL would, mid-run) when it reaches `epoch`."""
-    real_epoch = training_module._train_epoch
-
-    def dying_epoch(*args):
-        if args[-1] == epoch:
-            raise KeyboardInterrupt("killed")
-        return real_epoch(*args)
-
-    monkeypatch.setattr(training_module, "_train_epoch", dying_epoch)
-
-
-def record_epochs(monkeypatch) -> list[int]:
-    """Undo kill_at_epoch and list the epochs that run from now on."""
-    monkeypatch.undo()
-    epochs_run: list[int] = []
-    real_epoch = training_module._train_epoch
-    monkeypatch.setattr(
-        training_module,
-        "_train_epoch",
-        lambda *args: epochs_run.append(args[-1]) or real_epoch(*args),
-    )
-    return epochs_run
 
 
 def test_killed_training_resumes_from_its_checkpoint(

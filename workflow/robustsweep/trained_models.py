@@ -2,7 +2,9 @@
 
 safetensors cannot run code on load (unlike pickle), so weights from anywhere are safe to read.
 The metadata header carries the architecture, its options and the class ids each output
-logit stands for, so a weights file is self-describing.
+logit stands for, so a weights file is self-describing. A run trained with seed 001's detector
+head also holds the detector and the frozen clean copy it reads (tensor names prefixed
+`detector.` and `clean_copy.`), described by the card's `detector` entry.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class ModelCard:
     options: dict
     class_ids: list[int]
     parameters: int
+    detector: dict | None = None
 
     def to_metadata(self) -> dict[str, str]:
         return {"robustsweep": json.dumps(self.__dict__, sort_keys=True)}
@@ -41,14 +44,23 @@ class ModelCard:
         return cls(**json.loads(metadata["robustsweep"]))
 
 
+EXTRA_PREFIXES = ("detector.", "clean_copy.")
+
+
 def save_model(
-    path: Path, model: nn.Module, architecture: str, options: dict, class_ids: list[int]
+    path: Path,
+    model: nn.Module,
+    architecture: str,
+    options: dict,
+    class_ids: list[int],
+    extras: tuple[dict, dict | None] = ({}, None),
 ) -> ModelCard:
-    """Write weights and card atomically; returns the card."""
+    """Write weights (plus a defence's extra tensors) and card atomically; returns the card."""
+    tensors, detector = extras
     card = ModelCard(
-        architecture, dict(options), [int(c) for c in class_ids], parameter_count(model)
+        architecture, dict(options), [int(c) for c in class_ids], parameter_count(model), detector
     )
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous() for k, v in {**model.state_dict(), **tensors}.items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=card.to_metadata())
     return card
@@ -75,12 +87,38 @@ def read_card(path: Path) -> ModelCard:
 
 def load_model(path: Path, device: str = "cpu") -> tuple[nn.Module, ModelCard]:
     """Rebuild the model from its card and load the weights, in eval mode on `device`."""
-    from safetensors import SafetensorError
-
     card = read_card(path)
     model = build_model(card.architecture, len(card.class_ids), card.options)
+    state = _tensors(path)
+    model.load_state_dict({k: v for k, v in state.items() if not k.startswith(EXTRA_PREFIXES)})
+    return model.to(device).eval(), card
+
+
+def _tensors(path: Path) -> dict:
+    from safetensors import SafetensorError
+
     try:
-        model.load_state_dict(load_file(str(path), device="cpu"))
+        return load_file(str(path), device="cpu")
     except SafetensorError as error:
         raise _unreadable(path, error) from error
-    return model.to(device).eval(), card
+
+
+def _prefixed(state: dict, prefix: str) -> dict:
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def load_detector(path: Path, device: str = "cpu"):
+    """(clean copy, its feature taps, detector) of a detector-head run, or None for others."""
+    from robustsweep.adversarial_detector import AdversarialDetector, FeatureTaps
+
+    card = read_card(path)
+    if card.detector is None:
+        return None
+    state = _tensors(path)
+    clean_copy = build_model(card.architecture, len(card.class_ids), card.options)
+    clean_copy.load_state_dict(_prefixed(state, "clean_copy."))
+    spec = card.detector
+    detector = AdversarialDetector([tuple(s) for s in spec["shapes"]], spec["dim"], spec["layers"])
+    detector.load_state_dict(_prefixed(state, "detector."))
+    clean_copy, detector = clean_copy.to(device).eval(), detector.to(device).eval()
+    return clean_copy, FeatureTaps(clean_copy, spec["levels"]), detector

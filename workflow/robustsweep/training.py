@@ -41,11 +41,12 @@ class Recipe:
     restart_mult: int = 1
 
 
-def make_optimizer(model: torch.nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+def make_optimizer(parameters: list[torch.nn.Parameter], recipe: Recipe) -> torch.optim.Optimizer:
+    """One optimiser for the model and any network a defence trains beside it."""
     if recipe.optimizer == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
+        return torch.optim.AdamW(parameters, lr=recipe.lr, weight_decay=recipe.weight_decay)
     return torch.optim.SGD(
-        model.parameters(),
+        parameters,
         lr=recipe.lr,
         momentum=recipe.momentum,
         weight_decay=recipe.weight_decay,
@@ -90,12 +91,13 @@ def _load_checkpoint(path: Path, fingerprint: str):
 
 
 def _save_checkpoint(
-    path: Path, model, optimizer, scheduler, epoch: int, log: list, fingerprint: str
+    path: Path, model, trainer, optimizer, scheduler, epoch: int, log: list, fingerprint: str
 ) -> None:
     with atomic_path(path) as tmp:
         torch.save(
             {
                 "model": model.state_dict(),
+                "defence": trainer.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
                 "epoch": epoch,
@@ -118,20 +120,26 @@ def train_run(
     store_paths: dict[str, Path],
     seed: int,
     device: torch.device,
+    clean_copy: Path | None = None,
 ) -> None:
-    """Train one run and write its weights (safetensors) and per-epoch log (CSV)."""
+    """Train one run and write its weights (safetensors) and per-epoch log (CSV).
+
+    `clean_copy` is the weights of the run's `standard` twin, for defences that need one."""
     class_ids = json.loads(Path(subset).read_text())["class_ids"]
     split = load_split(dataset, "train")
     positions = np.flatnonzero(np.isin(split.labels, class_ids))
     remap = {c: i for i, c in enumerate(class_ids)}
     images = torch.from_numpy(split.images).permute(0, 3, 1, 2).contiguous().to(device)
     targets = torch.as_tensor([remap.get(int(c), -1) for c in split.labels], device=device)
-    context = TrainingContext(device, torch.from_numpy(split.indices), store_paths)
+    context = TrainingContext(
+        device, torch.from_numpy(split.indices), store_paths, clean_copy, images.shape[-1]
+    )
     torch.manual_seed(seed)
     model = build_model(architecture, len(class_ids), options).to(device)
     trainer = build_defence(defence, context)
+    trainer.prepare(model)
     steps = (len(positions) + recipe.batch_size - 1) // recipe.batch_size
-    optimizer = make_optimizer(model, recipe)
+    optimizer = make_optimizer([*model.parameters(), *trainer.parameters()], recipe)
     scheduler = make_scheduler(optimizer, recipe, steps)
     fingerprint = json.dumps(
         [architecture, options, recipe.__dict__, defence, seed, class_ids], sort_keys=True
@@ -141,6 +149,7 @@ def train_run(
     start = 0
     if (state := _load_checkpoint(checkpoint, fingerprint)) is not None:
         model.load_state_dict(state["model"])
+        trainer.load_state_dict(state["defence"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start, log = state["epoch"] + 1, state["log"]
@@ -162,8 +171,8 @@ def train_run(
             )
         )
         progress.set_postfix(loss=f"{log[-1]['loss']:.4f}", accuracy=f"{log[-1]['accuracy']:.4f}")
-        _save_checkpoint(checkpoint, model, optimizer, scheduler, epoch, log, fingerprint)
-    save_model(Path(weights_out), model, architecture, options, class_ids)
+        _save_checkpoint(checkpoint, model, trainer, optimizer, scheduler, epoch, log, fingerprint)
+    save_model(Path(weights_out), model, architecture, options, class_ids, trainer.saved_tensors())
     with atomic_path(log_out) as tmp:
         pd.DataFrame(log).to_csv(tmp, index=False)
     checkpoint.unlink(missing_ok=True)

@@ -1,8 +1,9 @@
 """Defence registry: each defence is one small module exposing `build(params, context)`.
 
-A defence turns a training batch into a loss. That one interface covers plain training,
-offline adversarial mixing from the store and online adversarial training (PGD-AT, fast
-FGSM-RS, TRADES, MART), whose losses differ in more than their inputs.
+A defence turns a training batch into a loss (interface.py). That one interface covers plain
+training, offline adversarial mixing from the store, online adversarial training (PGD-AT, fast
+FGSM-RS, TRADES, MART, seed 004's sign-init mixing), whose losses differ in more than their
+inputs, and seed 001's detector head, which trains a second network beside the model.
 """
 
 from __future__ import annotations
@@ -10,35 +11,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from robustsweep.defences import fgsm_rs, mart, offline_adversarial, pgd_at, standard, trades
+from robustsweep.defences import (
+    detector_head,
+    fgsm_rs,
+    mart,
+    offline_adversarial,
+    pgd_at,
+    sign_init_mix,
+    standard,
+    trades,
+)
+from robustsweep.defences.interface import Defence
 
 if TYPE_CHECKING:  # torch stays unimported until training: the Snakefile imports this registry
     import torch
-    from torch import nn
 
 
 @dataclass
 class TrainingContext:
-    """What a defence may need besides the batch: the device and the train split's stores."""
+    """What a defence may need besides the batch: the device, the train split's stores and,
+    for defences that compare against one, the weights of the run's clean copy."""
 
     device: torch.device
     train_indices: torch.Tensor  # row in the prepared dataset of each train-split position
     store_paths: Mapping[str, Path] = field(default_factory=dict)
-
-
-class Defence(Protocol):
-    def loss(
-        self,
-        model: nn.Module,
-        images: torch.Tensor,
-        targets: torch.Tensor,
-        positions: torch.Tensor,
-        generator: torch.Generator,
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(loss to minimise, logits of the inputs actually trained on)."""
-        ...
+    clean_copy: Path | None = None
+    image_size: int = 32
 
 
 DEFENCES = {
@@ -48,6 +48,8 @@ DEFENCES = {
     "fgsm_rs": fgsm_rs,
     "trades": trades,
     "mart": mart,
+    "sign_init_mix": sign_init_mix,
+    "detector_head": detector_head,
 }
 
 
@@ -59,6 +61,11 @@ def defence_method_parameters() -> dict[str, frozenset[str]]:
 def stores_needed(spec: Mapping) -> list[str]:
     """Attack names whose train-split store this defence reads (drives rule inputs)."""
     return list(DEFENCES[spec["method"]].stores_needed(spec))
+
+
+def needs_clean_copy(spec: Mapping) -> bool:
+    """Whether the defence reads the `standard` run of the same (model, N, seed)."""
+    return getattr(DEFENCES[spec["method"]], "NEEDS_CLEAN_COPY", False)
 
 
 def check_defence(name: str, spec: Mapping) -> None:

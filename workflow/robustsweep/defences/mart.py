@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from robustsweep.defences.interface import Defence
 from robustsweep.defences.online_attack import OnlineAttack, budget, pgd_attack
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def mart_loss(
     return boosted_ce + beta * (kl * (1.0000001 - true_probs)).mean()
 
 
-class Mart:
+class Mart(Defence):
     def __init__(self, attack: OnlineAttack, beta: float):
         self.attack = attack
         self.beta = beta

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from robustsweep.defences.interface import Defence
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -45,7 +47,7 @@ def check(name: str, spec) -> None:
             )
 
 
-class OfflineAdversarial:
+class OfflineAdversarial(Defence):
     def __init__(self, stored: torch.Tensor, ratio: float, bounds: torch.Tensor | None = None):
         self.stored = stored  # (n_attacks, n_train, C, H, W) uint8 on the device
         self.ratio = ratio
@@ -63,6 +65,19 @@ class OfflineAdversarial:
         which = torch.multinomial(weights, n, replacement=True, generator=generator)
         return swap, which
 
+    def mix(
+        self, images: torch.Tensor, positions: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch with the drawn samples swapped for stored adversarial versions, and a
+        bool mask (on the images' device) of which ones were swapped."""
+        swap, which = self.choose(len(images), generator)
+        swap_dev = swap.to(images.device)
+        if swap.any():
+            chosen = self.stored[which[swap].to(images.device), positions[swap_dev]]
+            images = images.clone()
+            images[swap_dev] = chosen.float().div_(255.0)
+        return images, swap_dev
+
     def loss(
         self,
         model: nn.Module,
@@ -73,12 +88,7 @@ class OfflineAdversarial:
     ):
         from torch.nn.functional import cross_entropy
 
-        swap, which = self.choose(len(images), generator)
-        if swap.any():
-            swap_dev = swap.to(images.device)
-            chosen = self.stored[which[swap].to(images.device), positions[swap_dev]]
-            images = images.clone()
-            images[swap_dev] = chosen.float().div_(255.0)
+        images, _ = self.mix(images, positions, generator)
         logits = model(images)
         return cross_entropy(logits, targets), logits
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from robustsweep.defences.interface import Defence
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -55,7 +57,7 @@ def pgd_attack(eps: float, alpha: float, steps: int) -> OnlineAttack:
     return OnlineAttack(make)
 
 
-class AdversarialCrossEntropy:
+class AdversarialCrossEntropy(Defence):
     """Cross-entropy on adversarial examples only (the loss of PGD-AT and fast FGSM-RS)."""
 
     def __init__(self, attack: OnlineAttack):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from robustsweep.defences.interface import Defence
+
 if TYPE_CHECKING:
     import torch
     from torch import nn
@@ -15,7 +17,7 @@ def stores_needed(spec) -> list[str]:
     return []
 
 
-class Standard:
+class Standard(Defence):
     def loss(
         self,
         model: nn.Module,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from robustsweep.defences.interface import Defence
 from robustsweep.defences.online_attack import OnlineAttack, budget
 
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ def stores_needed(spec) -> list[str]:
     return []
 
 
-class Trades:
+class Trades(Defence):
     def __init__(self, attack: OnlineAttack, beta: float):
         self.attack = attack
         self.beta = beta
