@@ -9,7 +9,7 @@ from robustsweep.study_plan import (
     predicted_class_values,
     support_run,
 )
-from robustsweep.defences import stores_needed
+from robustsweep.defences import needs_clean_copy, stores_needed
 from robustsweep.figures import FIGURES, caption
 from robustsweep.provenance import git_commit
 from robustsweep.stage_sources import stage_sources
@@ -68,6 +68,32 @@ def train_stores(wildcards):
     """Train-split stores the run's defence reads, by attack name."""
     names = stores_needed(defence_spec(wildcards.defence))
     return {name: store_path("train", name) for name in names}
+
+
+def clean_copy(wildcards):
+    """The run's `standard` twin, for defences that start from and compare with it."""
+    if not needs_clean_copy(defence_spec(wildcards.defence)):
+        return {}
+    twin = Run(wildcards.model, int(wildcards.n), int(wildcards.seed), "standard")
+    return {"clean_copy": weights_of(twin)}
+
+
+def clean_copy_option(wildcards, input):
+    return (
+        f"--clean-copy {shlex.quote(input.clean_copy)}"
+        if "clean_copy" in input.keys()
+        else ""
+    )
+
+
+def masking_checks():
+    """The logits job's gradient-masking settings, or null when they are off."""
+    checks = dict(config["evaluation"]["masking_checks"])
+    return (
+        {k: v for k, v in checks.items() if k != "enabled"}
+        if checks.pop("enabled")
+        else None
+    )
 
 
 def named_paths(paths):

@@ -20,12 +20,13 @@ rule logits_cache:
         white_box=as_json(white_box_attacks()),
         attack_batch_size=config["attacks"]["batch_size"],
         seed=config["evaluation"]["seed"],
+        masking=as_json(masking_checks()),
     shell:
         "python -m robustsweep logits --device {params.device} --threads {threads}"
         " --output {output} --weights {input.weights}"
         " --dataset {input.dataset} --natural {input.natural} --store {params.stores}"
         " --white-box {params.white_box:q} --attack-batch-size {params.attack_batch_size}"
-        " --seed {params.seed} > {log} 2>&1"
+        " --seed {params.seed} --masking {params.masking:q} > {log} 2>&1"
 
 
 rule evaluate_run:
@@ -43,11 +44,12 @@ rule evaluate_run:
         m_values=lambda wildcards: predicted_class_values(config, run_of(wildcards)),
         trials=config["evaluation"]["trials"],
         seed=config["evaluation"]["seed"],
+        hybrid=config["evaluation"]["hybrid_fractions"],
     shell:
         "python -m robustsweep evaluate --output {output} --logits {input.logits}"
         " --run {params.run:q}"
         " --m-values {params.m_values} --trials {params.trials} --seed {params.seed}"
-        " > {log} 2>&1"
+        " --hybrid-fractions {params.hybrid} > {log} 2>&1"
 
 
 rule collect_metrics:

@@ -1,6 +1,7 @@
 rule train_model:
     input:
         unpack(train_stores),
+        unpack(clean_copy),
         dataset=rules.prepare_dataset.output[0],
         subset=f"{R}/subsets/N{{n}}/seed{{seed}}.json",
         code=stage_sources("training"),
@@ -24,9 +25,10 @@ rule train_model:
         stores=lambda wildcards, input: named_paths(
             {name: input[name] for name in train_stores(wildcards)}
         ),
+        clean_copy=clean_copy_option,
     shell:
         "python -m robustsweep train --device {params.device} --threads {threads}"
         " --weights {output.weights} --epoch-log {output.epochs}"
         " --dataset {input.dataset} --subset {input.subset} --model {params.model:q}"
         " --recipe {params.recipe:q} --defence {params.defence:q} --store {params.stores}"
-        " --seed {wildcards.seed} > {log} 2>&1"
+        " {params.clean_copy} --seed {wildcards.seed} > {log} 2>&1"

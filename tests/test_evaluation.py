@@ -10,7 +10,8 @@ import torch
 
 from robustsweep.adversarial_store import generate_store, to_float
 from robustsweep.class_subsets import choose_trial_classes
-from robustsweep.evaluation import evaluate_run
+from robustsweep.evaluation import evaluate_run, hybrid_sets, sweep_rows
+from robustsweep.logits_cache import TestSetLogits as SetLogits
 from robustsweep.logits_cache import compute_logits, read_logits
 from robustsweep.natural_adversarial import mine_natural_adversarial, read_natural_adversarial
 from robustsweep.natural_patterns import PATTERNS
@@ -42,6 +43,7 @@ def logits(tmp_path_factory, digits_h5, trained_model, natural):
         {"fgsm": store},
         CPU,
         white_box={"pgd": {"method": "pgd", "eps": 0.1, "alpha": 0.025, "steps": 10}},
+        masking={"huge_eps": 1.0, "steps": 10},
     )
     return folder / "logits.h5"
 
@@ -130,3 +132,75 @@ def test_white_box_pgd_beats_fgsm_and_consistency_counts_unchanged_predictions(l
     assert np.isnan(full.loc["clean", "consistency"]) and np.isnan(
         full.loc["natural", "consistency"]
     )
+
+
+def test_every_row_carries_the_runs_masking_checks(logits, tmp_path):
+    out = tmp_path / "metrics.csv"
+    run = {"model": "small_cnn", "n_train_classes": 10, "seed": 0, "defence": "standard"}
+    evaluate_run(out, logits, run, [], trials=1, evaluation_seed=0)
+    table = pd.read_csv(out, keep_default_na=False)
+    assert table.zero_gradient_fraction.nunique() == 1 and table.huge_eps_accuracy.nunique() == 1
+    assert table.huge_eps_accuracy.iloc[0] < 0.1  # a plain model falls at eps = 1
+    assert (table.masking_flags == "").all()
+    assert table.detector_accuracy.eq("").all()  # no detector head: left empty
+
+
+def test_hybrid_mixtures_swap_the_same_seeded_rows_for_every_attack(logits, tmp_path):
+    sets, _ = read_logits(logits)
+    clean, fgsm = sets["clean"], sets["attack-fgsm"]
+    # a second attack whose rows are stored in another order: mixing must align by dataset row
+    order = np.random.default_rng(0).permutation(len(fgsm.labels))
+    shuffled = SetLogits(-fgsm.logits[order], fgsm.labels[order], None, fgsm.index[order])
+    mixtures = hybrid_sets({**sets, "attack-other": shuffled}, [0.03, 0.05, 0.1], seed=0)
+    n = len(clean.labels)
+    for percent, fraction in ((3, 0.03), (5, 0.05), (10, 0.1)):
+        mixed, other = mixtures[f"hybrid-fgsm-{percent}pct"], mixtures[f"hybrid-other-{percent}pct"]
+        assert mixed.adversarial.sum() == round(fraction * n)
+        np.testing.assert_array_equal(mixed.adversarial, other.adversarial)
+        row = {int(i): k for k, i in enumerate(fgsm.index)}
+        for k in range(n):
+            source = (
+                fgsm.logits[row[int(clean.index[k])]] if mixed.adversarial[k] else clean.logits[k]
+            )
+            np.testing.assert_array_equal(mixed.logits[k], source)
+            if mixed.adversarial[k]:
+                np.testing.assert_array_equal(other.logits[k], -source)
+        np.testing.assert_array_equal(mixed.labels, clean.labels)
+    assert not np.array_equal(
+        mixtures["hybrid-fgsm-3pct"].adversarial,
+        hybrid_sets(sets, [0.03], 1)["hybrid-fgsm-3pct"].adversarial,
+    )
+
+
+def test_hybrid_rows_appear_in_the_run_metrics(logits, tmp_path):
+    out = tmp_path / "metrics.csv"
+    run = {"model": "small_cnn", "n_train_classes": 10, "seed": 0, "defence": "standard"}
+    evaluate_run(out, logits, run, [], trials=1, evaluation_seed=0, hybrid_fractions=[0.1])
+    table = pd.read_csv(out)
+    parts = table[table.test_set == "hybrid-fgsm-10pct"].set_index("pattern")
+    full = table[table.pattern == "all"].set_index("test_set")
+    assert (
+        parts.loc["real", "n_images"] + parts.loc["adversarial", "n_images"]
+        == (parts.loc["all", "n_images"])
+    )
+    assert parts.loc["adversarial", "accuracy"] < parts.loc["real", "accuracy"]
+    # 10 % adversarial images cost about 10 % of the clean accuracy's difference to the attack
+    expected = 0.9 * full.loc["clean", "accuracy"] + 0.1 * full.loc["attack-fgsm", "accuracy"]
+    assert full.loc["hybrid-fgsm-10pct", "accuracy"] == pytest.approx(expected, abs=0.04)
+    assert full.loc["hybrid-fgsm-10pct", "consistency"] > full.loc["attack-fgsm", "consistency"]
+
+
+def test_detector_accuracy_scores_clean_as_real_and_mixtures_by_their_labels():
+    labels = np.array([0, 1, 0, 1])
+    logits = np.eye(2)[labels].astype(np.float32)
+    score = np.array([0.1, 0.7, 0.9, 0.2])  # called adversarial: rows 1 and 2
+    clean = SetLogits(logits, labels, None, np.arange(4), score)
+    (row,) = sweep_rows("clean", clean, [0, 1], [], 1, 0)
+    assert row["detector_accuracy"] == 0.5
+    (row,) = sweep_rows("attack-x", clean, [0, 1], [], 1, 0)
+    assert row["detector_accuracy"] == 0.5
+    mixed = SetLogits(logits, labels, None, np.arange(4), score, None, np.array([0, 1, 1, 0], bool))
+    (row,) = sweep_rows("hybrid-x-50pct", mixed, [0, 1], [], 1, 0)
+    assert row["detector_accuracy"] == 1.0
+    (row,) = sweep_rows("clean", SetLogits(logits, labels, None, np.arange(4)), [0, 1], [], 1, 0)
+    assert np.isnan(row["detector_accuracy"])

@@ -39,7 +39,7 @@ def slurm_env(tmp_path_factory):
     _ensure_installed()
     folder = tmp_path_factory.mktemp("slurm")
     subprocess.run([str(CLUSTER), "start", str(folder)], check=True, timeout=180)
-    env = tool_env()
+    env = tool_env(slurm=True)
     env["SLURM_CONF"] = str(folder / "slurm.conf")
     yield env
     subprocess.run([str(CLUSTER), "stop", str(folder)], check=False, timeout=60)

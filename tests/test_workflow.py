@@ -14,27 +14,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, snakemake_command, tool_env, with_change
+from conftest import REPO, planned, snakemake, snakemake_command, tool_env, with_change
 
 TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
 # Any config edit also rewrites the study record (resolved config, versions, commit).
 FIGURE_RULES = {"figure": 4, "study_record": 1, "all": 1}
-
-
-def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
-    command = snakemake_command(workdir, config, *args)
-    return subprocess.run(command, capture_output=True, text=True, env=tool_env(), timeout=900)
-
-
-def planned(workdir: Path, config: dict) -> dict[str, int]:
-    """Rule -> job count of a dry run; empty when there is nothing to do."""
-    result = snakemake(workdir, config, "-n")
-    assert result.returncode == 0, result.stderr + result.stdout
-    text = result.stdout + result.stderr
-    if "Nothing to be done" in text:
-        return {}
-    block = text.split("Job stats:")[1].split("total")[0]
-    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", block, re.M)}
 
 
 def changed(path: str, value) -> dict:

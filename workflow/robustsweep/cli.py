@@ -58,6 +58,7 @@ def cmd_train(args) -> None:
         _named_paths(args.store),
         args.seed,
         select_device(args.device),
+        args.clean_copy,
     )
 
 
@@ -111,13 +112,22 @@ def cmd_logits(args) -> None:
         args.white_box,
         args.attack_batch_size,
         args.seed,
+        args.masking,
     )
 
 
 def cmd_evaluate(args) -> None:
     from robustsweep.evaluation import evaluate_run
 
-    evaluate_run(args.output, args.logits, args.run, args.m_values, args.trials, args.seed)
+    evaluate_run(
+        args.output,
+        args.logits,
+        args.run,
+        args.m_values,
+        args.trials,
+        args.seed,
+        args.hybrid_fractions,
+    )
 
 
 def cmd_collect(args) -> None:
@@ -171,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("model", "recipe", "defence"):
         p.add_argument(f"--{name}", type=_json, required=True)
     p.add_argument("--store", nargs="*", default=[], help="attack=path of train-split stores")
+    p.add_argument("--clean-copy", type=Path, help="weights of the run's standard twin")
     p.add_argument("--seed", type=int, required=True)
     p.set_defaults(func=cmd_train)
 
@@ -200,6 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--white-box", type=_json, default={}, help="attack name -> spec (JSON)")
     p.add_argument("--attack-batch-size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0, help="seeds the white-box attacks")
+    p.add_argument(
+        "--masking", type=_json, default=None, help="gradient-masking checks {huge_eps, steps}"
+    )
     p.set_defaults(func=cmd_logits)
 
     p = sub.add_parser("evaluate", help="metrics over M predicted classes from cached logits")
@@ -209,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--m-values", type=int, nargs="*", default=[])
     p.add_argument("--trials", type=int, required=True)
     p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--hybrid-fractions", type=float, nargs="*", default=[])
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("collect", help="concatenate per-run metric tables")

@@ -7,6 +7,14 @@ N chosen classes (Table 2); it has one trial, since every draw would be the same
 adversarial set is also scored per pattern at M = N. Attacked test sets (transfer and
 white-box) also get `consistency`: the share of images whose restricted prediction the attack
 left unchanged (seed 003's consistent accuracy).
+
+Seed 002's hybrid test mixtures (`hybrid-<attack>-<p>pct`: p % of the clean test images swapped
+for their stored adversarial versions, the rest clean) are assembled here from the clean and
+`attack-<attack>` logits, so they cost no forward pass. The same images are swapped for every
+attack and model. Runs with seed 001's detector head get `detector_accuracy`: how often its
+clean/adversarial call is right (clean images are real, attacked ones adversarial, mixtures
+as mixed). Every row also carries the run's gradient-masking measurements and flags
+(gradient_masking.py).
 """
 
 from __future__ import annotations
@@ -23,7 +31,56 @@ from robustsweep.classification_metrics import (
     restrict_to_classes,
     restricted_metrics,
 )
+from robustsweep.gradient_masking import masking_flags
 from robustsweep.logits_cache import TestSetLogits, read_logits
+
+
+def adversarial_truth(test_set: str, data: TestSetLogits) -> np.ndarray | None:
+    """Which images are adversarial, for detector accuracy; None where undefined (natural)."""
+    if data.adversarial is not None:
+        return data.adversarial
+    if test_set == "clean":
+        return np.zeros(len(data.labels), bool)
+    if test_set.startswith(("attack-", "whitebox-")):
+        return np.ones(len(data.labels), bool)
+    return None
+
+
+def detector_accuracy(data: TestSetLogits, truth: np.ndarray | None, keep: np.ndarray) -> float:
+    if data.detector_score is None or truth is None or not keep.any():
+        return float("nan")
+    return float(np.mean((data.detector_score[keep] > 0.5) == truth[keep]))
+
+
+def hybrid_name(attack_set: str, fraction: float) -> str:
+    return f"hybrid-{attack_set.removeprefix('attack-')}-{fraction * 100:g}pct"
+
+
+def hybrid_sets(
+    sets: dict[str, TestSetLogits], fractions: list[float], seed: int
+) -> dict[str, TestSetLogits]:
+    """Seed 002's mixtures: a seeded `fraction` of the clean test rows taken from each store
+    attack's logits (aligned by dataset row), labelled real/adversarial."""
+    clean, mixtures = sets["clean"], {}
+    n = len(clean.labels)
+    for name, data in sets.items():
+        if not name.startswith("attack-"):
+            continue
+        row = {int(i): k for k, i in enumerate(data.index)}
+        aligned = np.asarray([row[int(i)] for i in clean.index])
+        for fraction in fractions:
+            rng = np.random.default_rng([seed, round(fraction * 1_000_000)])
+            adversarial = np.zeros(n, bool)
+            adversarial[rng.choice(n, round(fraction * n), replace=False)] = True
+            logits = np.where(adversarial[:, None], data.logits[aligned], clean.logits)
+            score = None
+            if clean.detector_score is not None:
+                attacked = data.detector_score[aligned]
+                score = np.where(adversarial, attacked, clean.detector_score)
+            mixtures[hybrid_name(name, fraction)] = TestSetLogits(
+                logits, clean.labels, None, clean.index, score, None, adversarial
+            )
+    return mixtures
 
 
 def aligned_clean_logits(data: TestSetLogits, clean: TestSetLogits | None) -> np.ndarray | None:
@@ -46,10 +103,12 @@ def sweep_rows(
     """One row per (M, trial) for one test set; `clean` adds consistency to attacked sets."""
     rows = []
     clean_logits = aligned_clean_logits(data, clean)
+    truth = adversarial_truth(test_set, data)
     for m in sorted(set(m_values) | {len(classes)}):
         for trial in range(1 if m == len(classes) else trials):
             chosen = choose_trial_classes(classes, m, evaluation_seed, trial)
             logits, targets = restrict_to_classes(data.logits, data.labels, classes, chosen)
+            keep = np.isin(data.labels, chosen)
             consistent = float("nan")
             if clean_logits is not None:
                 before, _ = restrict_to_classes(clean_logits, data.labels, classes, chosen)
@@ -62,6 +121,7 @@ def sweep_rows(
                     "trial": trial,
                     **restricted_metrics(logits, targets),
                     "consistency": consistent,
+                    "detector_accuracy": detector_accuracy(data, truth, keep),
                 }
             )
     return rows
@@ -83,6 +143,29 @@ def pattern_rows(data: TestSetLogits, classes: list[int]) -> list[dict]:
                 "trial": 0,
                 **restricted_metrics(logits, targets),
                 "consistency": float("nan"),
+                "detector_accuracy": float("nan"),
+            }
+        )
+    return rows
+
+
+def mixture_part_rows(test_set: str, data: TestSetLogits, classes: list[int]) -> list[dict]:
+    """Accuracy on the real and on the adversarial images of a mixture, over all of the run's
+    classes (seed 002 reports both columns), in the `pattern` column as `real`/`adversarial`."""
+    rows = []
+    for part, mask in (("real", ~data.adversarial), ("adversarial", data.adversarial)):
+        logits, targets = restrict_to_classes(
+            data.logits[mask], data.labels[mask], classes, classes
+        )
+        rows.append(
+            {
+                "test_set": test_set,
+                "pattern": part,
+                "m_classes": len(classes),
+                "trial": 0,
+                **restricted_metrics(logits, targets),
+                "consistency": float("nan"),
+                "detector_accuracy": float("nan"),
             }
         )
     return rows
@@ -95,9 +178,12 @@ def evaluate_run(
     m_values: list[int],
     trials: int,
     evaluation_seed: int,
+    hybrid_fractions: list[float] = (),
 ) -> None:
-    """Write the tidy metric rows of one run, each tagged with the run's identity."""
+    """Write the tidy metric rows of one run, each tagged with the run's identity and its
+    gradient-masking measurements and flags."""
     sets, attrs = read_logits(logits_path)
+    sets |= hybrid_sets(sets, list(hybrid_fractions), evaluation_seed)
     classes = attrs["class_ids"]
     rows = []
     for name, data in sets.items():
@@ -106,7 +192,20 @@ def evaluate_run(
         )
         if data.patterns is not None:
             rows += pattern_rows(data, classes)
+        if data.adversarial is not None:
+            rows += mixture_part_rows(name, data, classes)
     table = pd.DataFrame(rows)
+    full = table[(table.m_classes == len(classes)) & (table.pattern == "all")]
+    flags = masking_flags(
+        dict(zip(full.test_set, full.accuracy, strict=True)),
+        {name: data.spec for name, data in sets.items() if data.spec is not None},
+        attrs["zero_gradient_fraction"],
+        attrs["huge_eps_accuracy"],
+        len(classes),
+    )
+    table["zero_gradient_fraction"] = attrs["zero_gradient_fraction"]
+    table["huge_eps_accuracy"] = attrs["huge_eps_accuracy"]
+    table["masking_flags"] = "; ".join(flags)
     for key, value in reversed(list(run.items())):
         table.insert(0, key, value)
     table.insert(len(run), "parameters", attrs["parameters"])

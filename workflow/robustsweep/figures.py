@@ -1,7 +1,8 @@
 """Stage 5: seaborn figures, one per file, each a pivot of the tidy metric table.
 
 The Snakefile reads FIGURES to name the figure files, so plotting libraries are imported only
-when a figure is drawn.
+when a figure is drawn. A study whose runs give a figure nothing to plot (no `standard` runs,
+say) gets a placeholder that says so, as the tables do, so `rule all` still completes.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ def _seaborn():
     return sns
 
 
-def _natural_accuracy_lines(rows: pd.DataFrame, x: str, xlabel: str) -> sns.FacetGrid:
+def _natural_accuracy_lines(rows: pd.DataFrame, x: str, xlabel: str) -> sns.FacetGrid | None:
     """Natural-adversarial accuracy (%) against `x`, one line per model, mean +- sd."""
     rows = rows[(rows.test_set == "natural") & (rows.defence == "standard")]
+    if rows.empty:
+        return None
     rows = rows.assign(**{"accuracy (%)": rows.accuracy * 100})
     grid = _seaborn().relplot(
         data=rows,
@@ -49,13 +52,13 @@ def _natural_accuracy_lines(rows: pd.DataFrame, x: str, xlabel: str) -> sns.Face
     return grid
 
 
-def accuracy_vs_n(metrics: pd.DataFrame) -> sns.FacetGrid:
+def accuracy_vs_n(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Natural-adversarial accuracy vs training classes N, mean +- sd over draws (Table 2);
     the dashed line is chance, 1/N."""
     return _natural_accuracy_lines(full_rows(metrics), "n_train_classes", "training classes N")
 
 
-def accuracy_vs_m(metrics: pd.DataFrame) -> sns.FacetGrid:
+def accuracy_vs_m(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Natural-adversarial accuracy vs predicted classes M for all-class models, mean +- sd
     over trials and seeds (Fig. 12); the dashed line is chance, 1/M."""
     rows = metrics[
@@ -64,7 +67,7 @@ def accuracy_vs_m(metrics: pd.DataFrame) -> sns.FacetGrid:
     return _natural_accuracy_lines(rows, "m_classes", "predicted classes M")
 
 
-def model_metrics(metrics: pd.DataFrame) -> sns.FacetGrid:
+def model_metrics(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Acc, AUC and AP per all-class model on the natural adversarial set (Table 1)."""
     pool = metrics.n_train_classes.max()
     rows = full_rows(metrics)
@@ -77,6 +80,8 @@ def model_metrics(metrics: pd.DataFrame) -> sns.FacetGrid:
         var_name="metric",
         value_name="value",
     )
+    if tidy.empty:
+        return None
     grid = _seaborn().catplot(
         data=tidy,
         x="model",
@@ -92,11 +97,13 @@ def model_metrics(metrics: pd.DataFrame) -> sns.FacetGrid:
     return grid
 
 
-def robust_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid:
+def robust_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Accuracy per test set (clean, natural, each stored attack) for each defence."""
     pool = metrics.n_train_classes.max()
     rows = full_rows(metrics)
     rows = rows[rows.n_train_classes == pool].copy()
+    if rows.empty:
+        return None
     rows["accuracy (%)"] = rows.accuracy * 100
     test_sets = ["clean", "natural", *sorted(set(rows.test_set) - {"clean", "natural"})]
     defences = ["standard", *sorted(set(rows.defence) - {"standard"})]
@@ -118,7 +125,7 @@ def robust_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid:
     return grid
 
 
-FIGURES: dict[str, Callable[[pd.DataFrame], sns.FacetGrid]] = {
+FIGURES: dict[str, Callable[[pd.DataFrame], sns.FacetGrid | None]] = {
     "accuracy_vs_n": accuracy_vs_n,
     "accuracy_vs_m": accuracy_vs_m,
     "model_metrics": model_metrics,
@@ -138,6 +145,25 @@ def draw_figure(kind: str, metrics_path: Path, output: Path, style: dict) -> Non
 
     _seaborn().set_theme(style=style["style"], context=style["context"])
     grid = FIGURES[kind](pd.read_csv(metrics_path))
+    figure = grid.figure if grid is not None else _placeholder(kind)
     with atomic_path(output) as tmp:
-        grid.savefig(tmp, dpi=style["dpi"], format=style["format"], bbox_inches="tight")
+        figure.savefig(tmp, dpi=style["dpi"], format=style["format"], bbox_inches="tight")
     plt.close("all")
+
+
+def _placeholder(kind: str):
+    """A figure saying that no run of this study feeds this figure, and what it would show."""
+    from matplotlib import pyplot as plt
+
+    figure, ax = plt.subplots(figsize=(5, 1.6))
+    ax.axis("off")
+    ax.text(
+        0.5,
+        0.5,
+        f"no runs in this study produce this figure:\n{caption(kind)}",
+        ha="center",
+        va="center",
+        wrap=True,
+        fontsize=8,
+    )
+    return figure

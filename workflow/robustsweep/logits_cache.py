@@ -10,12 +10,16 @@ classes, quantised to uint8 like the store).
 
 Layout: one group per test set with logits (n, K) float32, label (n,) int64 class ids,
 `index` (n,) rows in the prepared dataset (aligns attacked images with their clean version;
-not for the natural set) and `pattern` for the natural set; file attrs: class_ids (what each
-of the K logits stands for), architecture, parameters.
+not for the natural set), `pattern` for the natural set, `detector_score` (n,) for a run with
+seed 001's detector head (its probability that each image is adversarial) and, on white-box
+groups, the attack's `spec` (JSON) as an attribute; file attrs: class_ids (what each of the K
+logits stands for), architecture, parameters, and the gradient-masking measurements
+zero_gradient_fraction and huge_eps_accuracy (NaN when the checks are off).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,6 +42,9 @@ class TestSetLogits:
     labels: np.ndarray
     patterns: np.ndarray | None
     index: np.ndarray | None = None
+    detector_score: np.ndarray | None = None
+    spec: dict | None = None  # the attack of a white-box set
+    adversarial: np.ndarray | None = None  # which images are attacked (hybrid mixtures)
 
 
 def forward(
@@ -93,14 +100,17 @@ def compute_logits(
     white_box: dict[str, dict] | None = None,
     attack_batch_size: int = 256,
     seed: int = 0,
+    masking: dict | None = None,
 ) -> None:
     """Run the model once over clean, natural-adversarial, every stored attack test set and
-    every white-box attack of this model."""
+    every white-box attack of this model; `masking` ({huge_eps, steps}) adds the
+    gradient-masking measurements."""
     from robustsweep.adversarial_store import read_store
     from robustsweep.natural_adversarial import read_natural_adversarial
-    from robustsweep.trained_models import load_model
+    from robustsweep.trained_models import load_detector, load_model
 
     model, card = load_model(weights, str(device))
+    detector = load_detector(weights, str(device))
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     clean = load_split(dataset, "test")
@@ -125,6 +135,16 @@ def compute_logits(
             device,
         )
         test_sets[f"whitebox-{name}"] = (images, clean.labels[own], None, clean.indices[own])
+    checks = masking_measurements(
+        model,
+        card.class_ids,
+        clean.images[own],
+        clean.labels[own],
+        masking,
+        attack_batch_size,
+        seed,
+        device,
+    )
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         for name, (images, labels, patterns, index) in test_sets.items():
             group = h5.create_group(name)
@@ -136,9 +156,51 @@ def compute_logits(
                 group.create_dataset(
                     "pattern", data=patterns.astype(object), dtype=h5py.string_dtype()
                 )
+            if detector is not None:
+                group.create_dataset("detector_score", data=score(detector, images, device))
+            if name.startswith("whitebox-"):
+                spec = (white_box or {})[name.removeprefix("whitebox-")]
+                group.attrs["spec"] = json.dumps(spec, sort_keys=True)
         h5.attrs.update(
-            class_ids=card.class_ids, architecture=card.architecture, parameters=card.parameters
+            class_ids=card.class_ids,
+            architecture=card.architecture,
+            parameters=card.parameters,
+            **checks,
         )
+
+
+def score(detector, images: np.ndarray, device, batch_size: int = 1024) -> np.ndarray:
+    """The detector head's probability that each image is adversarial."""
+    from robustsweep.adversarial_detector import detector_scores
+    from robustsweep.adversarial_store import to_float
+
+    parts = [
+        detector_scores(*detector, to_float(images[i : i + batch_size], device)).cpu().numpy()
+        for i in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+def masking_measurements(
+    model, class_ids, images, labels, masking, batch_size, seed, device
+) -> dict[str, float]:
+    """Zero-gradient share and huge-eps PGD accuracy on the test images of the run's classes."""
+    import torch
+
+    from robustsweep.adversarial_store import to_float
+    from robustsweep.gradient_masking import huge_eps_accuracy, zero_gradient_fraction
+
+    if not masking:
+        return {"zero_gradient_fraction": float("nan"), "huge_eps_accuracy": float("nan")}
+    position = {c: i for i, c in enumerate(class_ids)}
+    x = to_float(images, device)
+    y = torch.as_tensor([position[int(c)] for c in labels], device=device)
+    return {
+        "zero_gradient_fraction": zero_gradient_fraction(model, x, y, batch_size),
+        "huge_eps_accuracy": huge_eps_accuracy(
+            model, x, y, masking["huge_eps"], masking["steps"], batch_size, seed
+        ),
+    }
 
 
 def read_logits(path: Path) -> tuple[dict[str, TestSetLogits], dict]:
@@ -152,10 +214,16 @@ def read_logits(path: Path) -> tuple[dict[str, TestSetLogits], dict]:
                     [p.decode() if isinstance(p, bytes) else p for p in group["pattern"][()]]
                 )
             index = group["index"][()] if "index" in group else None
-            sets[name] = TestSetLogits(group["logits"][()], group["label"][()], patterns, index)
+            score = group["detector_score"][()] if "detector_score" in group else None
+            spec = json.loads(group.attrs["spec"]) if "spec" in group.attrs else None
+            sets[name] = TestSetLogits(
+                group["logits"][()], group["label"][()], patterns, index, score, spec
+            )
         attrs = {
             "class_ids": [int(c) for c in h5.attrs["class_ids"]],
             "architecture": str(h5.attrs["architecture"]),
             "parameters": int(h5.attrs["parameters"]),
+            "zero_gradient_fraction": float(h5.attrs.get("zero_gradient_fraction", np.nan)),
+            "huge_eps_accuracy": float(h5.attrs.get("huge_eps_accuracy", np.nan)),
         }
     return sets, attrs

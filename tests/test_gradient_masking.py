@@ -1,0 +1,82 @@
+"""Gradient-masking checks: an honest model passes them, a masked one is flagged."""
+
+import pytest
+import torch
+
+from robustsweep.adversarial_store import to_float
+from robustsweep.gradient_masking import huge_eps_accuracy, masking_flags, zero_gradient_fraction
+from robustsweep.prepared_dataset import load_split
+from robustsweep.trained_models import load_model
+
+CPU = torch.device("cpu")
+
+
+class Quantised(torch.nn.Module):
+    """Input quantisation in front of a model: a classic masking 'defence' whose input
+    gradient is zero almost everywhere (the rounding has zero derivative)."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return self.model(torch.round(x * 4) / 4)
+
+
+@pytest.fixture(scope="module")
+def test_batch(digits_h5):
+    split = load_split(digits_h5, "test")
+    return to_float(split.images[:128], CPU), torch.as_tensor(split.labels[:128])
+
+
+def test_honest_model_has_gradients_and_falls_to_zero_at_a_huge_eps(trained_model, test_batch):
+    model, _ = load_model(trained_model)
+    images, labels = test_batch
+    assert zero_gradient_fraction(model, images, labels, 64) < 0.05
+    assert huge_eps_accuracy(model, images, labels, 1.0, 10, 64, 0) < 0.1
+
+
+def test_masked_model_is_caught_by_both_measurements(trained_model, test_batch):
+    model, _ = load_model(trained_model)
+    masked = Quantised(model).eval()
+    images, labels = test_batch
+    zero = zero_gradient_fraction(masked, images, labels, 64)
+    huge = huge_eps_accuracy(masked, images, labels, 1.0, 10, 64, 0)
+    assert zero == 1.0 and huge > 0.5  # PGD never moves: accuracy stays near clean
+    flags = masking_flags({}, {}, zero, huge, 10)
+    assert flags == [
+        "zero gradients on 100.0% of images",
+        f"{huge:.1%} accuracy at a huge eps (chance 10.0%)",
+    ]
+
+
+PGD = {"method": "pgd", "eps": 0.03, "alpha": 0.01, "steps": 10}
+SQUARE = {"method": "square", "eps": 0.03}
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "expected"),
+    [
+        # white box strongest: nothing to flag
+        ({"whitebox-pgd": 0.1, "attack-pgd": 0.4, "whitebox-square": 0.3}, []),
+        # the transfer copy of the same attack beats the white-box one
+        (
+            {"whitebox-pgd": 0.5, "attack-pgd": 0.4, "whitebox-square": 0.6},
+            ["attack-pgd (transfer) beats whitebox-pgd"],
+        ),
+        # a black-box method of the same budget beats the gradient attack
+        (
+            {"whitebox-pgd": 0.5, "attack-pgd": 0.6, "whitebox-square": 0.3},
+            ["whitebox-square (black box) beats whitebox-pgd"],
+        ),
+    ],
+)
+def test_black_box_beating_white_box_is_flagged(accuracy, expected):
+    specs = {"whitebox-pgd": PGD, "whitebox-square": SQUARE}
+    assert masking_flags(accuracy, specs, 0.0, 0.0, 10) == expected
+
+
+def test_black_box_of_another_budget_is_not_compared():
+    specs = {"whitebox-pgd": PGD, "whitebox-square": {**SQUARE, "eps": 0.3}}
+    accuracy = {"whitebox-pgd": 0.5, "whitebox-square": 0.1}
+    assert masking_flags(accuracy, specs, 0.0, 0.0, 10) == []

@@ -1,0 +1,155 @@
+"""The paper studies under studies/: each full study plans the jobs its tables need, each
+smoke overlay plans a trimmed version of it, and each runs end to end at smoke scale on the
+digits (the study file plus its studies/smoke overlay, exactly as the README says to run them).
+
+The end-to-end smoke runs (`study_smoke` marker) take 2.5 to 5 minutes each on 2 cores, most
+of it the 6-12 s every job spends importing torch, so `make test` leaves them out to keep the
+suite under 20 minutes and `make test-studies` runs them; the dry runs stay in `make test`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, planned, tool_env
+
+STUDIES = REPO / "studies"
+COMMON = {
+    "prepare_dataset": 1,
+    "mine_natural_adversarial": 1,
+    "collect_metrics": 1,
+    "paper_tables": 1,
+    "figure": 4,
+    "study_record": 1,
+    "all": 1,
+}
+FULL_STUDY_JOBS = {
+    # 12 defences of ResNet-34 + the attack source; 5 attacks over test and train splits
+    "tan2022": {"class_subset": 2, "train_model": 13, "adversarial_store": 10, "runs": 12},
+    # 5 architectures x (standard, hybrid) + the source; 4 attacks over both splits
+    "ho2024": {"class_subset": 2, "train_model": 11, "adversarial_store": 8, "runs": 10},
+    # 5 feature-map variants x 3 defences x 3 seeds + the source; test-split stores only
+    "xu2024": {"class_subset": 4, "train_model": 46, "adversarial_store": 4, "runs": 45},
+    # 5 defences x 3 seeds + the source
+    "xue2024": {"class_subset": 4, "train_model": 16, "adversarial_store": 4, "runs": 15},
+}
+
+
+def expected_plan(study: str) -> dict[str, int]:
+    counts = dict(FULL_STUDY_JOBS[study])
+    runs = counts.pop("runs")
+    return {**COMMON, **counts, "logits_cache": runs, "evaluate_run": runs}
+
+
+@pytest.mark.parametrize("study", sorted(FULL_STUDY_JOBS))
+def test_full_study_plans_the_jobs_of_the_papers_tables(study, tmp_path):
+    # the default config.yaml in the working folder must not leak into a --configfile study
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    config = yaml.safe_load((STUDIES / f"{study}.yaml").read_text())
+    assert planned(tmp_path, config) == expected_plan(study)
+
+
+SMOKE_RUNS = {"tan2022": 4, "ho2024": 6, "xu2024": 4, "xue2024": 4}  # incl. the attack source
+
+
+@pytest.mark.parametrize("study", sorted(SMOKE_RUNS))
+def test_smoke_overlay_trims_the_study_to_a_few_runs(study, tmp_path):
+    plan = planned(tmp_path, smoke_config(study))
+    assert plan["train_model"] == SMOKE_RUNS[study]
+    assert plan["logits_cache"] == SMOKE_RUNS[study] - 1
+
+
+def smoke_config(study: str) -> dict:
+    """The study with its overlay merged on top, as Snakemake merges two --configfile's."""
+    from snakemake.utils import update_config
+
+    config = yaml.safe_load((STUDIES / f"{study}.yaml").read_text())
+    update_config(config, yaml.safe_load((STUDIES / "smoke" / f"{study}.yaml").read_text()))
+    return config
+
+
+def run_smoke(study: str, workdir: Path) -> Path:
+    command = [
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "-d",
+        str(workdir),
+        "--configfile",
+        str(STUDIES / f"{study}.yaml"),
+        str(STUDIES / "smoke" / f"{study}.yaml"),
+        "--cores",
+        "2",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, env=tool_env(), timeout=900)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir / "results" / f"{study}_smoke"
+
+
+def full_rows(metrics: pd.DataFrame) -> pd.DataFrame:
+    return metrics[(metrics.m_classes == metrics.n_train_classes) & (metrics.pattern == "all")]
+
+
+@pytest.mark.study_smoke
+def test_tan2022_smoke_trains_the_detector_head_and_reports_its_accuracy(tmp_path):
+    results = run_smoke("tan2022", tmp_path)
+    metrics = pd.read_csv(results / "tables" / "metrics.csv")
+    assert set(metrics.defence) == {"standard", "adv_train", "smoke_detector"}
+    rows = full_rows(metrics)
+    assert set(rows.test_set) == {"clean", "natural"} | {
+        f"attack-{a}" for a in ("gn", "fgsm", "bim", "deepfool", "cw")
+    }
+    detector = rows[rows.defence == "smoke_detector"].set_index("test_set").detector_accuracy
+    assert detector.drop("natural").between(0, 1).all() and pd.isna(detector["natural"])
+    assert rows[rows.defence != "smoke_detector"].detector_accuracy.isna().all()
+    tables = (results / "tables" / "tables.md").read_text()
+    assert "Detector accuracy" in tables and "smoke_detector" in tables
+
+
+@pytest.mark.study_smoke
+def test_ho2024_smoke_trains_every_architecture_and_scores_the_test_mixtures(tmp_path):
+    results = run_smoke("ho2024", tmp_path)
+    metrics = pd.read_csv(results / "tables" / "metrics.csv")
+    assert set(metrics.model) == {"resnet50", "resnet34", "vgg19_bn", "shufflenet_v2", "repvgg_a2"}
+    mixtures = metrics[metrics.test_set.str.startswith("hybrid-")]
+    assert set(mixtures.test_set) == {
+        f"hybrid-{a}-{p}pct" for a in ("fgsm", "pgd", "cw", "deepfool") for p in (3, 5, 10)
+    }
+    assert set(mixtures.pattern) == {"all", "real", "adversarial"}
+    parts = mixtures[mixtures.test_set == "hybrid-pgd-10pct"].groupby("pattern").n_images.sum()
+    assert parts["real"] + parts["adversarial"] == parts["all"]
+    assert parts["adversarial"] * 10 == pytest.approx(parts["all"], rel=0.15)
+    tables = (results / "tables" / "tables.md").read_text()
+    assert "hybrid-fgsm-3pct real" in tables and "hybrid-fgsm-3pct adversarial" in tables
+
+
+@pytest.mark.study_smoke
+def test_xu2024_smoke_compares_feature_map_variants_under_white_box_attacks(tmp_path):
+    results = run_smoke("xu2024", tmp_path)
+    metrics = pd.read_csv(results / "tables" / "metrics.csv")
+    runs = set(zip(metrics.model, metrics.defence, strict=True))
+    assert runs == {("r18_stride1_max", "trades"), ("r18_stride1_max", "mart"), ("r18_up2", "at")}
+    rows = full_rows(metrics)
+    white_box = {f"whitebox-{a}" for a in ("fgsm", "pgd", "deepfool", "autoattack")}
+    assert white_box <= set(rows.test_set)
+    assert rows[rows.test_set.isin(white_box)].consistency.between(0, 1).all()
+    assert metrics.huge_eps_accuracy.between(0, 1).all()
+    assert "Gradient-masking checks" in (results / "tables" / "tables.md").read_text()
+
+
+@pytest.mark.study_smoke
+def test_xue2024_smoke_trains_sign_init_mixing_with_its_ablation(tmp_path):
+    results = run_smoke("xue2024", tmp_path)
+    metrics = pd.read_csv(results / "tables" / "metrics.csv")
+    assert set(metrics.defence) == {"standard", "sign_init", "sign_init_no_mix"}
+    rows = full_rows(metrics)
+    assert {"whitebox-pgd", "whitebox-cw"} <= set(rows.test_set)
+    # sign-init training is adversarial training: white-box PGD hurts it less than standard
+    pgd = rows[rows.test_set == "whitebox-pgd"].set_index("defence").accuracy
+    clean = rows[rows.test_set == "clean"].set_index("defence").accuracy
+    assert (clean - pgd)["sign_init_no_mix"] < (clean - pgd)["standard"]

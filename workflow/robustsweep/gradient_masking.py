@@ -1,0 +1,111 @@
+"""Signs that a robust-accuracy number is inflated by gradient masking, not robustness.
+
+Three of the checks RobustBench and Croce & Hein's AutoAttack apply (auto-attack's checks.py
+and Carlini et al.'s evaluation checklist), none of which torchattacks offers:
+- zero gradients: images where the cross-entropy's input gradient is exactly zero, so every
+  gradient-based attack stands still there;
+- huge epsilon: an L-infinity PGD whose budget covers the whole [0, 1] image must bring
+  accuracy to chance or below; a model that stays above chance is hiding its gradients;
+- black box beats white box: an attack that does not use this model's gradients (a transfer
+  copy of the same attack from the store, or a black-box method such as Square or plain
+  noise, at the same budget) leaves lower accuracy than a gradient-based white-box attack.
+The first two are measured once per model when its logits are cached; the third is read off
+the metric rows. Each flag is a warning next to the numbers, not an error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+# methods that never read the attacked model's gradients
+BLACK_BOX_METHODS = frozenset({"square", "gn"})
+
+
+def zero_gradient_fraction(
+    model: torch.nn.Module, images: torch.Tensor, targets: torch.Tensor, batch_size: int
+) -> float:
+    """Share of images whose cross-entropy gradient w.r.t. the input is exactly zero."""
+    import torch
+    from torch.nn.functional import cross_entropy
+
+    zero = 0
+    for start in range(0, len(images), batch_size):
+        x = images[start : start + batch_size].clone().requires_grad_(True)
+        loss = cross_entropy(model(x), targets[start : start + batch_size], reduction="sum")
+        (grad,) = torch.autograd.grad(loss, x)
+        zero += int((grad.flatten(1).abs().sum(1) == 0).sum())
+    return zero / max(len(images), 1)
+
+
+def huge_eps_accuracy(
+    model: torch.nn.Module,
+    images: torch.Tensor,
+    targets: torch.Tensor,
+    eps: float,
+    steps: int,
+    batch_size: int,
+    seed: int,
+) -> float:
+    """Accuracy under torchattacks' L-infinity PGD with budget `eps` (step 2.5 eps / steps).
+
+    The attack starts at the clean image: from a random start a budget this large lands on a
+    random image that no model classifies, which would pass every model.
+    """
+    import torch
+    import torchattacks
+
+    attack = torchattacks.PGD(
+        model, eps=eps, alpha=2.5 * eps / steps, steps=steps, random_start=False
+    )
+    torch.manual_seed(seed)
+    correct = 0
+    for start in range(0, len(images), batch_size):
+        x, y = images[start : start + batch_size], targets[start : start + batch_size]
+        adversarial = attack(x, y)
+        with torch.no_grad():
+            correct += int((model(adversarial).argmax(1) == y).sum())
+    return correct / max(len(images), 1)
+
+
+def budget(spec: dict | None) -> tuple | None:
+    """(norm, eps) of an attack spec, to compare only attacks of the same budget."""
+    if spec is None or "eps" not in spec:
+        return None
+    return spec.get("norm", "L2" if spec["method"] == "pgdl2" else "Linf"), spec["eps"]
+
+
+def masking_flags(
+    accuracy: dict[str, float],
+    specs: dict[str, dict],
+    zero_gradients: float,
+    huge_accuracy: float,
+    n_classes: int,
+) -> list[str]:
+    """The checks that fail for one run.
+
+    accuracy: test set -> accuracy over all of the run's classes; specs: white-box test set
+    -> its attack spec. Transfer copies (`attack-X`) compare with `whitebox-X`; black-box
+    white-box sets compare with gradient-based ones of the same budget.
+    """
+    flags = []
+    if zero_gradients > 0:
+        flags.append(f"zero gradients on {zero_gradients:.1%} of images")
+    if huge_accuracy > 1 / n_classes:
+        flags.append(f"{huge_accuracy:.1%} accuracy at a huge eps (chance {1 / n_classes:.1%})")
+    gradient_based = {
+        name: spec for name, spec in specs.items() if spec["method"] not in BLACK_BOX_METHODS
+    }
+    for name in gradient_based:
+        transfer = "attack-" + name.removeprefix("whitebox-")
+        if transfer in accuracy and accuracy[transfer] < accuracy[name]:
+            flags.append(f"{transfer} (transfer) beats {name}")
+    for name, spec in specs.items():
+        if spec["method"] not in BLACK_BOX_METHODS or budget(spec) is None:
+            continue
+        for other, other_spec in gradient_based.items():
+            if budget(other_spec) == budget(spec) and accuracy[name] < accuracy[other]:
+                flags.append(f"{name} (black box) beats {other}")
+    return flags
