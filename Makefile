@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 # The package is on PATH for every rule's `python -m robustsweep`.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: env run test lint format lock report clean
+.PHONY: env run test test-studies lint format lock report clean
 
 env: $(STAMP)
 
@@ -28,6 +28,10 @@ report: env
 
 test: env
 	python -m pytest
+
+# The four paper studies end to end at smoke scale (about 13 min on 2 cores).
+test-studies: env
+	python -m pytest -m study_smoke tests/test_studies.py
 
 lint: env
 	ruff check .
