@@ -34,9 +34,8 @@ def with_change(config: dict, path: str, value) -> dict:
     return config
 
 
-def snakemake_command(workdir: Path, config: dict, *args: str, cores: int = 2) -> list[str]:
-    """The workflow on `config` (written to workdir/study.yaml) with workdir as its folder."""
-    (workdir / "study.yaml").write_text(yaml.safe_dump(config))
+def snakemake_args(workdir: Path, configfiles: list[Path], *args: str, cores: int = 2) -> list[str]:
+    """The workflow on the given config files (merged in order) with workdir as its folder."""
     return [
         "snakemake",
         "-s",
@@ -44,11 +43,17 @@ def snakemake_command(workdir: Path, config: dict, *args: str, cores: int = 2) -
         "-d",
         str(workdir),
         "--configfile",
-        str(workdir / "study.yaml"),
+        *[str(path) for path in configfiles],
         "--cores",
         str(cores),
         *args,
     ]
+
+
+def snakemake_command(workdir: Path, config: dict, *args: str, cores: int = 2) -> list[str]:
+    """The workflow on `config` (written to workdir/study.yaml) with workdir as its folder."""
+    (workdir / "study.yaml").write_text(yaml.safe_dump(config))
+    return snakemake_args(workdir, [workdir / "study.yaml"], *args, cores=cores)
 
 
 def tool_env(slurm: bool = False) -> dict[str, str]:
@@ -133,23 +138,42 @@ def all_classes_subset(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def trained_model(tmp_path_factory, digits_h5, all_classes_subset) -> Path:
-    """A small CNN trained on all ten digits (about 95 % clean accuracy), the attack source."""
-    folder = tmp_path_factory.mktemp("model")
+FIXTURE_RECIPE = Recipe(epochs=8, lr=3e-3, restart_epochs=8)
+
+
+def train_small_cnn(
+    folder: Path,
+    dataset: Path,
+    subset: Path,
+    defence: dict | None = None,
+    recipe: Recipe = FIXTURE_RECIPE,
+    width: int = 8,
+    stores: dict[str, Path] | None = None,
+    clean_copy: Path | None = None,
+    seed: int = 0,
+) -> Path:
+    """Train a small-CNN run on one CPU thread; returns its weights file."""
     torch.set_num_threads(1)
     train_run(
         folder / "weights.safetensors",
         folder / "epochs.csv",
-        digits_h5,
-        all_classes_subset,
+        dataset,
+        subset,
         "small_cnn",
-        {"width": 8},
-        Recipe(epochs=8, lr=3e-3, restart_epochs=8),
-        {"method": "standard"},
-        {},
-        0,
+        {"width": width},
+        recipe,
+        defence or {"method": "standard"},
+        stores or {},
+        seed,
         torch.device("cpu"),
+        clean_copy,
     )
-    assert json.loads(all_classes_subset.read_text())["class_ids"] == list(range(10))
     return folder / "weights.safetensors"
+
+
+@pytest.fixture(scope="session")
+def trained_model(tmp_path_factory, digits_h5, all_classes_subset) -> Path:
+    """A small CNN trained on all ten digits (about 95 % clean accuracy), the attack source."""
+    weights = train_small_cnn(tmp_path_factory.mktemp("model"), digits_h5, all_classes_subset)
+    assert json.loads(all_classes_subset.read_text())["class_ids"] == list(range(10))
+    return weights

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import train_small_cnn
 from robustsweep.adversarial_store import to_float
 from robustsweep.attack_registry import build_attack
 from robustsweep.defences.mart import mart_loss
@@ -14,7 +15,6 @@ from robustsweep.defences.sign_init_mix import (
 )
 from robustsweep.prepared_dataset import load_split
 from robustsweep.trained_models import load_model
-from robustsweep.training import Recipe, train_run
 
 CPU = torch.device("cpu")
 EPS = 0.1
@@ -35,21 +35,8 @@ def robust_and_clean_accuracy(weights, digits_h5) -> tuple[float, float]:
 
 
 def train_defended(folder, digits_h5, subset, defence: dict):
-    torch.set_num_threads(1)
-    train_run(
-        folder / "weights.safetensors",
-        folder / "epochs.csv",
-        digits_h5,
-        subset,
-        "small_cnn",
-        {"width": 8},
-        Recipe(epochs=8, lr=3e-3, restart_epochs=8),  # the recipe of the trained_model fixture
-        defence,
-        {},
-        0,
-        CPU,
-    )
-    return folder / "weights.safetensors"
+    # the recipe of the trained_model fixture, so robustness compares like with like
+    return train_small_cnn(folder, digits_h5, subset, defence)
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from conftest import kill_at_epoch, record_epochs
+from conftest import kill_at_epoch, record_epochs, train_small_cnn
 from robustsweep.adversarial_detector import detector_scores
 from robustsweep.adversarial_store import generate_store, to_float
 from robustsweep.architectures import build_model
@@ -13,7 +13,7 @@ from robustsweep.attack_registry import build_attack
 from robustsweep.defences import TrainingContext, build_defence
 from robustsweep.prepared_dataset import load_split
 from robustsweep.trained_models import load_detector, load_model
-from robustsweep.training import Recipe, train_run
+from robustsweep.training import Recipe
 
 CPU = torch.device("cpu")
 FGSM = {"method": "fgsm", "eps": 0.1}
@@ -28,22 +28,11 @@ def fgsm_train_store(tmp_path_factory, digits_h5, trained_model):
 
 
 def train_detector(folder, digits_h5, subset, store, clean_copy):
-    torch.set_num_threads(1)
-    train_run(
-        folder / "weights.safetensors",
-        folder / "epochs.csv",
-        digits_h5,
-        subset,
-        "small_cnn",
-        {"width": 8},  # the clean copy's architecture (trained_model fixture)
-        Recipe(epochs=4, lr=3e-3, restart_epochs=4),
-        DEFENCE,
-        {"fgsm": store},
-        0,
-        CPU,
-        clean_copy,
+    # small_cnn of width 8: the clean copy's architecture (trained_model fixture)
+    recipe = Recipe(epochs=4, lr=3e-3, restart_epochs=4)
+    return train_small_cnn(
+        folder, digits_h5, subset, DEFENCE, recipe, stores={"fgsm": store}, clean_copy=clean_copy
     )
-    return folder / "weights.safetensors"
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, planned, tool_env
+from conftest import REPO, planned, snakemake_args, tool_env
 
 STUDIES = REPO / "studies"
 COMMON = {
@@ -74,18 +74,8 @@ def smoke_config(study: str) -> dict:
 
 
 def run_smoke(study: str, workdir: Path) -> Path:
-    command = [
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "-d",
-        str(workdir),
-        "--configfile",
-        str(STUDIES / f"{study}.yaml"),
-        str(STUDIES / "smoke" / f"{study}.yaml"),
-        "--cores",
-        "2",
-    ]
+    configs = [STUDIES / f"{study}.yaml", STUDIES / "smoke" / f"{study}.yaml"]
+    command = snakemake_args(workdir, configs)
     result = subprocess.run(command, capture_output=True, text=True, env=tool_env(), timeout=900)
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir / "results" / f"{study}_smoke"

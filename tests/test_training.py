@@ -6,31 +6,18 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from conftest import kill_at_epoch, record_epochs
+from conftest import kill_at_epoch, record_epochs, train_small_cnn
 from robustsweep.class_subsets import write_subset
 from robustsweep.defences.offline_adversarial import OfflineAdversarial
 from robustsweep.trained_models import load_model, read_card
-from robustsweep.training import Recipe, train_run
+from robustsweep.training import Recipe
 
 CPU = torch.device("cpu")
 RECIPE = Recipe(epochs=3, lr=3e-3, restart_epochs=2)
 
 
 def train(folder, digits_h5, subset, recipe=RECIPE, seed=0):
-    train_run(
-        folder / "weights.safetensors",
-        folder / "epochs.csv",
-        digits_h5,
-        subset,
-        "small_cnn",
-        {"width": 4},
-        recipe,
-        {"method": "standard"},
-        {},
-        seed,
-        CPU,
-    )
-    return folder / "weights.safetensors"
+    return train_small_cnn(folder, digits_h5, subset, recipe=recipe, width=4, seed=seed)
 
 
 def test_trained_model_learns_and_logs_each_epoch(trained_model):

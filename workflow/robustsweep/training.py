@@ -23,6 +23,7 @@ from robustsweep.atomic_output import atomic_path
 from robustsweep.defences import TrainingContext, build_defence
 from robustsweep.input_errors import WeightsError
 from robustsweep.prepared_dataset import load_split
+from robustsweep.provenance import file_sha256
 from robustsweep.trained_models import save_model
 
 
@@ -141,15 +142,18 @@ def train_run(
     steps = (len(positions) + recipe.batch_size - 1) // recipe.batch_size
     optimizer = make_optimizer([*model.parameters(), *trainer.parameters()], recipe)
     scheduler = make_scheduler(optimizer, recipe, steps)
+    # what the epochs in a checkpoint depend on; a retrained clean copy makes them stale too
+    copy_sha = file_sha256(Path(clean_copy)) if clean_copy is not None else None
     fingerprint = json.dumps(
-        [architecture, options, recipe.__dict__, defence, seed, class_ids], sort_keys=True
+        [architecture, options, recipe.__dict__, defence, seed, class_ids, copy_sha],
+        sort_keys=True,
     )
     checkpoint = Path(weights_out).with_name("checkpoint.pt")
     log: list[dict] = []
     start = 0
     if (state := _load_checkpoint(checkpoint, fingerprint)) is not None:
         model.load_state_dict(state["model"])
-        trainer.load_state_dict(state["defence"])
+        trainer.load_state_dict(state.get("defence", {}))
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start, log = state["epoch"] + 1, state["log"]
