@@ -86,16 +86,6 @@ def clean_copy_option(wildcards, input):
     )
 
 
-def masking_checks():
-    """The logits job's gradient-masking settings, or null when they are off."""
-    checks = dict(config["evaluation"]["masking_checks"])
-    return (
-        {k: v for k, v in checks.items() if k != "enabled"}
-        if checks.pop("enabled")
-        else None
-    )
-
-
 def named_paths(paths):
     """name=path arguments for the CLI's --store option."""
     return " ".join(shlex.quote(f"{name}={path}") for name, path in paths.items())

@@ -20,7 +20,7 @@ rule logits_cache:
         white_box=as_json(white_box_attacks()),
         attack_batch_size=config["attacks"]["batch_size"],
         seed=config["evaluation"]["seed"],
-        masking=as_json(masking_checks()),
+        masking=as_json(config["evaluation"]["masking_checks"]),
     shell:
         "python -m robustsweep logits --device {params.device} --threads {threads}"
         " --output {output} --weights {input.weights}"

@@ -80,3 +80,18 @@ def test_black_box_of_another_budget_is_not_compared():
     specs = {"whitebox-pgd": PGD, "whitebox-square": {**SQUARE, "eps": 0.3}}
     accuracy = {"whitebox-pgd": 0.5, "whitebox-square": 0.1}
     assert masking_flags(accuracy, specs, 0.0, 0.0, 10) == []
+
+
+def test_switched_off_checks_measure_nothing(trained_model, test_batch):
+    from robustsweep.logits_cache import masking_measurements
+
+    model, card = load_model(trained_model)
+    images, labels = test_batch
+    uint8 = (images.permute(0, 2, 3, 1) * 255).round().byte().numpy()
+    on = {"enabled": True, "huge_eps": 1.0, "steps": 5}
+    measured = masking_measurements(model, card.class_ids, uint8, labels.numpy(), on, 64, 0, CPU)
+    assert measured["huge_eps_accuracy"] < 0.1 and measured["zero_gradient_fraction"] < 0.05
+    off = masking_measurements(
+        model, card.class_ids, uint8, labels.numpy(), {**on, "enabled": False}, 64, 0, CPU
+    )
+    assert all(value != value for value in off.values())  # NaN: not measured

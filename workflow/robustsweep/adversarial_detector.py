@@ -45,9 +45,8 @@ class FeatureTaps:
         return maps
 
 
-def map_shapes(model: nn.Module, levels: str, image_size: int) -> list[tuple[int, int]]:
-    """(channels, side) of each tapped map for one image of the given size."""
-    taps = FeatureTaps(model, levels)
+def map_shapes(model: nn.Module, taps: FeatureTaps, image_size: int) -> list[tuple[int, int]]:
+    """(channels, side) of each map `taps` (on `model`) captures for one image of this size."""
     device = next(model.parameters()).device
     with torch.no_grad():
         model(torch.zeros(1, 3, image_size, image_size, device=device))

@@ -211,9 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--white-box", type=_json, default={}, help="attack name -> spec (JSON)")
     p.add_argument("--attack-batch-size", type=int, default=256)
     p.add_argument("--seed", type=int, default=0, help="seeds the white-box attacks")
-    p.add_argument(
-        "--masking", type=_json, default=None, help="gradient-masking checks {huge_eps, steps}"
-    )
+    p.add_argument("--masking", type=_json, default=None, help="gradient-masking checks (JSON)")
     p.set_defaults(func=cmd_logits)
 
     p = sub.add_parser("evaluate", help="metrics over M predicted classes from cached logits")

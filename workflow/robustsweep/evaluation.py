@@ -127,48 +127,36 @@ def sweep_rows(
     return rows
 
 
+def part_row(
+    test_set: str, part: str, data: TestSetLogits, mask: np.ndarray, classes: list[int]
+) -> dict:
+    """Metrics of the images under `mask`, over all of the run's classes, labelled `part` in
+    the `pattern` column (a natural pattern, or a mixture's real/adversarial part)."""
+    logits, targets = restrict_to_classes(data.logits[mask], data.labels[mask], classes, classes)
+    return {
+        "test_set": test_set,
+        "pattern": part,
+        "m_classes": len(classes),
+        "trial": 0,
+        **restricted_metrics(logits, targets),
+        "consistency": float("nan"),
+        "detector_accuracy": float("nan"),
+    }
+
+
 def pattern_rows(data: TestSetLogits, classes: list[int]) -> list[dict]:
     """Accuracy per natural pattern over all of the run's classes."""
-    rows = []
-    for pattern in sorted(set(data.patterns.tolist())):
-        mask = data.patterns == pattern
-        logits, targets = restrict_to_classes(
-            data.logits[mask], data.labels[mask], classes, classes
-        )
-        rows.append(
-            {
-                "test_set": "natural",
-                "pattern": pattern,
-                "m_classes": len(classes),
-                "trial": 0,
-                **restricted_metrics(logits, targets),
-                "consistency": float("nan"),
-                "detector_accuracy": float("nan"),
-            }
-        )
-    return rows
+    return [
+        part_row("natural", pattern, data, data.patterns == pattern, classes)
+        for pattern in sorted(set(data.patterns.tolist()))
+    ]
 
 
 def mixture_part_rows(test_set: str, data: TestSetLogits, classes: list[int]) -> list[dict]:
     """Accuracy on the real and on the adversarial images of a mixture, over all of the run's
     classes (seed 002 reports both columns), in the `pattern` column as `real`/`adversarial`."""
-    rows = []
-    for part, mask in (("real", ~data.adversarial), ("adversarial", data.adversarial)):
-        logits, targets = restrict_to_classes(
-            data.logits[mask], data.labels[mask], classes, classes
-        )
-        rows.append(
-            {
-                "test_set": test_set,
-                "pattern": part,
-                "m_classes": len(classes),
-                "trial": 0,
-                **restricted_metrics(logits, targets),
-                "consistency": float("nan"),
-                "detector_accuracy": float("nan"),
-            }
-        )
-    return rows
+    parts = (("real", ~data.adversarial), ("adversarial", data.adversarial))
+    return [part_row(test_set, part, data, mask, classes) for part, mask in parts]
 
 
 def evaluate_run(

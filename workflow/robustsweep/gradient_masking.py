@@ -70,7 +70,7 @@ def huge_eps_accuracy(
     return correct / max(len(images), 1)
 
 
-def budget(spec: dict | None) -> tuple | None:
+def attack_budget(spec: dict | None) -> tuple | None:
     """(norm, eps) of an attack spec, to compare only attacks of the same budget."""
     if spec is None or "eps" not in spec:
         return None
@@ -103,9 +103,10 @@ def masking_flags(
         if transfer in accuracy and accuracy[transfer] < accuracy[name]:
             flags.append(f"{transfer} (transfer) beats {name}")
     for name, spec in specs.items():
-        if spec["method"] not in BLACK_BOX_METHODS or budget(spec) is None:
+        budget = attack_budget(spec)
+        if spec["method"] not in BLACK_BOX_METHODS or budget is None:
             continue
         for other, other_spec in gradient_based.items():
-            if budget(other_spec) == budget(spec) and accuracy[name] < accuracy[other]:
+            if attack_budget(other_spec) == budget and accuracy[name] < accuracy[other]:
                 flags.append(f"{name} (black box) beats {other}")
     return flags

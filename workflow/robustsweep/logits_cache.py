@@ -103,14 +103,14 @@ def compute_logits(
     masking: dict | None = None,
 ) -> None:
     """Run the model once over clean, natural-adversarial, every stored attack test set and
-    every white-box attack of this model; `masking` ({huge_eps, steps}) adds the
-    gradient-masking measurements."""
+    every white-box attack of this model; `masking` (the config's evaluation.masking_checks:
+    enabled, huge_eps, steps) adds the gradient-masking measurements."""
     from robustsweep.adversarial_store import read_store
     from robustsweep.natural_adversarial import read_natural_adversarial
     from robustsweep.trained_models import load_detector, load_model
 
     model, card = load_model(weights, str(device))
-    detector = load_detector(weights, str(device))
+    detector = load_detector(weights, str(device), card)
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     clean = load_split(dataset, "test")
@@ -190,7 +190,7 @@ def masking_measurements(
     from robustsweep.adversarial_store import to_float
     from robustsweep.gradient_masking import huge_eps_accuracy, zero_gradient_fraction
 
-    if not masking:
+    if not masking or not masking.get("enabled", True):
         return {"zero_gradient_fraction": float("nan"), "huge_eps_accuracy": float("nan")}
     position = {c: i for i, c in enumerate(class_ids)}
     x = to_float(images, device)

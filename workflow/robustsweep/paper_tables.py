@@ -145,9 +145,11 @@ def pattern_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     return rows.pivot_table(index="model", columns="pattern", values="accuracy") * 100
 
 
-def _markdown(table: pd.DataFrame, digits: int = 2) -> str:
+def _markdown(
+    table: pd.DataFrame, digits: int = 2, empty: str = "no runs in this study produce this table"
+) -> str:
     if table.empty:
-        return "_no runs in this study produce this table_\n"
+        return f"_{empty}_\n"
     # tabulate leaves only None blank; NaN marks cells the design leaves empty (M = N has
     # one trial, as in the papers' tables)
     cells = table.astype(object).where(table.notna(), None)
@@ -192,9 +194,7 @@ def write_tables(metrics_path: Path, output: Path, pool: int) -> None:
         "Runs whose robust accuracy may be inflated: zero input gradients, accuracy above "
         "chance under PGD at a huge eps, or a black-box/transfer attack beating a white-box "
         "one. Robust numbers of a listed run need an adaptive attack before they are trusted.\n",
-        _markdown(masking_table(metrics), 4).replace(
-            "_no runs in this study produce this table_", "_every run passes the checks_"
-        ),
+        _markdown(masking_table(metrics), 4, empty="every run passes the checks"),
         "## Accuracy (%) per natural pattern\n",
         _markdown(pattern_table(metrics, pool)),
     ]

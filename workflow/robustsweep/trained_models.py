@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from robustsweep.architectures import build_model, parameter_count
@@ -89,36 +89,36 @@ def load_model(path: Path, device: str = "cpu") -> tuple[nn.Module, ModelCard]:
     """Rebuild the model from its card and load the weights, in eval mode on `device`."""
     card = read_card(path)
     model = build_model(card.architecture, len(card.class_ids), card.options)
-    state = _tensors(path)
-    model.load_state_dict({k: v for k, v in state.items() if not k.startswith(EXTRA_PREFIXES)})
+    model.load_state_dict(_tensors(path, ""))
     return model.to(device).eval(), card
 
 
-def _tensors(path: Path) -> dict:
-    from safetensors import SafetensorError
+def _tensors(path: Path, prefix: str) -> dict:
+    """The tensors under `prefix` (prefix stripped); "" means the model's own, so a detector
+    run's file is read once in parts, each loader taking only what it rebuilds."""
+    from safetensors import SafetensorError, safe_open
+
+    def wanted(key: str) -> bool:
+        return key.startswith(prefix) if prefix else not key.startswith(EXTRA_PREFIXES)
 
     try:
-        return load_file(str(path), device="cpu")
+        with safe_open(str(path), framework="pt", device="cpu") as handle:
+            return {k[len(prefix) :]: handle.get_tensor(k) for k in handle.keys() if wanted(k)}  # noqa: SIM118
     except SafetensorError as error:
         raise _unreadable(path, error) from error
 
 
-def _prefixed(state: dict, prefix: str) -> dict:
-    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
-
-
-def load_detector(path: Path, device: str = "cpu"):
+def load_detector(path: Path, device: str = "cpu", card: ModelCard | None = None):
     """(clean copy, its feature taps, detector) of a detector-head run, or None for others."""
     from robustsweep.adversarial_detector import AdversarialDetector, FeatureTaps
 
-    card = read_card(path)
+    card = card or read_card(path)
     if card.detector is None:
         return None
-    state = _tensors(path)
     clean_copy = build_model(card.architecture, len(card.class_ids), card.options)
-    clean_copy.load_state_dict(_prefixed(state, "clean_copy."))
+    clean_copy.load_state_dict(_tensors(path, "clean_copy."))
     spec = card.detector
     detector = AdversarialDetector([tuple(s) for s in spec["shapes"]], spec["dim"], spec["layers"])
-    detector.load_state_dict(_prefixed(state, "detector."))
+    detector.load_state_dict(_tensors(path, "detector."))
     clean_copy, detector = clean_copy.to(device).eval(), detector.to(device).eval()
     return clean_copy, FeatureTaps(clean_copy, spec["levels"]), detector

@@ -53,9 +53,9 @@ class DetectorHead(Defence):
 
         model.load_state_dict(self.clean_copy.state_dict())
         levels = self.settings["levels"]
-        self.shapes = map_shapes(self.clean_copy, levels, self.image_size)
         self.model_taps = FeatureTaps(model, levels)
         self.clean_taps = FeatureTaps(self.clean_copy, levels)
+        self.shapes = map_shapes(self.clean_copy, self.clean_taps, self.image_size)
         device = next(model.parameters()).device
         self.detector = AdversarialDetector(
             self.shapes, self.settings["dim"], self.settings["layers"]
