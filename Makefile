@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 # The package is on PATH for every rule's `python -m robustsweep`.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: env run test test-studies lint format lock report clean
+.PHONY: env run test test-studies bench lint format lock report clean
 
 env: $(STAMP)
 
@@ -32,6 +32,11 @@ test: env
 # The four paper studies end to end at smoke scale (about 13 min on 2 cores).
 test-studies: env
 	python -m pytest -m study_smoke tests/test_studies.py
+
+# Speed and size ratios against the bare libraries (benchmarks/RESULTS.md); about 15 min on
+# 2 cores. BENCH_ARGS=--make-run adds the end-to-end default study (P8).
+bench: env
+	python benchmarks/run_benchmarks.py $(BENCH_ARGS)
 
 lint: env
 	ruff check .

@@ -142,3 +142,22 @@ def test_disk_full_names_the_file_and_keeps_what_was_written(
     monkeypatch.setattr(store_module, "_attack_chunk", real_chunk)
     resumed = make(out, digits_h5, trained_model, {"method": "gn", "std": 0.1}, "gn")
     assert resumed.attrs["complete"] and not partial_path(out).exists()
+
+
+def test_a_batch_too_big_for_the_device_is_attacked_in_halves():
+    import torch
+
+    from robustsweep.adversarial_store import attack_in_parts
+
+    sizes = []
+
+    def attacker(images, targets):
+        sizes.append(len(images))
+        if len(images) > 3:
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return images + targets[:, None]
+
+    images, targets = torch.zeros(10, 2), torch.arange(10.0)
+    out = attack_in_parts(attacker, images, targets)
+    assert torch.equal(out, targets[:, None].expand(10, 2))  # rows stay in order
+    assert max(s for s in sizes if s <= 3) == 3 and sizes[0] == 10

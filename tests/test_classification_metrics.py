@@ -101,3 +101,30 @@ def test_consistency_is_the_share_of_unchanged_predictions():
     clean = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
     attacked = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [2.0, 0.0]])
     assert consistency(attacked, clean) == 0.5
+
+
+@pytest.mark.parametrize("decimals", [None, 1], ids=["distinct", "ties"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_vectorised_scores_equal_scikit_learn_per_class(seed, decimals):
+    from sklearn.metrics import precision_score, recall_score
+
+    from robustsweep.classification_metrics import macro_precision_recall
+
+    rng = np.random.default_rng(seed)
+    n, k = 300, 12
+    targets = rng.integers(0, k - 1, n)  # class k-1 never present: left out of AUC/AP
+    scores = rng.random((n, k)) + 0.3 * (targets[:, None] == np.arange(k))
+    if decimals is not None:  # many tied scores, within and across classes
+        scores = scores.round(decimals)
+    auc, ap = macro_one_vs_rest(scores, targets)
+    scored = range(k - 1)
+    expected_auc = np.mean([roc_auc_score(targets == c, scores[:, c]) for c in scored])
+    expected_ap = np.mean([average_precision_score(targets == c, scores[:, c]) for c in scored])
+    assert auc == pytest.approx(expected_auc, abs=1e-10)
+    assert ap == pytest.approx(expected_ap, abs=1e-10)
+    predictions = scores.argmax(1)
+    labels = list(range(k))
+    precision, recall = macro_precision_recall(predictions, targets, k)
+    options = {"labels": labels, "average": "macro", "zero_division": 0}
+    assert precision == pytest.approx(precision_score(targets, predictions, **options), abs=1e-12)
+    assert recall == pytest.approx(recall_score(targets, predictions, **options), abs=1e-12)

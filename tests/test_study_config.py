@@ -44,7 +44,7 @@ def test_default_config_is_valid_and_gets_defaults():
             "training.optimiser",
             "sgd",
             "unknown config key 'optimiser' under 'training'; allowed "
-            "keys: batch_size, epochs, lr, momentum, optimizer",
+            "keys: augmentation, batch_size, epochs, lr, momentum, optimizer, precision",
         ),
         (
             "training.epochs",

@@ -178,3 +178,39 @@ def test_truncated_weights_name_the_file_and_the_fix(tmp_path, trained_model):
         broken.write_bytes(data[:size])
         with pytest.raises(WeightsError, match="truncated or corrupt.*delete it and rerun"):
             load_model(broken)
+
+
+def test_bf16_autocast_trains_as_well_as_float32(tmp_path, digits_h5, all_classes_subset):
+    logs = {}
+    for precision in ("fp32", "bf16"):
+        recipe = Recipe(epochs=4, lr=3e-3, restart_epochs=4, precision=precision)
+        train(tmp_path / precision, digits_h5, all_classes_subset, recipe=recipe)
+        logs[precision] = pd.read_csv(tmp_path / precision / "epochs.csv")
+    bf16, fp32 = logs["bf16"].accuracy, logs["fp32"].accuracy
+    assert bf16.iloc[-1] > bf16.iloc[0] + 0.15  # it learns (a width-4 CNN, four epochs) ...
+    assert abs(bf16.iloc[-1] - fp32.iloc[-1]) < 0.05  # ... as fast as in float32
+    # the runs differ: autocast really engaged
+    assert not np.allclose(logs["bf16"].loss, logs["fp32"].loss)
+
+
+def test_bf16_is_kept_out_of_losses_that_attack(capsys):
+    from robustsweep.defences.online_attack import AdversarialCrossEntropy
+    from robustsweep.defences.standard import Standard
+    from robustsweep.training import use_bf16
+
+    assert use_bf16("bf16", CPU, Standard())
+    assert not use_bf16("auto", CPU, Standard())  # auto: only on a GPU with bf16
+    assert not use_bf16("bf16", CPU, AdversarialCrossEntropy.__new__(AdversarialCrossEntropy))
+    assert "float32 kept" in capsys.readouterr().out
+
+
+def test_crop_flip_augmentation_changes_training_but_stays_seeded(
+    tmp_path, digits_h5, all_classes_subset
+):
+    plain = Recipe(epochs=1, lr=3e-3, restart_epochs=1)
+    augmented = Recipe(epochs=1, lr=3e-3, restart_epochs=1, augmentation="crop_flip")
+    losses = []
+    for name, recipe in (("plain", plain), ("a", augmented), ("b", augmented)):
+        train(tmp_path / name, digits_h5, all_classes_subset, recipe=recipe)
+        losses.append(pd.read_csv(tmp_path / name / "epochs.csv").loss.iloc[0])
+    assert losses[1] == losses[2] and losses[0] != losses[1]

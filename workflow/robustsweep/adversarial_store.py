@@ -5,7 +5,7 @@ the store instead of attacking online. One file per (attack, split) keeps Snakem
 fine-grained: adding an attack adds one job.
 
 Layout, one group named after the attack:
-  images       (n, H, W, 3) uint8, one HDF5 chunk per generation batch
+  images       (n, H, W, 3) uint8, contiguous (n * H * W * 3 bytes on disk, no padding)
   clean_index  (n,) int64   row of the clean image in the prepared dataset's /images
   label        (n,) int64   true class id
   source_pred  (n,) int64   source model's class id for the stored (quantised) image
@@ -93,8 +93,9 @@ def _open_partial(path: Path, attrs: dict, shape: tuple[int, ...], n_chunks: int
         path.unlink()
     h5 = h5py.File(path, "w")
     group = h5.create_group(attrs["attack"])
-    chunk = (min(attrs["batch_size"], shape[0]), *shape[1:])
-    group.create_dataset("images", shape=shape, dtype=np.uint8, chunks=chunk)
+    # contiguous, not chunked: a chunked layout pads the last chunk to a full batch (up to
+    # batch_size - 1 images of dead bytes); plain row writes resume just as well
+    group.create_dataset("images", shape=shape, dtype=np.uint8)
     for name in ("clean_index", "label", "source_pred"):
         group.create_dataset(name, shape=(shape[0],), dtype=np.int64)
     group.create_dataset("chunk_done", shape=(n_chunks,), dtype=bool)
@@ -169,6 +170,29 @@ def generate_store(
     os.replace(tmp, output)
 
 
+def attack_in_parts(attacker, images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Run the attack on the batch, halving it while the device runs out of memory.
+
+    Lets `attacks.batch_size` be set for the largest GPU a study runs on: a smaller one
+    attacks each chunk in parts instead of failing (the chunk layout on disk is unchanged).
+    """
+    try:
+        return attacker(images, targets).detach()
+    except torch.cuda.OutOfMemoryError:
+        if len(images) == 1:
+            raise
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        half = len(images) // 2
+        print(f"out of device memory attacking {len(images)} images; retrying in halves")
+        return torch.cat(
+            [
+                attack_in_parts(attacker, images[:half], targets[:half]),
+                attack_in_parts(attacker, images[half:], targets[half:]),
+            ]
+        )
+
+
 def _attack_chunk(
     group: h5py.Group,
     rows: slice,
@@ -185,7 +209,7 @@ def _attack_chunk(
     torch.manual_seed(seed * 1_000_003 + chunk)
     images = to_float(data.images[rows], device)
     targets = torch.as_tensor([output_index[int(c)] for c in data.labels[rows]], device=device)
-    adversarial = quantize(attacker(images, targets).detach())
+    adversarial = quantize(attack_in_parts(attacker, images, targets))
     with torch.no_grad():
         pred = model(to_float(adversarial, device)).argmax(1).cpu().numpy()
     group["images"][rows] = adversarial.cpu().numpy()

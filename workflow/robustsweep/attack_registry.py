@@ -5,7 +5,8 @@ lists which parameters each accepts, so config validation catches an unknown nam
 AutoAttack is the one exception: torchattacks' `AutoAttack` runs APGD/APGD-T/FAB-T for 10
 steps and targets n_classes-1 classes (upstream issues #196, #188), so `autoattack` assembles
 the same four torchattacks attacks with the reference "standard" settings of Croce & Hein's
-auto-attack package (REFERENCE_AUTOATTACK).
+auto-attack package (REFERENCE_AUTOATTACK). `deepfool` runs batched_deepfool.BatchedDeepFool,
+torchattacks' DeepFool update computed for a whole batch at once (torchattacks loops per image).
 """
 
 from __future__ import annotations
@@ -81,5 +82,9 @@ def build_attack(model: nn.Module, spec: Mapping, n_classes: int):
 
     if spec["method"] == "autoattack":
         return build_autoattack(model, n_classes, **attack_parameters(spec))
+    if spec["method"] == "deepfool":
+        from robustsweep.batched_deepfool import BatchedDeepFool
+
+        return BatchedDeepFool(model, **attack_parameters(spec))
     class_name, _ = ATTACKS[spec["method"]]
     return getattr(torchattacks, class_name)(model, **attack_parameters(spec))

@@ -76,7 +76,7 @@ def white_box_images(
     """Attack `model` itself on images of its classes; uint8 results like the store's."""
     import torch
 
-    from robustsweep.adversarial_store import quantize, to_float
+    from robustsweep.adversarial_store import attack_in_parts, quantize, to_float
     from robustsweep.attack_registry import build_attack
 
     position = {c: i for i, c in enumerate(class_ids)}
@@ -86,7 +86,7 @@ def white_box_images(
     for start in range(0, len(images), batch_size):
         x = to_float(images[start : start + batch_size], device)
         y = torch.as_tensor([position[int(c)] for c in labels[start : start + batch_size]])
-        parts.append(quantize(attack(x, y.to(device))).cpu().numpy())
+        parts.append(quantize(attack_in_parts(attack, x, y.to(device))).cpu().numpy())
     return np.concatenate(parts) if parts else images[:0]
 
 

@@ -1,9 +1,14 @@
 """Stage 3 of the design card: train one (model, N, seed, defence) run.
 
 The whole train split lives on the training device as uint8 (the digits and CIFAR fit), so no
-DataLoader worker sits in the loop. All randomness of epoch e comes from a generator seeded
-with (seed, e), so a run resumed from its epoch checkpoint continues exactly as an
-uninterrupted one would.
+DataLoader worker sits in the loop; augmentation happens there too (batch_augmentation.py).
+All randomness of epoch e comes from a generator seeded with (seed, e), so a run resumed from
+its epoch checkpoint continues exactly as an uninterrupted one would.
+
+On a GPU the model and batches are channels-last (faster convolutions on tensor cores) and,
+with `precision` auto or bf16, the forward pass runs under bf16 autocast, but only for
+defences whose loss has no attack inside (`Defence.autocast_safe`): attack gradients stay in
+float32 because bf16's 8-bit mantissa changes which pixels a small-eps step moves.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from tqdm import tqdm
 
 from robustsweep.architectures import build_model
 from robustsweep.atomic_output import atomic_path
+from robustsweep.batch_augmentation import augment
 from robustsweep.defences import TrainingContext, build_defence
 from robustsweep.input_errors import WeightsError
 from robustsweep.prepared_dataset import load_split
@@ -40,6 +46,21 @@ class Recipe:
     scheduler: str = "cosine_warm_restarts"
     restart_epochs: int = 5
     restart_mult: int = 1
+    augmentation: str = "none"
+    precision: str = "auto"
+
+
+def use_bf16(precision: str, device: torch.device, trainer) -> bool:
+    """bf16 autocast for this run? 'auto' means yes on a GPU that supports bf16."""
+    if precision == "fp32":
+        return False
+    wanted = precision == "bf16" or (
+        device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    )
+    if wanted and not trainer.autocast_safe:
+        print(f"precision {precision}: float32 kept, {type(trainer).__name__} attacks in its loss")
+        return False
+    return wanted
 
 
 def make_optimizer(parameters: list[torch.nn.Parameter], recipe: Recipe) -> torch.optim.Optimizer:
@@ -139,6 +160,9 @@ def train_run(
     model = build_model(architecture, len(class_ids), options).to(device)
     trainer = build_defence(defence, context)
     trainer.prepare(model)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    bf16 = use_bf16(recipe.precision, device, trainer)
     steps = (len(positions) + recipe.batch_size - 1) // recipe.batch_size
     optimizer = make_optimizer([*model.parameters(), *trainer.parameters()], recipe)
     scheduler = make_scheduler(optimizer, recipe, steps)
@@ -169,8 +193,9 @@ def train_run(
                 images,
                 targets,
                 torch.from_numpy(positions),
-                recipe.batch_size,
+                recipe,
                 seed,
+                bf16,
                 epoch,
             )
         )
@@ -183,9 +208,10 @@ def train_run(
 
 
 def _train_epoch(
-    model, trainer, optimizer, scheduler, images, targets, positions, batch_size, seed, epoch
+    model, trainer, optimizer, scheduler, images, targets, positions, recipe, seed, bf16, epoch
 ) -> dict:
     """One pass over the run's training images in a seeded order."""
+    batch_size = recipe.batch_size
     model.train()
     generator = epoch_generator(seed, epoch)
     # torchattacks' random starts (online defences) draw from the global generator: seeding it
@@ -198,8 +224,12 @@ def _train_epoch(
     correct = torch.zeros((), dtype=torch.long, device=images.device)
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size].to(images.device)
-        x, y = images[batch].float().div_(255.0), targets[batch]
-        loss, logits = trainer.loss(model, x, y, batch, generator)
+        x = augment(images[batch], recipe.augmentation, generator).float().div_(255.0)
+        if x.is_cuda:  # gathered batches come out NCHW-contiguous; the model is channels-last
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = targets[batch]
+        with torch.autocast(images.device.type, torch.bfloat16, enabled=bf16):
+            loss, logits = trainer.loss(model, x, y, batch, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 
 class Defence:
+    # True when `loss` runs no attack, so the training loop may run it under bf16 autocast
+    autocast_safe: bool = False
+
     def prepare(self, model: nn.Module) -> None:
         """Called once with the freshly built model, before the optimiser is made."""
 

@@ -48,6 +48,8 @@ def check(name: str, spec) -> None:
 
 
 class OfflineAdversarial(Defence):
+    autocast_safe = True  # no attack inside the loss
+
     def __init__(self, stored: torch.Tensor, ratio: float, bounds: torch.Tensor | None = None):
         self.stored = stored  # (n_attacks, n_train, C, H, W) uint8 on the device
         self.ratio = ratio

@@ -18,6 +18,8 @@ def stores_needed(spec) -> list[str]:
 
 
 class Standard(Defence):
+    autocast_safe = True  # no attack inside the loss
+
     def loss(
         self,
         model: nn.Module,

@@ -1,0 +1,525 @@
+"""robustsweep's overhead against the bare libraries, as ratios measured side by side (issue #6).
+
+    python benchmarks/run_benchmarks.py                 # full size: the numbers in RESULTS.md
+    python benchmarks/run_benchmarks.py --size tiny     # seconds; what CI runs so this cannot rot
+    python benchmarks/run_benchmarks.py --only P5,P9 --make-run
+
+Every ratio compares our code with the hand-written or library baseline in the same process,
+on the same data and model, from the median of several alternating repetitions, so a noisy
+machine moves both sides alike. P8 (`make run` end to end) takes minutes and runs only with
+--make-run. Prints one markdown table: id, measure, ours, baseline, ratio, target, met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "workflow"))
+
+from robustsweep.adversarial_store import generate_store, to_float  # noqa: E402
+from robustsweep.architectures import build_model  # noqa: E402
+from robustsweep.attack_registry import build_attack  # noqa: E402
+from robustsweep.class_subsets import write_subset  # noqa: E402
+from robustsweep.compute_device import select_device  # noqa: E402
+from robustsweep.defences import TrainingContext, build_defence  # noqa: E402
+from robustsweep.evaluation import sweep_rows  # noqa: E402
+from robustsweep.logits_cache import TestSetLogits, forward  # noqa: E402
+from robustsweep.prepared_dataset import load_split, prepare_dataset  # noqa: E402
+from robustsweep.trained_models import load_model, save_model  # noqa: E402
+from robustsweep.training import Recipe, _train_epoch, make_optimizer, train_run  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Size:
+    """How big each measurement is; `full` is what RESULTS.md reports."""
+
+    repeats: int
+    image_size: int  # digits upscaled to this (P2-P5, P7, P9)
+    sweep_images: int  # P1: ImageNet-A-like test set of 200 classes
+    sweep_image_size: int
+    deepfool_images: int
+    save_image_size: int  # P3: attack.save() rewrites everything so far at every batch
+    train_model: str
+    configs: tuple[str, ...]  # P6: config files dry-run, relative to the repository
+
+
+SIZES = {
+    "tiny": Size(
+        repeats=2,
+        image_size=16,
+        sweep_images=64,
+        sweep_image_size=32,
+        deepfool_images=8,
+        save_image_size=16,
+        train_model="small_cnn",
+        configs=("config.yaml",),
+    ),
+    "full": Size(
+        repeats=5,
+        image_size=32,
+        sweep_images=1000,
+        sweep_image_size=224,
+        deepfool_images=128,
+        save_image_size=128,
+        train_model="resnet18",
+        configs=("studies/tan2022.yaml",),  # and studies/zhu2025.yaml once #4 writes it
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    measure: str
+    ours: float
+    baseline: float
+    ratio: float
+    target: str
+    note: str = ""
+
+    def met(self) -> str:
+        op, bound = self.target.split()
+        return (
+            "yes"
+            if (self.ratio <= float(bound) if op == "<=" else self.ratio >= float(bound))
+            else "NO"
+        )
+
+
+def median_seconds(*runs: Callable[[], object], repeats: int) -> list[float]:
+    """Median wall time of each callable, alternating them so drift hits all alike."""
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(repeats):
+        for run, bucket in zip(runs, times, strict=True):
+            start = time.perf_counter()
+            run()
+            bucket.append(time.perf_counter() - start)
+    return [statistics.median(bucket) for bucket in times]
+
+
+class Workspace:
+    """A prepared digits dataset and a small trained attack source, made once per script run."""
+
+    def __init__(self, folder: Path, size: Size, device: torch.device):
+        self.folder, self.size, self.device = folder, size, device
+        self.dataset = self.digits(size.image_size)
+        self.subset = folder / "N10.json"
+        write_subset(self.subset, range(10), [str(c) for c in range(10)], 10, 0, 0)
+        self.source = folder / "source.safetensors"
+        recipe = Recipe(epochs=4, lr=3e-3, restart_epochs=4)
+        standard = {"method": "standard"}
+        train_run(
+            self.source,
+            folder / "source.csv",
+            self.dataset,
+            self.subset,
+            "small_cnn",
+            {"width": 16},
+            recipe,
+            standard,
+            {},
+            100,
+            device,
+        )
+
+    def digits(self, image_size: int) -> Path:
+        path = self.folder / f"digits-{image_size}.h5"
+        if not path.exists():
+            splits = {"train": 0.6, "test": 0.2, "pool": 0.2}
+            spec = {"source": "digits", "image_size": image_size, "splits": splits}
+            prepare_dataset(path, spec, seed=0)
+        return path
+
+
+def p1_sweep(ws: Workspace) -> Row:
+    """Forward pass + every (M, trial) metric set from its logits, against the forward pass."""
+    size, classes = ws.size, list(range(200))
+    rng = np.random.default_rng(0)
+    images = rng.integers(
+        0, 256, (size.sweep_images, size.sweep_image_size, size.sweep_image_size, 3), np.uint8
+    )
+    labels = rng.integers(0, 200, size.sweep_images)
+    model = build_model("resnet18", 200, {"small_input_stem": False}).eval().to(ws.device)
+    m_values = list(range(20, 201, 20))
+
+    def sweep() -> None:
+        data = TestSetLogits(forward(model, images, ws.device, 250), labels, None)
+        sweep_rows("clean", data, classes, m_values, 3, 0)
+
+    base, ours = median_seconds(
+        lambda: forward(model, images, ws.device, 250), sweep, repeats=max(2, size.repeats // 2)
+    )
+    return Row(
+        "P1",
+        "M x trials sweep (incl. its forward pass) / one forward pass",
+        ours,
+        base,
+        ours / base,
+        "<= 1.05",
+        f"{size.sweep_images} images, 200 classes, M 20..200 x 3",
+    )
+
+
+def p2_p7_store(ws: Workspace) -> list[Row]:
+    """Store generation against bare torchattacks; bytes on disk against raw uint8."""
+    spec = {"method": "pgd", "eps": 0.1, "alpha": 0.025, "steps": 10}
+    batch = 128
+    split = load_split(ws.dataset, "train")
+    model, _ = load_model(ws.source, str(ws.device))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    attack = build_attack(model, spec, 10)
+    output = ws.folder / "store-pgd.h5"
+
+    def bare() -> None:
+        for start in range(0, len(split.labels), batch):
+            x = to_float(split.images[start : start + batch], ws.device)
+            attack(x, torch.as_tensor(split.labels[start : start + batch])).detach()
+
+    def ours() -> None:
+        output.unlink(missing_ok=True)
+        generate_store(output, ws.dataset, "train", ws.source, "pgd", spec, batch, 0, ws.device)
+
+    base, mine = median_seconds(bare, ours, repeats=ws.size.repeats)
+    raw = split.images.nbytes
+    return [
+        Row(
+            "P2",
+            "store generation images/s / bare torchattacks PGD-10",
+            len(split.labels) / mine,
+            len(split.labels) / base,
+            base / mine,
+            ">= 0.95",
+            f"{len(split.labels)} images, batch {batch}",
+        ),
+        Row(
+            "P7",
+            "bytes on disk per stored image / raw uint8 size",
+            output.stat().st_size,
+            raw,
+            output.stat().st_size / raw,
+            "<= 1.05",
+            f"{split.images.shape[1]} px, labels included",
+        ),
+    ]
+
+
+def p3_save(ws: Workspace) -> list[Row]:
+    """torchattacks' attack.save() against our store, same 20 batches.
+
+    attack.save() concatenates and re-saves everything so far as float32 after every batch;
+    our store writes each batch once as uint8, plus one forward pass for the source model's
+    predictions, which attack.save(verbose=False) does not record. The attack (Gaussian
+    noise) and model (a two-channel CNN) are cheap so persisting is most of the time; P3b
+    subtracts each side's necessary compute (the bare attack loop, and for ours also the
+    forward pass) to compare the persisting alone."""
+    spec = {"method": "gn", "std": 0.01}
+    dataset = ws.digits(ws.size.save_image_size)
+    split = load_split(dataset, "train")
+    batch = -(-len(split.labels) // 20)
+    source = ws.folder / "tiny-source.safetensors"
+    tiny = build_model("small_cnn", 10, {"width": 2})
+    save_model(source, tiny, "small_cnn", {"width": 2}, list(range(10)))
+    model, _ = load_model(source, str(ws.device))
+    attack = build_attack(model, spec, 10)
+    # uint8 images turned into [0, 1] floats per batch, as any loader of images on disk does
+    # and as our store does: neither side gets its conversion for free
+    pixels, labels = torch.from_numpy(split.images), torch.as_tensor(split.labels)
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(pixels, labels),
+        batch_size=batch,
+        collate_fn=lambda items: (
+            to_float(torch.stack([x for x, _ in items]), "cpu"),
+            torch.stack([y for _, y in items]),
+        ),
+    )
+    output = ws.folder / "store-gn.h5"
+
+    def theirs() -> None:
+        attack.save(loader, save_path=str(ws.folder / "torchattacks.pt"), verbose=False)
+
+    def ours() -> None:
+        output.unlink(missing_ok=True)
+        generate_store(output, dataset, "train", source, "gn", spec, batch, 0, ws.device)
+
+    def attack_only(with_forward: bool) -> Callable[[], None]:
+        def run() -> None:
+            for x, y in loader:
+                adversarial = attack(x.to(ws.device), y.to(ws.device))
+                if with_forward:
+                    with torch.no_grad():
+                        model(adversarial)
+
+        return run
+
+    base, mine, bare, bare_forward = median_seconds(
+        theirs, ours, attack_only(False), attack_only(True), repeats=ws.size.repeats
+    )
+    setting = f"20 batches of {batch}, {ws.size.save_image_size} px, Gaussian noise, 2-channel CNN"
+    their_saving, our_saving = base - bare, max(mine - bare_forward, 1e-9)
+    return [
+        Row("P3", "torchattacks attack.save() time / our store's time", mine, base,
+            base / mine, ">= 10", setting),
+        Row("P3b", "the same, persisting only (minus each side's attack and forward passes)",
+            our_saving, their_saving, their_saving / our_saving, ">= 10", setting),
+    ]  # fmt: skip
+
+
+def _epoch_setup(ws: Workspace):
+    split = load_split(ws.dataset, "train")
+    images = torch.from_numpy(split.images).permute(0, 3, 1, 2).contiguous().to(ws.device)
+    targets = torch.as_tensor(split.labels, device=ws.device)
+    # resnet18's ImageNet stem: a tenth of the 32 px stem's work, so loop overhead shows more
+    options = {"width": 16} if ws.size.train_model == "small_cnn" else {"small_input_stem": False}
+    return split, images, targets, build_model(ws.size.train_model, 10, options).to(ws.device)
+
+
+def _minimal_epoch(model, optimizer, images, targets, batch, swap=None, stored=None) -> None:
+    """The hand-written baseline: shuffle, slice, (mix), forward, backward, step."""
+    model.train()
+    order = torch.randperm(len(targets), device=targets.device)
+    for start in range(0, len(order), batch):
+        idx = order[start : start + batch]
+        x = images[idx].float().div_(255.0)
+        if swap is not None:
+            mask = swap[idx]
+            x[mask] = stored[idx[mask]].float().div_(255.0)
+        loss = torch.nn.functional.cross_entropy(model(x), targets[idx])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
+def p4_p5_training(ws: Workspace) -> list[Row]:
+    """Our epoch (standard; offline mixing read from the stores) against a minimal loop."""
+    split, images, targets, model = _epoch_setup(ws)
+    recipe = Recipe(epochs=1, batch_size=100, lr=1e-3)
+    optimizer = make_optimizer(list(model.parameters()), recipe)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    positions = torch.arange(len(targets))  # CPU, as training.py passes them
+    fgsm = {"method": "fgsm", "eps": 0.1}
+    store = ws.folder / "train-fgsm.h5"
+    generate_store(store, ws.dataset, "train", ws.source, "fgsm", fgsm, 256, 0, ws.device)
+    context = TrainingContext(ws.device, torch.from_numpy(split.indices), {"fgsm": store})
+    offline = {"method": "offline_adversarial", "ratio": 0.5, "attacks": ["fgsm"]}
+    standard = build_defence({"method": "standard"}, context)
+    stored = build_defence(offline, context).stored[0]
+    swap = torch.rand(len(targets), device=ws.device) < 0.5
+
+    def our_epoch(defence) -> None:
+        _train_epoch(
+            model, defence, optimizer, scheduler, images, targets, positions, recipe, 0, False, 0
+        )
+
+    def our_store_epoch() -> None:  # reading the HDF5 store is part of it
+        our_epoch(build_defence(offline, context))
+
+    def minimal(mixed: bool) -> Callable[[], None]:
+        return lambda: _minimal_epoch(
+            model, optimizer, images, targets, 100, *((swap, stored) if mixed else ())
+        )
+
+    reps = ws.size.repeats
+    base5, ours5 = median_seconds(minimal(False), lambda: our_epoch(standard), repeats=reps)
+    base4, ours4 = median_seconds(minimal(True), our_store_epoch, repeats=reps)
+    n, name = len(targets), ws.size.train_model
+    return [
+        Row(
+            "P4",
+            "epoch reading the store / same epoch from in-memory tensors",
+            ours4,
+            base4,
+            ours4 / base4,
+            "<= 1.05",
+            f"{name}, {n} images, half swapped (FGSM store)",
+        ),
+        Row(
+            "P5",
+            "our training loop samples/s / minimal PyTorch loop",
+            n / ours5,
+            n / base5,
+            base5 / ours5,
+            ">= 0.95",
+            f"{name}, {n} images, batch 100",
+        ),
+    ]
+
+
+def no_slurm_env() -> dict[str, str]:
+    """Snakemake's SLURM plugin asks `scontrol` at every start; where SLURM's client is
+    installed without a reachable controller, that waits about 9 s. The benchmark measures
+    the workflow, so a failing stand-in takes its place (as in the tests)."""
+    folder = Path(tempfile.mkdtemp(prefix="no-slurm-"))
+    stub = folder / "scontrol"
+    stub.write_text("#!/bin/sh\nexit 1\n")
+    stub.chmod(0o755)
+    return os.environ | {"PATH": f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"}
+
+
+def p6_dry_run(ws: Workspace) -> Row:
+    """`snakemake -n` of the paper studies (seconds, not a ratio)."""
+    started = time.perf_counter()
+    jobs = 0
+    for config in ws.size.configs:
+        workdir = ws.folder / f"dry-{Path(config).stem}"
+        workdir.mkdir()
+        command = [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(workdir),
+            "--configfile",
+            str(REPO / config),
+            "-n",
+            "--quiet",
+            "rules",
+        ]
+        result = subprocess.run(
+            command, capture_output=True, text=True, check=True, env=no_slurm_env()
+        )
+        totals = [line for line in result.stdout.splitlines() if line.startswith("total")]
+        jobs += int(totals[0].split()[-1])
+    seconds = time.perf_counter() - started
+    return Row(
+        "P6",
+        "snakemake -n of the studies, seconds",
+        seconds,
+        1.0,
+        seconds,
+        "<= 20",
+        f"{', '.join(Path(c).stem for c in ws.size.configs)}: {jobs} jobs (no zhu2025 yet, #4)",
+    )
+
+
+def p8_make_run(ws: Workspace) -> Row:
+    """The default study end to end on 2 cores, environment built (seconds)."""
+    workdir = ws.folder / "make-run"
+    workdir.mkdir()
+    started = time.perf_counter()
+    # every rule calls `python -m robustsweep`: this interpreter's folder goes first on PATH
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-s",
+            str(REPO / "Snakefile"),
+            "-d",
+            str(workdir),
+            "--configfile",
+            str(REPO / "config.yaml"),
+            "--cores",
+            "2",
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+        env=os.environ | {"PATH": path},
+    )
+    minutes = (time.perf_counter() - started) / 60
+    return Row(
+        "P8", "make run on the default study, minutes", minutes, 1.0, minutes, "<= 10", "2 cores"
+    )
+
+
+def p9_deepfool(ws: Workspace) -> Row:
+    """Our batched DeepFool against torchattacks' per-image loop, same inputs."""
+    import torchattacks
+
+    from robustsweep.batched_deepfool import BatchedDeepFool
+
+    split = load_split(ws.dataset, "test")
+    n = ws.size.deepfool_images
+    model, _ = load_model(ws.source, str(ws.device))
+    x, y = (
+        to_float(split.images[:n], ws.device),
+        torch.as_tensor(split.labels[:n], device=ws.device),
+    )
+    ours, theirs = BatchedDeepFool(model, 50, 0.02), torchattacks.DeepFool(model, 50, 0.02)
+    base, mine = median_seconds(
+        lambda: theirs(x, y), lambda: ours(x, y), repeats=max(2, ws.size.repeats // 2)
+    )
+    return Row(
+        "P9",
+        "DeepFool images/s / torchattacks DeepFool",
+        n / mine,
+        n / base,
+        base / mine,
+        ">= 5",
+        f"{n} images, 50 steps, small CNN",
+    )
+
+
+BENCHMARKS: dict[str, Callable[[Workspace], Row | list[Row]]] = {
+    "P1": p1_sweep,
+    "P2": p2_p7_store,  # also P7
+    "P3": p3_save,  # also P3b
+    "P4": p4_p5_training,  # also P5
+    "P6": p6_dry_run,
+    "P8": p8_make_run,
+    "P9": p9_deepfool,
+}
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| id | measure | ours | baseline | ratio | target | met | setting |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: r.id):
+        lines.append(
+            f"| {r.id} | {r.measure} | {r.ours:.4g} | {r.baseline:.4g} | {r.ratio:.3f} | "
+            f"{r.target} | {r.met()} | {r.note} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="full")
+    parser.add_argument("--only", help="comma-separated ids, e.g. P1,P9 (P2 gives P7, P4 gives P5)")
+    parser.add_argument("--make-run", action="store_true", help="also P8 (minutes)")
+    parser.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda")
+    args = parser.parse_args(argv)
+    device = select_device(args.device)
+    chosen = args.only.split(",") if args.only else [k for k in BENCHMARKS if k != "P8"]
+    if args.make_run and "P8" not in chosen:
+        chosen.append("P8")
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="robustsweep-bench-") as tmp:
+        workspace = Workspace(Path(tmp), SIZES[args.size], device)
+        for key in chosen:
+            print(f"running {key} ...", file=sys.stderr, flush=True)
+            result = BENCHMARKS[key](workspace)
+            result = result if isinstance(result, list) else [result]
+            for row in result:  # as they come: a full run takes a quarter of an hour
+                print(f"  {row.id}: ratio {row.ratio:.3f} (target {row.target})", file=sys.stderr)
+            rows += result
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(
+        f"robustsweep benchmarks, size {args.size}, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, device {name}\n"
+    )
+    print(table(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
