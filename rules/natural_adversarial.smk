@@ -15,10 +15,12 @@ rule mine_natural_adversarial:
         patterns=config["natural_adversarial"]["patterns"],
         severity=config["natural_adversarial"]["severity"],
         variants=config["natural_adversarial"]["variants"],
+        max_confidence=config["natural_adversarial"]["max_confidence"],
         seed=config["seed"],
     shell:
         "python -m robustsweep mine --device {params.device} --threads {threads}"
         " --output {output} --dataset {input.dataset}"
         " --reference {input.reference} --patterns {params.patterns}"
         " --severity {params.severity} --variants {params.variants} --seed {params.seed}"
+        " --max-confidence {params.max_confidence}"
         " > {log} 2>&1"

@@ -266,3 +266,39 @@ def test_class_pool_of_a_folder_bounds_n(tmp_path):
     config["experiments"]["e"]["train_classes"] = [4]
     with pytest.raises(ConfigError, match=r"N=4, larger than the class pool \(3 classes of"):
         validate_config(config)
+
+
+def test_imagenet_a_positions_map_in_order_to_its_folder_labels(tmp_path):
+    from torchvision.datasets import ImageFolder
+
+    from robustsweep.imagenet_classes import (
+        imagenet_a_positions,
+        imagenet_a_synsets,
+        imagenet_synsets,
+        lemmas,
+    )
+
+    synsets, a_synsets, positions = imagenet_synsets(), imagenet_a_synsets(), imagenet_a_positions()
+    assert len(synsets) == len(set(synsets)) == 1000 and len(a_synsets) == len(positions) == 200
+    assert list(positions) == sorted(positions)  # sorted ids give increasing logit positions
+    # an ImageNet-A tree on disk: ImageFolder's label k is the class of logit positions[k]
+    root = tmp_path / "imagenet-a"
+    for wnid in reversed(a_synsets):  # creation order must not matter
+        (root / wnid).mkdir(parents=True)
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(root / wnid / "0.jpg")
+    folder = ImageFolder(str(root))
+    for wnid, label in folder.class_to_idx.items():
+        assert synsets[positions[label]] == wnid
+    assert lemmas()["n01498041"] == "stingray" and lemmas()[synsets[0]] == "tench"
+
+
+def test_named_class_list_checks_an_imagenet_a_tree(tmp_path):
+    from robustsweep.imagenet_classes import imagenet_a_synsets
+
+    root = tmp_path / "imgs"
+    for wnid in imagenet_a_synsets()[:198]:
+        (root / wnid).mkdir(parents=True)
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(root / wnid / "0.jpg")
+    assert class_count({"source": "imagefolder", "root": str(root), "classes": "imagenet-a"}) == 200
+    message = folder_error(tmp_path, classes="imagenet-a")
+    assert "lacks 2 class folder(s)" in message and imagenet_a_synsets()[-1] in message

@@ -204,3 +204,20 @@ def test_detector_accuracy_scores_clean_as_real_and_mixtures_by_their_labels():
     assert row["detector_accuracy"] == 1.0
     (row,) = sweep_rows("clean", SetLogits(logits, labels, None, np.arange(4)), [0, 1], [], 1, 0)
     assert np.isnan(row["detector_accuracy"])
+
+
+def test_low_confidence_filter_keeps_only_unsure_mistakes(
+    tmp_path, natural, digits_h5, trained_model
+):
+    path = tmp_path / "unsure.h5"
+    patterns = ["fog", "viewing_angle"]
+    mine_natural_adversarial(path, digits_h5, trained_model, patterns, 0.7, 1, 0, CPU, 0.5)
+    with h5py.File(path) as h5:
+        confidence = h5["reference_confidence"][()]
+        assert h5.attrs["max_confidence"] == 0.5
+    with h5py.File(natural) as h5:
+        every_mistake = h5["reference_confidence"][()][
+            np.isin(h5["pattern"][()].astype(str), patterns)
+        ]
+    assert len(confidence) > 0 and confidence.max() <= 0.5
+    assert len(confidence) == int((every_mistake <= 0.5).sum())

@@ -94,6 +94,7 @@ def cmd_mine(args) -> None:
         args.variants,
         args.seed,
         select_device(args.device),
+        args.max_confidence,
     )
 
 
@@ -202,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--severity", type=float, required=True)
     p.add_argument("--variants", type=int, required=True)
     p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--max-confidence", type=float, default=1.0, help="keep only mistakes below")
     p.set_defaults(func=cmd_mine)
 
     p = sub.add_parser("logits", parents=[compute], help="cache logits over every test set")

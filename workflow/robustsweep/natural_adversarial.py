@@ -2,8 +2,8 @@
 
 Every pool image is corrupted with every configured natural pattern; a fixed reference model
 classifies the results and only the images it gets wrong are kept (the adversarial filter of
-Hendrycks et al.). The kept set stores each image's pattern, so accuracy per pattern can be
-reported.
+Hendrycks et al.), optionally only those it gets wrong with low confidence (`max_confidence`).
+The kept set stores each image's pattern, so accuracy per pattern can be reported.
 
 File layout: images (n, H, W, 3) uint8, label, clean_index, pattern (string),
 reference_pred, reference_confidence; attrs: patterns, severity, seed, candidates and kept
@@ -53,15 +53,17 @@ def mine_natural_adversarial(
     variants: int,
     seed: int,
     device: torch.device,
+    max_confidence: float = 1.0,
 ) -> None:
-    """Corrupt the pool, keep what the reference model misclassifies, and store it."""
+    """Corrupt the pool, keep what the reference model misclassifies (at most
+    `max_confidence` sure of its wrong answer), and store it."""
     pool = load_split(dataset, "pool")
     model, card = load_model(reference_weights, str(device))
     candidates, rows, names = corrupt_pool(pool.images, patterns, severity, seed, variants)
     probabilities = softmax(forward(model, candidates, device), axis=1)
     pred_index, confidence = probabilities.argmax(1), probabilities.max(1)
     predicted = np.asarray(card.class_ids)[pred_index]
-    keep = predicted != pool.labels[rows]
+    keep = (predicted != pool.labels[rows]) & (confidence <= max_confidence)
     counts = {
         "candidates": dict(Counter(names.tolist())),
         "kept": dict(Counter(names[keep].tolist())),
@@ -77,6 +79,7 @@ def mine_natural_adversarial(
             patterns=json.dumps(patterns),
             severity=severity,
             seed=seed,
+            max_confidence=max_confidence,
             counts=json.dumps(counts, sort_keys=True),
             reference_weights_sha256=file_sha256(reference_weights),
         )

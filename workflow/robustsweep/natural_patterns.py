@@ -1,11 +1,13 @@
 """Natural-pattern corruptions used to mine natural adversarial examples (seed 000, Sec. 2.1).
 
 Each pattern is a seeded function (uint8 HxWx3 image, generator, severity in [0, 1]) -> image,
-modelled on the attack patterns the paper reads off Grad-CAM maps: image distortion (defocus
-and motion blur), low object-to-background ratio, grid occlusion, environment (light, fog) and
-significant edge interference. They are written here by hand because no maintained library
-ships these as numpy transforms on tiny images (imgaug is unmaintained, albumentations
-targets photographs and adds a heavy dependency); scipy does the filtering.
+modelled on the seven attack patterns the paper reads off Grad-CAM maps: (1) image distortion
+(defocus_blur, motion_blur), (2) low_object_ratio, (3) grid_occlusion, (4)
+background_interference, (5) deep_background_objects, (6) edge_interference and (7) the
+environment: light, fog, rain, snow and viewing_angle, each usable alone (`environment` is
+light + fog together, kept for existing configs). They are written here by hand because no
+maintained library ships these as numpy transforms on tiny images (imgaug is unmaintained,
+albumentations targets photographs and adds a heavy dependency); scipy does the filtering.
 """
 
 from __future__ import annotations
@@ -118,13 +120,126 @@ def edge_interference(image: np.ndarray, rng: np.random.Generator, severity: flo
     return _to_uint8(out)
 
 
+def central_box(shape: tuple[int, ...], keep: float) -> tuple[slice, slice]:
+    """The centred box covering `keep` of each side: where ImageNet-style photos hold their
+    object, which background patterns leave alone."""
+    height, width = shape[:2]
+    dy, dx = int(round(height * (1 - keep) / 2)), int(round(width * (1 - keep) / 2))
+    return slice(dy, height - dy), slice(dx, width - dx)
+
+
+def background_interference(
+    image: np.ndarray, rng: np.random.Generator, severity: float
+) -> np.ndarray:
+    """Busy, high-contrast texture blended into the background around the central object box
+    (foliage, crowds, patterned walls); the box itself is untouched."""
+    height, width, _ = image.shape
+    texture = rng.random((height, width, 3)) * 255.0
+    stripes = np.sin(np.arange(width) * rng.uniform(0.6, 1.6) + rng.uniform(0, np.pi))
+    texture = 0.5 * texture + 0.5 * 255.0 * (stripes[None, :, None] > 0)
+    alpha = 0.3 + 0.6 * severity
+    out = (1 - alpha) * image.astype(np.float32) + alpha * texture
+    box = central_box(image.shape, 0.6)
+    out[box] = image[box]
+    return _to_uint8(out)
+
+
+def deep_background_objects(
+    image: np.ndarray, rng: np.random.Generator, severity: float
+) -> np.ndarray:
+    """A smaller, sharper second object in a corner of the background, which draws the model's
+    attention away from the main one. The only object at hand is the image's own, so the
+    second one is that object shrunk, rotated by a multiple of 90 degrees and re-contrasted."""
+    height, width, _ = image.shape
+    scale = 0.25 + 0.2 * severity
+    small = ndimage.zoom(image.astype(np.float32), (scale, scale, 1), order=1)
+    small = np.rot90(small, k=int(rng.integers(1, 4)))
+    small = (small - small.mean()) * (1 + severity) + small.mean()
+    sh, sw = small.shape[:2]
+    top = 0 if rng.random() < 0.5 else height - sh
+    left = 0 if rng.random() < 0.5 else width - sw
+    out = image.astype(np.float32)
+    out[top : top + sh, left : left + sw] = small
+    return _to_uint8(out)
+
+
+def light(image: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
+    """Over- or under-exposure: contrast loss and a brightness shift, no spatial change."""
+    img = image.astype(np.float32)
+    contrast = 1.0 - 0.6 * severity * rng.uniform(0.7, 1.0)
+    brightness = rng.choice([-1.0, 1.0]) * rng.uniform(0.5, 1.0) * 80 * severity
+    return _to_uint8((img - img.mean()) * contrast + img.mean() + brightness)
+
+
+def fog(image: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
+    """A smooth, bright haze of uneven density over the scene."""
+    haze = 160 + 95 * _smooth_field(image.shape[:2], rng)[..., None]
+    density = 0.25 + 0.5 * severity * rng.uniform(0.8, 1.0)
+    return _to_uint8((1 - density) * image.astype(np.float32) + density * haze)
+
+
+def _streaks(shape: tuple[int, int], rng, count: int, length: int, angle: float) -> np.ndarray:
+    """Boolean mask of `count` straight streaks of `length` pixels at `angle` degrees."""
+    kernel = motion_kernel(length, angle) > 0
+    seeds = np.zeros(shape, dtype=bool)
+    seeds[rng.integers(0, shape[0], count), rng.integers(0, shape[1], count)] = True
+    return ndimage.binary_dilation(seeds, structure=kernel)
+
+
+def rain(image: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
+    """Light, slanted rain streaks over a slightly darkened scene."""
+    height, width, _ = image.shape
+    count = max(1, int(height * width * (0.004 + 0.02 * severity)))
+    length = max(3, int(round(min(height, width) * (0.1 + 0.15 * severity))))
+    streaks = _streaks((height, width), rng, count, length, 90 + rng.uniform(-20, 20))
+    out = image.astype(np.float32) * (1 - 0.2 * severity)
+    out[streaks] = 0.4 * out[streaks] + 0.6 * 220.0
+    return _to_uint8(out)
+
+
+def snow(image: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
+    """White flakes of one to two pixels, more and larger with severity."""
+    height, width, _ = image.shape
+    flakes = rng.random((height, width)) < 0.01 + 0.06 * severity
+    if severity > 0.5:
+        flakes = ndimage.binary_dilation(flakes, structure=np.ones((2, 2), bool))
+    out = image.astype(np.float32)
+    out[flakes] = 245.0
+    return _to_uint8(out)
+
+
+def viewing_angle(image: np.ndarray, rng: np.random.Generator, severity: float) -> np.ndarray:
+    """The object seen from an unusual angle: an in-plane rotation plus a shear, about the
+    image centre, edges filled by replication."""
+    angle = np.deg2rad(rng.choice([-1.0, 1.0]) * 40 * severity * rng.uniform(0.7, 1.0))
+    shear = rng.uniform(-0.5, 0.5) * severity
+    rotate = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    matrix = rotate @ np.array([[1.0, shear], [0.0, 1.0]])
+    centre = (np.array(image.shape[:2]) - 1) / 2
+    offset = centre - matrix @ centre
+    channels = [
+        ndimage.affine_transform(
+            image[..., c].astype(np.float32), matrix, offset=offset, order=1, mode="nearest"
+        )
+        for c in range(image.shape[-1])
+    ]
+    return _to_uint8(np.stack(channels, axis=-1))
+
+
 PATTERNS: dict[str, Pattern] = {
     "defocus_blur": defocus_blur,
     "motion_blur": motion_blur,
     "low_object_ratio": low_object_ratio,
     "grid_occlusion": grid_occlusion,
-    "environment": environment,
+    "background_interference": background_interference,
+    "deep_background_objects": deep_background_objects,
     "edge_interference": edge_interference,
+    "environment": environment,
+    "light": light,
+    "fog": fog,
+    "rain": rain,
+    "snow": snow,
+    "viewing_angle": viewing_angle,
 }
 
 

@@ -24,6 +24,17 @@ def _root(spec: dict) -> Path:
     return Path(spec["root"])
 
 
+def expected_classes(spec: dict) -> list[str] | None:
+    """`dataset.classes` as a list: given explicitly, or a named list ('imagenet-1k',
+    'imagenet-a', from imagenet_classes.py), or None (whatever folders there are)."""
+    classes = spec.get("classes")
+    if isinstance(classes, str):
+        from robustsweep.imagenet_classes import named_class_list
+
+        return named_class_list(classes)
+    return classes
+
+
 def class_folders(root: Path) -> list[str]:
     """Sub-folder names of root, sorted, hidden ones left out."""
     with os.scandir(root) as entries:
@@ -56,7 +67,7 @@ def check(spec: dict) -> None:
             f"dataset folder '{root}' has no class sub-folders; it needs one sub-folder of "
             "images per class (root/<class>/<image>.jpg)"
         )
-    expected = spec.get("classes")
+    expected = expected_classes(spec)
     if expected:
         missing = sorted(set(expected) - set(found))
         if missing:
@@ -79,8 +90,8 @@ def check(spec: dict) -> None:
 
 
 def class_count(spec: dict) -> int:
-    if spec.get("classes"):
-        return len(spec["classes"])
+    if expected := expected_classes(spec):
+        return len(expected)
     root = _root(spec)
     return len(class_folders(root)) if root.is_dir() else 0
 

@@ -1,0 +1,109 @@
+"""Grad-CAM, Guided Backprop (also through GELUs) and Guided Grad-CAM, and Fig. 9's image."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from robustsweep.class_activation_maps import (
+    GuidedBackpropGELU,
+    explain,
+    gradient_edge_image,
+    guided_backprop,
+    guided_gelus,
+)
+
+
+def tiny_net(activation: type[nn.Module]) -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1),
+        activation(),
+        nn.Conv2d(8, 8, 3, padding=1),
+        activation(),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(8, 4),
+    ).eval()
+
+
+def image() -> torch.Tensor:
+    return torch.rand(3, 12, 12, generator=torch.Generator().manual_seed(1))
+
+
+def test_guided_gelu_backward_is_the_guided_rule():
+    x = torch.linspace(-3, 3, 61, requires_grad=True)
+    upstream = torch.sin(torch.arange(61.0))  # positive and negative incoming gradients
+    GuidedBackpropGELU()(x).backward(upstream)
+    probe = x.detach().requires_grad_(True)
+    (derivative,) = torch.autograd.grad(nn.functional.gelu(probe).sum(), probe)
+    expected = upstream * derivative * (x.detach() > 0) * (upstream > 0)
+    torch.testing.assert_close(x.grad, expected)
+    assert (x.grad >= 0).all() and (x.grad > 0).any()
+
+
+def test_forward_is_unchanged_and_the_same_modules_come_back():
+    model = tiny_net(nn.GELU)
+    originals = [m for m in model.modules() if isinstance(m, nn.GELU)]
+    before = model(image()[None])
+    with guided_gelus(model) as count:
+        assert count == 2
+        assert not any(isinstance(m, nn.GELU) and m in originals for m in model[1:4])
+        torch.testing.assert_close(model(image()[None]), before)
+    assert [m for m in model.modules() if isinstance(m, nn.GELU)] == originals
+
+
+def test_gelu_network_gets_guided_not_plain_gradients():
+    model = tiny_net(nn.GELU)
+    x = image()
+    guided = guided_backprop(model, x, target=2)
+    plain_input = x[None].clone().requires_grad_(True)
+    model(plain_input)[0, 2].backward()
+    plain = plain_input.grad[0].permute(1, 2, 0).numpy()
+    assert guided.shape == (12, 12, 3)
+    assert not np.allclose(guided, plain, atol=1e-6)  # the library alone would return `plain`
+
+
+def test_relu_network_matches_the_library():
+    from pytorch_grad_cam import GuidedBackpropReLUModel
+
+    model = tiny_net(nn.ReLU)
+    ours = guided_backprop(model, image(), target=1)
+    theirs = GuidedBackpropReLUModel(model=model, device=torch.device("cpu"))(
+        image()[None], target_category=1
+    )
+    np.testing.assert_allclose(ours, theirs, rtol=1e-6)
+
+
+def test_explanation_maps_have_display_ranges():
+    model = tiny_net(nn.GELU)
+    result = explain(model, model[2], image(), target=0)
+    assert result.cam.shape == (12, 12) and result.cam.min() >= 0 and result.cam.max() <= 1
+    for picture in (result.guided, result.guided_cam):
+        assert picture.shape == (12, 12, 3) and picture.min() >= 0 and picture.max() <= 1
+
+
+@pytest.mark.parametrize("size", [224, 33])
+def test_gradient_edge_image_has_one_sharp_edge_in_the_middle(size):
+    picture = gradient_edge_image(size)
+    assert picture.shape == (size, size, 3) and picture.dtype == np.uint8
+    row = picture[0, :, 0].astype(int)
+    steps = np.diff(row)
+    assert row[0] == 255 and row[-1] == 0
+    assert np.argmax(steps) == size // 2 - 1 and steps.max() == 255  # black meets white
+    assert (np.delete(steps, size // 2 - 1) <= 0).all()  # elsewhere: smooth darkening
+
+
+def test_convnext_gelus_are_all_guided_and_the_maps_come_out():
+    from torchvision.models import convnext_tiny
+
+    torch.manual_seed(0)
+    model = convnext_tiny(num_classes=4).eval()
+    with guided_gelus(model) as count:
+        assert count == 3 + 3 + 9 + 3  # one GELU per block of ConvNeXt-T's four stages
+        assert not any(isinstance(m, nn.GELU) for m in model.modules())
+    assert sum(isinstance(m, nn.GELU) for m in model.modules()) == 18
+    x = torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(2))
+    result = explain(model, model.features[-1], x, target=3)
+    assert result.cam.shape == (32, 32) and result.guided.shape == (32, 32, 3)
+    assert np.ptp(result.guided) > 0
