@@ -68,7 +68,9 @@ def test_relu_network_matches_the_library():
     from pytorch_grad_cam import GuidedBackpropReLUModel
 
     model = tiny_net(nn.ReLU)
+    relus = [m for m in model.modules() if isinstance(m, nn.ReLU)]
     ours = guided_backprop(model, image(), target=1)
+    assert [m for m in model.modules() if isinstance(m, nn.ReLU)] == relus  # same instances
     theirs = GuidedBackpropReLUModel(model=model, device=torch.device("cpu"))(
         image()[None], target_category=1
     )

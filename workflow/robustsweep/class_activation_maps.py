@@ -49,21 +49,27 @@ class GuidedBackpropGELU(nn.Module):
         return _GuidedGELUFunction.apply(x, self.approximate)
 
 
-@contextmanager
-def guided_gelus(model: nn.Module):
-    """Swap every nn.GELU of `model` for GuidedBackpropGELU; restore the same modules after."""
-    swapped = [
+def _children_of_type(model: nn.Module, kind: type[nn.Module]) -> list:
+    return [
         (parent, name, child)
         for parent in model.modules()
         for name, child in parent.named_children()
-        if isinstance(child, nn.GELU)
+        if isinstance(child, kind)
     ]
-    for parent, name, child in swapped:
+
+
+@contextmanager
+def guided_gelus(model: nn.Module):
+    """Swap every nn.GELU of `model` for GuidedBackpropGELU; afterwards put back the very
+    same GELU and ReLU modules (the library replaces ReLUs with new instances)."""
+    gelus = _children_of_type(model, nn.GELU)
+    relus = _children_of_type(model, nn.ReLU)
+    for parent, name, child in gelus:
         setattr(parent, name, GuidedBackpropGELU(child.approximate))
     try:
-        yield len(swapped)
+        yield len(gelus)
     finally:
-        for parent, name, child in swapped:
+        for parent, name, child in gelus + relus:
             setattr(parent, name, child)
 
 
