@@ -177,3 +177,18 @@ def trained_model(tmp_path_factory, digits_h5, all_classes_subset) -> Path:
     weights = train_small_cnn(tmp_path_factory.mktemp("model"), digits_h5, all_classes_subset)
     assert json.loads(all_classes_subset.read_text())["class_ids"] == list(range(10))
     return weights
+
+
+@pytest.fixture(scope="session")
+def attack_batch(digits_h5, trained_model):
+    """The trained digits model with frozen weights and 96 test images (floats) with labels:
+    what the attack tests attack."""
+    from robustsweep.adversarial_store import to_float
+    from robustsweep.prepared_dataset import load_split
+    from robustsweep.trained_models import load_model
+
+    model, _ = load_model(trained_model)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    split = load_split(digits_h5, "test")
+    return model, to_float(split.images[:96], "cpu"), torch.as_tensor(split.labels[:96])

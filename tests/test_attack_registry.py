@@ -4,24 +4,15 @@ import pytest
 import torch
 import torchattacks
 
-from robustsweep.adversarial_store import to_float
 from robustsweep.attack_registry import REFERENCE_AUTOATTACK, build_attack
-from robustsweep.prepared_dataset import load_split
-from robustsweep.trained_models import load_model
 
 CPU = torch.device("cpu")
 EPS = 0.1
 
 
 @pytest.fixture(scope="module")
-def batch(digits_h5, trained_model):
-    model, card = load_model(trained_model)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    split = load_split(digits_h5, "test")
-    images = to_float(split.images[:96], CPU)
-    labels = torch.as_tensor(split.labels[:96])
-    return model, images, labels
+def batch(attack_batch):
+    return attack_batch
 
 
 def attacked(batch, spec):

@@ -4,20 +4,14 @@ import pytest
 import torch
 import torchattacks
 
-from robustsweep.adversarial_store import to_float
 from robustsweep.attack_registry import build_attack
 from robustsweep.batched_deepfool import BatchedDeepFool
-from robustsweep.prepared_dataset import load_split
-from robustsweep.trained_models import load_model
 
 
 @pytest.fixture(scope="module")
-def batch(digits_h5, trained_model):
-    model, _ = load_model(trained_model)
-    for p in model.parameters():
-        p.requires_grad_(False)
-    split = load_split(digits_h5, "test")
-    return model, to_float(split.images[:64], "cpu"), torch.as_tensor(split.labels[:64])
+def batch(attack_batch):
+    model, images, labels = attack_batch
+    return model, images[:64], labels[:64]
 
 
 def margin(logits: torch.Tensor) -> torch.Tensor:

@@ -54,9 +54,8 @@ def use_bf16(precision: str, device: torch.device, trainer) -> bool:
     """bf16 autocast for this run? 'auto' means yes on a GPU that supports bf16."""
     if precision == "fp32":
         return False
-    wanted = precision == "bf16" or (
-        device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    )
+    # select_device has already refused CUDA where none is visible
+    wanted = precision == "bf16" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
     if wanted and not trainer.autocast_safe:
         print(f"precision {precision}: float32 kept, {type(trainer).__name__} attacks in its loss")
         return False
