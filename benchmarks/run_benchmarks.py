@@ -39,7 +39,13 @@ from robustsweep.evaluation import sweep_rows  # noqa: E402
 from robustsweep.logits_cache import TestSetLogits, forward  # noqa: E402
 from robustsweep.prepared_dataset import load_split, prepare_dataset  # noqa: E402
 from robustsweep.trained_models import load_model, save_model  # noqa: E402
-from robustsweep.training import Recipe, _train_epoch, make_optimizer, train_run  # noqa: E402
+from robustsweep.training import (  # noqa: E402
+    Recipe,
+    _train_epoch,
+    images_on_device,
+    make_optimizer,
+    train_run,
+)
 
 
 @dataclass(frozen=True)
@@ -309,7 +315,7 @@ def p4_p5_training(ws: Workspace) -> list[Row]:
     recipe = Recipe(epochs=1, batch_size=100, lr=1e-3)
     optimizer = make_optimizer(list(model.parameters()), recipe)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    positions = torch.arange(len(targets))  # CPU, as training.py passes them
+    data = images_on_device(ws.dataset, list(range(10)), recipe, ws.device)  # as train_run
     fgsm = {"method": "fgsm", "eps": 0.1}
     store = ws.folder / "train-fgsm.h5"
     generate_store(store, ws.dataset, "train", ws.source, "fgsm", fgsm, 256, 0, ws.device)
@@ -320,9 +326,7 @@ def p4_p5_training(ws: Workspace) -> list[Row]:
     swap = torch.rand(len(targets), device=ws.device) < 0.5
 
     def our_epoch(defence) -> None:
-        _train_epoch(
-            model, defence, optimizer, scheduler, images, targets, positions, recipe, 0, False, 0
-        )
+        _train_epoch(model, defence, optimizer, scheduler, data, 0, False, 0)
 
     def our_store_epoch() -> None:  # reading the HDF5 store is part of it
         our_epoch(build_defence(offline, context))

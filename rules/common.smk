@@ -5,6 +5,7 @@ import shlex
 from robustsweep.study_plan import (
     Run,
     experiment_runs,
+    explanation_run,
     pool_size,
     predicted_class_values,
     support_run,
@@ -19,6 +20,8 @@ R = config["results"]
 RUNS = experiment_runs(config)
 POOL = pool_size(config)
 ATTACKS = config["attacks"]["methods"]
+NATURAL = f"{R}/data/natural_adversarial.h5"
+NATURAL_ROOT = config["natural_adversarial"].get("root")
 # Every rule runs `python -m robustsweep <stage>`; the package is found through PYTHONPATH, set
 # in front of each shell command, so a plain clone or a --use-conda environment works as is.
 shell.prefix(
@@ -35,6 +38,7 @@ wildcard_constraints:
     n=r"\d+",
     seed=r"\d+",
     split=r"train|test",
+    figure="|".join(FIGURES),
 
 
 def as_json(value):
@@ -100,10 +104,19 @@ def white_box_attacks():
     return {name: ATTACKS[name] for name in config["evaluation"]["white_box"]}
 
 
+def explained_run(model):
+    return explanation_run(config, model)
+
+
 def final_outputs():
+    extension = config["figures"]["format"]
     return [
         f"{R}/study_record.json",
         f"{R}/tables/metrics.csv",
         f"{R}/tables/tables.md",
-        *[f"{R}/figures/{kind}.{config['figures']['format']}" for kind in FIGURES],
+        *[f"{R}/figures/{kind}.{extension}" for kind in FIGURES],
+        *[
+            f"{R}/figures/explanations/{model}.{extension}"
+            for model in config["explanations"]["models"]
+        ],
     ]

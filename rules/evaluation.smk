@@ -3,7 +3,7 @@ rule logits_cache:
         unpack(lambda wildcards: test_stores()),
         weights=f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/weights.safetensors",
         dataset=rules.prepare_dataset.output[0],
-        natural=rules.mine_natural_adversarial.output[0],
+        natural=NATURAL,
         code=stage_sources("logits_cache"),
     output:
         f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/logits.h5",
@@ -11,7 +11,8 @@ rule logits_cache:
         f"{R}/logs/logits_cache/{{model}}_N{{n}}_seed{{seed}}_{{defence}}.log",
     conda:
         ENV
-    threads: 1
+    # a file index (ImageNet-A, a val set) is decoded by this many DataLoader workers
+    threads: config["threads"]
     resources:
         gpu=config["gpus_per_job"],
     params:

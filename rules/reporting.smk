@@ -44,6 +44,33 @@ rule figure:
         " --style {params.style:q} > {log} 2>&1"
 
 
+rule explain_mistakes:
+    input:
+        weights=lambda wildcards: weights_of(explained_run(wildcards.model)),
+        logits=lambda wildcards: run_path(explained_run(wildcards.model), "logits.h5"),
+        natural=NATURAL,
+        dataset=rules.prepare_dataset.output[0],
+        code=stage_sources("mistake_explanations"),
+    output:
+        report(
+            f"{R}/figures/explanations/{{model}}.{config['figures']['format']}",
+            caption="../workflow/report/explanations.rst",
+            category="Grad-CAM",
+        ),
+    log:
+        f"{R}/logs/explain_mistakes/{{model}}.log",
+    conda:
+        ENV
+    threads: 1
+    params:
+        top_k=config["explanations"]["top_k"],
+        style=as_json(config["figures"]),
+    shell:
+        "python -m robustsweep explain --output {output} --weights {input.weights}"
+        " --logits {input.logits} --natural {input.natural} --dataset {input.dataset}"
+        " --top-k {params.top_k} --style {params.style:q} > {log} 2>&1"
+
+
 rule study_record:
     input:
         code=stage_sources("provenance"),

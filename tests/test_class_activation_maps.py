@@ -1,4 +1,4 @@
-"""Grad-CAM, Guided Backprop (also through GELUs) and Guided Grad-CAM, and Fig. 9's image."""
+"""Grad-CAM, Guided Backprop (also through GELU, SiLU, Hardswish), Guided Grad-CAM, Fig. 9."""
 
 import numpy as np
 import pytest
@@ -6,11 +6,11 @@ import torch
 from torch import nn
 
 from robustsweep.class_activation_maps import (
-    GuidedBackpropGELU,
+    GuidedBackpropActivation,
     explain,
     gradient_edge_image,
+    guided_activations,
     guided_backprop,
-    guided_gelus,
 )
 
 
@@ -31,12 +31,15 @@ def image() -> torch.Tensor:
     return torch.rand(3, 12, 12, generator=torch.Generator().manual_seed(1))
 
 
-def test_guided_gelu_backward_is_the_guided_rule():
+@pytest.mark.parametrize(
+    "function", [nn.functional.gelu, nn.functional.silu, nn.functional.hardswish]
+)
+def test_guided_backward_is_the_guided_rule(function):
     x = torch.linspace(-3, 3, 61, requires_grad=True)
     upstream = torch.sin(torch.arange(61.0))  # positive and negative incoming gradients
-    GuidedBackpropGELU()(x).backward(upstream)
+    GuidedBackpropActivation(function)(x).backward(upstream)
     probe = x.detach().requires_grad_(True)
-    (derivative,) = torch.autograd.grad(nn.functional.gelu(probe).sum(), probe)
+    (derivative,) = torch.autograd.grad(function(probe).sum(), probe)
     expected = upstream * derivative * (x.detach() > 0) * (upstream > 0)
     torch.testing.assert_close(x.grad, expected)
     assert (x.grad >= 0).all() and (x.grad > 0).any()
@@ -46,15 +49,16 @@ def test_forward_is_unchanged_and_the_same_modules_come_back():
     model = tiny_net(nn.GELU)
     originals = [m for m in model.modules() if isinstance(m, nn.GELU)]
     before = model(image()[None])
-    with guided_gelus(model) as count:
+    with guided_activations(model) as count:
         assert count == 2
         assert not any(isinstance(m, nn.GELU) and m in originals for m in model[1:4])
         torch.testing.assert_close(model(image()[None]), before)
     assert [m for m in model.modules() if isinstance(m, nn.GELU)] == originals
 
 
-def test_gelu_network_gets_guided_not_plain_gradients():
-    model = tiny_net(nn.GELU)
+@pytest.mark.parametrize("activation", [nn.GELU, nn.SiLU, nn.Hardswish])
+def test_smooth_activation_network_gets_guided_not_plain_gradients(activation):
+    model = tiny_net(activation)
     x = image()
     guided = guided_backprop(model, x, target=2)
     plain_input = x[None].clone().requires_grad_(True)
@@ -101,7 +105,7 @@ def test_convnext_gelus_are_all_guided_and_the_maps_come_out():
 
     torch.manual_seed(0)
     model = convnext_tiny(num_classes=4).eval()
-    with guided_gelus(model) as count:
+    with guided_activations(model) as count:
         assert count == 3 + 3 + 9 + 3  # one GELU per block of ConvNeXt-T's four stages
         assert not any(isinstance(m, nn.GELU) for m in model.modules())
     assert sum(isinstance(m, nn.GELU) for m in model.modules()) == 18

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from robustsweep.figures import FIGURES, draw_figure
+from robustsweep.figures import FIGURES, architecture_family, draw_figure
 
 STYLE = {"style": "whitegrid", "context": "paper", "dpi": 40, "format": "png"}
 
@@ -21,6 +21,7 @@ def metrics_of(defences: list[str]) -> pd.DataFrame:
                         "seed": 0,
                         "defence": defence,
                         "parameters": 1000,
+                        "architecture": "small_cnn",
                         "test_set": test_set,
                         "pattern": "all",
                         "m_classes": m,
@@ -42,3 +43,21 @@ def test_every_figure_is_drawn_with_or_without_standard_runs(tmp_path, kind, def
     assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
     has_data = FIGURES[kind](pd.read_csv(metrics)) is not None
     assert has_data == ("standard" in defences or kind == "robust_accuracy")
+
+
+@pytest.mark.parametrize(
+    "architecture, family",
+    [
+        ("resnet101", "resnet"),
+        ("vgg19_bn", "vgg"),
+        ("efficientnet_b3", "efficientnet"),
+        ("mobilenet_v3_small", "mobilenet_v3"),
+        ("convnext_large", "convnext"),
+        ("shufflenet_v2_x0_5", "shufflenet_v2"),
+        ("repvgg_a2", "repvgg"),
+        ("timm:vit_small_patch16_224", "vit"),
+        ("small_cnn", "small_cnn"),
+    ],
+)
+def test_sizes_of_one_family_share_a_line(architecture, family):
+    assert architecture_family(architecture) == family

@@ -40,4 +40,5 @@ def test_several_modules_are_united():
         "dataset_sources/digits.py",
         "dataset_sources/image_folder.py",
         "imagenet_classes.py",
+        "image_files.py",
     }

@@ -24,7 +24,7 @@ COMMON = {
     "mine_natural_adversarial": 1,
     "collect_metrics": 1,
     "paper_tables": 1,
-    "figure": 4,
+    "figure": 5,
     "study_record": 1,
     "all": 1,
 }

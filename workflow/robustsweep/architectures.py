@@ -2,6 +2,13 @@
 
 Normalisation lives inside the model (`Normalized`), so attacks, the store and training all work
 in pixel space [0, 1], which is what torchattacks expects.
+
+Besides the small-image architectures there are torchvision's ImageNet classifiers by name
+(seed 000's VGG16, ResNets, EfficientNets, MobileNet-V3s, ConvNeXts) and any timm model as
+`timm:<name>`; these normalise with ImageNet's statistics, and with `pretrained` they start
+from the library's ImageNet-1k weights (pretrained_weights.py fetches them). A pretrained
+1000-class model evaluated on some of ImageNet's classes is wrapped in `SelectedLogits`, which
+keeps only those classes' logits (seed 000's slicing to ImageNet-A's 200).
 """
 
 from __future__ import annotations
@@ -14,6 +21,27 @@ from torch import nn
 
 DIGITS_MEAN = (0.5, 0.5, 0.5)
 DIGITS_STD = (0.5, 0.5, 0.5)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGENET_CLASSES = 1000
+TIMM_PREFIX = "timm:"
+
+# torchvision's ImageNet classifiers offered by name (seed 000, Table 1 and Figs. 10-11)
+TORCHVISION_IMAGENET = (
+    "vgg16",
+    "resnet101",
+    "resnet152",
+    "efficientnet_b0",
+    "efficientnet_b1",
+    "efficientnet_b2",
+    "efficientnet_b3",
+    "mobilenet_v3_small",
+    "mobilenet_v3_large",
+    "convnext_tiny",
+    "convnext_small",
+    "convnext_base",
+    "convnext_large",
+)
 
 
 class Normalized(nn.Module):
@@ -143,6 +171,21 @@ def repvgg_a2(num_classes: int, small_input_stem: bool = True) -> nn.Module:
     return net
 
 
+def torchvision_imagenet(name: str, num_classes: int, pretrained: bool | str = False) -> nn.Module:
+    """A torchvision ImageNet classifier as published (224 px stem). Pretrained weights are
+    not loaded here but by pretrained_weights.py, so a saved run rebuilds without them."""
+    from torchvision import models
+
+    return models.get_model(name, weights=None, num_classes=num_classes)
+
+
+def timm_model(name: str, num_classes: int, pretrained: bool | str = False) -> nn.Module:
+    """Any timm model by name (`timm:<name>` in the config), built without weights."""
+    import timm
+
+    return timm.create_model(name, pretrained=False, num_classes=num_classes)
+
+
 ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "small_cnn": small_cnn,
     "resnet18": resnet18,
@@ -152,17 +195,59 @@ ARCHITECTURES: dict[str, Callable[..., nn.Module]] = {
     "shufflenet_v2_x0_5": partial(shufflenet_v2, width="x0_5"),
     "shufflenet_v2_x1_0": partial(shufflenet_v2, width="x1_0"),
     "repvgg_a2": repvgg_a2,
+    **{name: partial(torchvision_imagenet, name) for name in TORCHVISION_IMAGENET},
 }
 
 
-def build_model(architecture: str, num_classes: int, options: dict | None = None) -> nn.Module:
-    """Build a registered architecture with its options, wrapped to take [0, 1] images."""
-    if architecture not in ARCHITECTURES:
+class SelectedLogits(nn.Module):
+    """A 1000-class ImageNet model that answers for some of its classes only: the logits at
+    `positions`, in that order (Lee et al.'s slicing of ImageNet logits to ImageNet-A's 200)."""
+
+    def __init__(self, model: nn.Module, positions: list[int]):
+        super().__init__()
+        self.model = model
+        self.register_buffer("positions", torch.tensor(positions, dtype=torch.long))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.model(images).index_select(1, self.positions)
+
+
+def is_imagenet_architecture(architecture: str, options: dict | None = None) -> bool:
+    """Does this model take ImageNet-normalised 224 px images (its pretrained weights do)?"""
+    options = options or {}
+    return (
+        architecture in TORCHVISION_IMAGENET
+        or architecture.startswith(TIMM_PREFIX)
+        or bool(options.get("pretrained"))
+    )
+
+
+def build_model(
+    architecture: str,
+    num_classes: int,
+    options: dict | None = None,
+    logit_positions: list[int] | None = None,
+) -> nn.Module:
+    """Build an architecture with its options, wrapped to take [0, 1] images.
+
+    With `logit_positions` the network keeps ImageNet's 1000 outputs and answers with those
+    positions only (a pretrained model on a subset of ImageNet's classes)."""
+    options = dict(options or {})
+    pretrained = options.pop("pretrained", False)
+    outputs = IMAGENET_CLASSES if logit_positions is not None else num_classes
+    if architecture.startswith(TIMM_PREFIX):
+        net = timm_model(architecture.removeprefix(TIMM_PREFIX), outputs)
+    elif architecture in ARCHITECTURES:
+        net = ARCHITECTURES[architecture](num_classes=outputs, **options)
+    else:
         raise ValueError(
             f"unknown architecture '{architecture}'; allowed: {', '.join(sorted(ARCHITECTURES))}"
+            f" or {TIMM_PREFIX}<name>"
         )
-    net = ARCHITECTURES[architecture](num_classes=num_classes, **(options or {}))
-    return Normalized(net, DIGITS_MEAN, DIGITS_STD)
+    imagenet = is_imagenet_architecture(architecture, {"pretrained": pretrained})
+    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if imagenet else (DIGITS_MEAN, DIGITS_STD)
+    model = Normalized(net, mean, std)
+    return model if logit_positions is None else SelectedLogits(model, logit_positions)
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -178,7 +263,8 @@ def feature_stages(model: nn.Module) -> list[nn.Module]:
     """
     from torchvision.models import VGG, ResNet, ShuffleNetV2
 
-    net = model.net if isinstance(model, Normalized) else model
+    net = model.model if isinstance(model, SelectedLogits) else model
+    net = net.net if isinstance(net, Normalized) else net
     if isinstance(net, nn.Sequential) and isinstance(net[0], nn.Upsample):
         net = net[1]  # a ResNet behind seed 003's input upsampling
     if isinstance(net, ResNet):
@@ -189,4 +275,8 @@ def feature_stages(model: nn.Module) -> list[nn.Module]:
         return [net.stage2, net.stage3, net.stage4]
     if hasattr(net, "stages"):  # timm's ByobNet (RepVGG)
         return list(net.stages)
+    if hasattr(net, "feature_info") and not isinstance(net, nn.Sequential):  # other timm models
+        return [net.get_submodule(info["module"]) for info in net.feature_info]
+    if hasattr(net, "features"):  # torchvision's ConvNeXt, EfficientNet, MobileNet-V3
+        return list(net.features)[1:]
     return [m for m in net if isinstance(m, nn.Sequential)]  # small_cnn's blocks

@@ -1,55 +1,65 @@
 """Grad-CAM, Guided Backprop and Guided Grad-CAM for one image (seed 000, Figs. 4-9).
 
 The grad-cam library (pytorch_grad_cam) computes all three. Its Guided Backprop swaps only
-`nn.ReLU` modules for a guided version, so on a GELU network (ConvNeXt) it would silently
-return the plain input gradient. `GuidedBackpropGELU` is the guided rule for GELU, written
-here because the library has none: the gradient passes where both the GELU's input and the
-incoming gradient are positive, scaled by GELU's own derivative there. Wherever GELU behaves
-like ReLU (derivative 1 for large inputs, 0 for negative ones) this is the guided ReLU rule.
-`guided_backprop` swaps GELUs for it around the library's call and puts the original modules
-back, so the model is unchanged afterwards.
+`nn.ReLU` modules for a guided version, so on a network with smooth activations (GELU in
+ConvNeXt, SiLU in EfficientNet, Hardswish in MobileNet-V3) it would silently return the plain
+input gradient through them. `GuidedBackpropActivation` is the guided rule for those, written
+here because the library has none: the gradient passes where both the activation's input and
+the incoming gradient are positive, scaled by the activation's own derivative there. Wherever
+the activation behaves like ReLU (derivative 1 for large inputs, 0 for negative ones) this is
+the guided ReLU rule. `guided_activations` swaps them in around the library's call and puts
+the original modules back, so the model is unchanged afterwards.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 from torch import nn
 
+# smooth activation modules -> their function (out of place, so the probe is never modified)
+SMOOTH_ACTIVATIONS: dict[type[nn.Module], Callable[[nn.Module], Callable]] = {
+    nn.GELU: lambda module: partial(nn.functional.gelu, approximate=module.approximate),
+    nn.SiLU: lambda module: nn.functional.silu,
+    nn.Hardswish: lambda module: nn.functional.hardswish,
+}
 
-class _GuidedGELUFunction(torch.autograd.Function):
+
+class _GuidedActivationFunction(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, approximate: str) -> torch.Tensor:
+    def forward(ctx, x: torch.Tensor, activation: Callable) -> torch.Tensor:
         ctx.save_for_backward(x)
-        ctx.approximate = approximate
-        return nn.functional.gelu(x, approximate=approximate)
+        ctx.activation = activation
+        return activation(x)
 
     @staticmethod
     def backward(ctx, grad_output: torch.Tensor):
         (x,) = ctx.saved_tensors
         with torch.enable_grad():
             probe = x.detach().requires_grad_(True)
-            value = nn.functional.gelu(probe, approximate=ctx.approximate)
-            (derivative,) = torch.autograd.grad(value.sum(), probe)
+            (derivative,) = torch.autograd.grad(ctx.activation(probe).sum(), probe)
         guided = grad_output * derivative * (x > 0) * (grad_output > 0)
         return guided, None
 
 
-class GuidedBackpropGELU(nn.Module):
-    """Forward: exactly the GELU it replaces. Backward: the guided rule (module docstring)."""
+class GuidedBackpropActivation(nn.Module):
+    """Forward: exactly the activation it replaces. Backward: the guided rule (module
+    docstring)."""
 
-    def __init__(self, approximate: str = "none"):
+    def __init__(self, activation: Callable = nn.functional.gelu):
         super().__init__()
-        self.approximate = approximate
+        self.activation = activation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _GuidedGELUFunction.apply(x, self.approximate)
+        return _GuidedActivationFunction.apply(x, self.activation)
 
 
-def _children_of_type(model: nn.Module, kind: type[nn.Module]) -> list:
+def _children_of_type(model: nn.Module, kind) -> list:
     return [
         (parent, name, child)
         for parent in model.modules()
@@ -59,17 +69,19 @@ def _children_of_type(model: nn.Module, kind: type[nn.Module]) -> list:
 
 
 @contextmanager
-def guided_gelus(model: nn.Module):
-    """Swap every nn.GELU of `model` for GuidedBackpropGELU; afterwards put back the very
-    same GELU and ReLU modules (the library replaces ReLUs with new instances)."""
-    gelus = _children_of_type(model, nn.GELU)
+def guided_activations(model: nn.Module):
+    """Swap every GELU, SiLU and Hardswish of `model` for GuidedBackpropActivation; afterwards
+    put back the very same modules, ReLUs included (the library replaces ReLUs with new
+    instances). Yields how many were swapped."""
+    smooth = _children_of_type(model, tuple(SMOOTH_ACTIVATIONS))
     relus = _children_of_type(model, nn.ReLU)
-    for parent, name, child in gelus:
-        setattr(parent, name, GuidedBackpropGELU(child.approximate))
+    for parent, name, child in smooth:
+        function = SMOOTH_ACTIVATIONS[type(child)](child)
+        setattr(parent, name, GuidedBackpropActivation(function))
     try:
-        yield len(gelus)
+        yield len(smooth)
     finally:
-        for parent, name, child in gelus + relus:
+        for parent, name, child in smooth + relus:
             setattr(parent, name, child)
 
 
@@ -78,7 +90,7 @@ def guided_backprop(model: nn.Module, image: torch.Tensor, target: int) -> np.nd
     from pytorch_grad_cam import GuidedBackpropReLUModel
 
     device = next(model.parameters()).device
-    with guided_gelus(model):
+    with guided_activations(model):
         guided = GuidedBackpropReLUModel(model=model, device=device)
         return guided(image[None].to(device), target_category=target)
 

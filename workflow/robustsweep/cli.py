@@ -46,6 +46,13 @@ def cmd_train(args) -> None:
     configure_threads(args.threads)
     model = dict(args.model)
     architecture = model.pop("architecture")
+    if model.get("pretrained"):  # published weights: fetched, not trained
+        from robustsweep.pretrained_weights import export_pretrained
+
+        export_pretrained(
+            args.weights, args.epoch_log, args.dataset, args.subset, architecture, model
+        )
+        return
     train_run(
         args.weights,
         args.epoch_log,
@@ -98,6 +105,12 @@ def cmd_mine(args) -> None:
     )
 
 
+def cmd_natural_index(args) -> None:
+    from robustsweep.natural_adversarial import index_natural_folder
+
+    index_natural_folder(args.output, args.dataset, args.root, args.name)
+
+
 def cmd_logits(args) -> None:
     from robustsweep.compute_device import configure_threads, select_device
     from robustsweep.logits_cache import compute_logits
@@ -147,6 +160,14 @@ def cmd_figure(args) -> None:
     from robustsweep.figures import draw_figure
 
     draw_figure(args.kind, args.metrics, args.output, args.style)
+
+
+def cmd_explain(args) -> None:
+    from robustsweep.mistake_explanations import draw_explanations
+
+    draw_explanations(
+        args.output, args.weights, args.logits, args.natural, args.dataset, args.top_k, args.style
+    )
 
 
 def cmd_record(args) -> None:
@@ -206,6 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-confidence", type=float, default=1.0, help="keep only mistakes below")
     p.set_defaults(func=cmd_mine)
 
+    p = sub.add_parser("natural-index", help="index a natural adversarial folder (ImageNet-A)")
+    for name in ("output", "dataset", "root"):
+        p.add_argument(f"--{name}", type=Path, required=True)
+    p.add_argument("--name", required=True, help="the set's name in the pattern column")
+    p.set_defaults(func=cmd_natural_index)
+
     p = sub.add_parser("logits", parents=[compute], help="cache logits over every test set")
     for name in ("output", "weights", "dataset", "natural"):
         p.add_argument(f"--{name}", type=Path, required=True)
@@ -243,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", type=Path, required=True)
     p.add_argument("--style", type=_json, required=True)
     p.set_defaults(func=cmd_figure)
+
+    p = sub.add_parser("explain", help="Grad-CAM panels of a model's most confident mistakes")
+    for name in ("output", "weights", "logits", "natural", "dataset"):
+        p.add_argument(f"--{name}", type=Path, required=True)
+    p.add_argument("--top-k", type=int, required=True)
+    p.add_argument("--style", type=_json, required=True)
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("record", help="resolved config, package versions and git commit")
     p.add_argument("--output", type=Path, required=True)

@@ -197,5 +197,6 @@ def evaluate_run(
     for key, value in reversed(list(run.items())):
         table.insert(0, key, value)
     table.insert(len(run), "parameters", attrs["parameters"])
+    table.insert(len(run), "architecture", attrs["architecture"])
     with atomic_path(output) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")

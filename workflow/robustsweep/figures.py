@@ -7,6 +7,7 @@ say) gets a placeholder that says so, as the tables do, so `rule all` still comp
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -125,11 +126,57 @@ def robust_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     return grid
 
 
+def architecture_family(architecture: str) -> str:
+    """The family of an architecture, without its size: resnet101 -> resnet,
+    efficientnet_b3 -> efficientnet, convnext_large -> convnext, timm:vit_small_... -> vit."""
+    name = architecture.removeprefix("timm:")
+    name = re.sub(r"_(tiny|small|base|large|huge|[ab]\d+|x\d_\d)$", "", name)
+    name = re.sub(r"(?<![_v\d])\d+(_bn)?$", "", name)
+    return name.split("_")[0] if architecture.startswith("timm:") else name
+
+
+def parameters_vs_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
+    """Natural-adversarial accuracy against parameter count (log scale) for each all-class
+    standard model, mean over seeds; colour is the family, and lines join the sizes within a
+    family (seed 000, Figs. 10-11)."""
+    rows = full_rows(metrics)
+    rows = rows[
+        (rows.n_train_classes == metrics.n_train_classes.max())
+        & (rows.defence == "standard")
+        & (rows.test_set == "natural")
+    ]
+    if rows.empty:
+        return None
+    models = rows.groupby(["model", "architecture"], as_index=False).agg(
+        accuracy=("accuracy", "mean"), parameters=("parameters", "first")
+    )
+    models["family"] = models.architecture.map(architecture_family)
+    models["parameters (M)"] = models.parameters / 1e6
+    models["accuracy (%)"] = models.accuracy * 100
+    models = models.sort_values("parameters")
+    grid = _seaborn().relplot(
+        data=models,
+        x="parameters (M)",
+        y="accuracy (%)",
+        hue="family",
+        kind="line",
+        marker="o",
+        height=3.4,
+        aspect=1.4,
+    )
+    grid.ax.set_xscale("log")
+    for model in models.itertuples():
+        grid.ax.annotate(model.model, (model[-2], model[-1]), fontsize=6, alpha=0.8)
+    grid.set_axis_labels("parameters (millions, log scale)", "natural adversarial accuracy (%)")
+    return grid
+
+
 FIGURES: dict[str, Callable[[pd.DataFrame], sns.FacetGrid | None]] = {
     "accuracy_vs_n": accuracy_vs_n,
     "accuracy_vs_m": accuracy_vs_m,
     "model_metrics": model_metrics,
     "robust_accuracy": robust_accuracy,
+    "parameters_vs_accuracy": parameters_vs_accuracy,
 }
 
 

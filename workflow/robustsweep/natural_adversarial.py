@@ -8,6 +8,11 @@ The kept set stores each image's pattern, so accuracy per pattern can be reporte
 File layout: images (n, H, W, 3) uint8, label, clean_index, pattern (string),
 reference_pred, reference_confidence; attrs: patterns, severity, seed, candidates and kept
 counts per pattern (JSON), reference weights hash.
+
+A study with a natural adversarial set on disk (ImageNet-A: `natural_adversarial.root`) is
+not mined: `index_natural_folder` writes its file index instead (paths, label, clean_index -1,
+pattern = the set's name; attrs image_size, root), labelled by class name with the prepared
+dataset's labels, and readers decode it with the evaluation preprocessing.
 """
 
 from __future__ import annotations
@@ -86,11 +91,42 @@ def mine_natural_adversarial(
     print(f"kept {int(keep.sum())} of {len(keep)} corrupted pool images: {counts['kept']}")
 
 
-def read_natural_adversarial(path: Path) -> dict[str, np.ndarray]:
-    """Images, labels and patterns of a mined set."""
-    with h5py.File(path, "r") as h5:
-        data = {name: h5[name][()] for name in ("images", "label", "clean_index")}
-        data["pattern"] = np.asarray(
-            [p.decode() if isinstance(p, bytes) else p for p in h5["pattern"][()]]
+def index_natural_folder(output: Path, dataset: Path, root: Path, name: str) -> None:
+    """The file index of a class-per-folder natural adversarial set (ImageNet-A), labelled
+    with the prepared dataset's class ids by folder name."""
+    from torchvision.datasets.folder import make_dataset
+
+    from robustsweep.dataset_sources.image_folder import IMAGE_EXTENSIONS, class_folders
+    from robustsweep.prepared_dataset import load_class_names
+
+    names = load_class_names(dataset)
+    label_of = {class_name: k for k, class_name in enumerate(names)}
+    folders = {folder: label_of[folder] for folder in class_folders(root) if folder in label_of}
+    found = make_dataset(str(root), folders, IMAGE_EXTENSIONS)
+    with h5py.File(dataset, "r") as prepared:
+        image_size = int(prepared.attrs["image_size"])
+    with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
+        h5.create_dataset(
+            "paths", data=[str(Path(p).resolve()) for p, _ in found], dtype=h5py.string_dtype()
         )
+        h5.create_dataset("label", data=np.asarray([label for _, label in found], np.int64))
+        h5.create_dataset("clean_index", data=np.full(len(found), -1, np.int64))
+        h5.create_dataset("pattern", data=[name] * len(found), dtype=h5py.string_dtype())
+        h5.attrs.update(image_size=image_size, root=str(root))
+    print(f"indexed {len(found)} images of {len(folders)} classes from {root} as '{name}'")
+
+
+def read_natural_adversarial(path: Path) -> dict[str, np.ndarray]:
+    """Images, labels and patterns of a mined or indexed set (an index is decoded)."""
+    with h5py.File(path, "r") as h5:
+        data = {name: h5[name][()] for name in ("label", "clean_index")}
+        data["pattern"] = h5["pattern"].asstr()[()]
+        if "paths" in h5:
+            from robustsweep.image_files import decode_images
+
+            data["images"] = decode_images(
+                h5["paths"].asstr()[()].tolist(), int(h5.attrs["image_size"])
+            )
+        else:
+            data["images"] = h5["images"][()]
     return data

@@ -1,11 +1,14 @@
 """Stage 1: turn a dataset source (dataset_sources/) into one HDF5 file with disjoint splits.
 
 Layout of the file (every later stage reads only this):
-  /images        (n, H, W, 3) uint8, chunked per image
+  /images        (n, H, W, 3) uint8, chunked per image; or, for a file index
+                 (`dataset.storage: files`), /paths (n,) UTF-8 image paths instead
   /labels        (n,) int64, class ids 0..K-1
   /class_names   (K,) UTF-8 strings
   /splits/train, /splits/test, /splits/pool   int64 indices into /images, disjoint
-  attrs: source, image_size, official_test (CIFAR's own test set kept), seed, fractions
+  attrs: source, storage (pixels|files), image_size, official_test (an official test set
+         kept), seed, fractions
+Readers get pixels either way: a file index is decoded with image_files.py's preprocessing.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import h5py
 import numpy as np
 
 from robustsweep.atomic_output import atomic_path
-from robustsweep.dataset_sources import load_source
+from robustsweep.dataset_sources import index_source, load_source
 
 SPLITS = ("train", "test", "pool")
 
@@ -61,13 +64,21 @@ def stratified_splits(
     return {name: splits[name] for name in SPLITS}
 
 
+def storage_of(spec: dict) -> str:
+    return spec.get("storage", "pixels")
+
+
 def prepare_dataset(output: Path, spec: dict, seed: int) -> None:
     """Materialise the config's `dataset` source into the layout of the module docstring."""
-    raw = load_source(spec)
+    storage = storage_of(spec)
+    raw = index_source(spec) if storage == "files" else load_source(spec)
     fractions = spec["splits"]
     splits = stratified_splits(raw.labels, fractions, seed, raw.official_test)
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
-        h5.create_dataset("images", data=raw.images, chunks=(1, *raw.images.shape[1:]))
+        if storage == "files":
+            h5.create_dataset("paths", data=raw.paths, dtype=h5py.string_dtype())
+        else:
+            h5.create_dataset("images", data=raw.images, chunks=(1, *raw.images.shape[1:]))
         h5.create_dataset("labels", data=raw.labels)
         h5.create_dataset(
             "class_names", data=np.array(raw.class_names, dtype=object), dtype=h5py.string_dtype()
@@ -76,6 +87,7 @@ def prepare_dataset(output: Path, spec: dict, seed: int) -> None:
             h5.create_dataset(f"splits/{name}", data=indices)
         h5.attrs.update(
             source=spec["source"],
+            storage=storage,
             image_size=spec["image_size"],
             official_test=raw.official_test is not None,
             seed=seed,
@@ -83,8 +95,38 @@ def prepare_dataset(output: Path, spec: dict, seed: int) -> None:
         )
 
 
+@dataclass(frozen=True)
+class SplitFiles:
+    """One split of a file index: image paths, labels, rows in the prepared dataset."""
+
+    paths: list[str]
+    labels: np.ndarray
+    indices: np.ndarray
+    image_size: int
+
+
+def is_file_index(path: Path) -> bool:
+    with h5py.File(path, "r") as h5:
+        return "paths" in h5
+
+
+def load_split_files(path: Path, split: str) -> SplitFiles:
+    """The paths and labels of one split of a file index (no pixels read)."""
+    with h5py.File(path, "r") as h5:
+        indices = h5[f"splits/{split}"][()]
+        paths = h5["paths"].asstr()[()][indices].tolist()
+        return SplitFiles(paths, h5["labels"][()][indices], indices, int(h5.attrs["image_size"]))
+
+
 def load_split(path: Path, split: str) -> Split:
-    """Read one split into memory (the digits and CIFAR fit easily)."""
+    """Read one split's pixels into memory: the stored images, or a file index's images
+    decoded with the evaluation preprocessing (test and mining splits, ImageNet-A-sized)."""
+    if is_file_index(path):
+        from robustsweep.image_files import decode_images
+
+        files = load_split_files(path, split)
+        images = decode_images(files.paths, files.image_size)
+        return Split(images=images, labels=files.labels, indices=files.indices)
     with h5py.File(path, "r") as h5:
         indices = h5[f"splits/{split}"][()]
         return Split(

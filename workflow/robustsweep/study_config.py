@@ -108,12 +108,21 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     _check_methods(config)
     _check_dataset(config["dataset"])
     _check_sweeps(config)
+    _check_natural_folder(config)
+    _check_pretrained(config)
+    _check_augmentation(config)
+    _check_explanations(config)
     return config
 
 
 def _check_names(config: dict) -> None:
     models, defences = config["models"], config["defences"]
-    for role in ("attacks", "natural_adversarial"):
+    roles = []  # a support model is needed only if something is attacked or mined
+    if config["attacks"]["methods"]:
+        roles.append("attacks")
+    if "root" not in config["natural_adversarial"]:
+        roles.append("natural_adversarial")
+    for role in roles:
         key = "source" if role == "attacks" else "reference"
         name = config[role][key]["model"]
         if name not in models:
@@ -173,17 +182,21 @@ def _check_methods(config: dict) -> None:
         )
 
 
+FOLDER_ONLY_KEYS = ("classes", "pool_classes", "test_root", "storage")
 DEFAULT_ROOTS = {"cifar10": "resources/cifar", "cifar100": "resources/cifar"}
 
 
 def _check_dataset(spec: dict) -> None:
     """Fill the source's default folder, then let the source check its files on disk."""
     source = spec["source"]
-    if "classes" in spec and source != "imagefolder":
-        raise ConfigError(
-            f"config key 'dataset.classes' applies to source 'imagefolder' only, not "
-            f"'{source}' (whose classes are fixed); remove it"
-        )
+    for key in FOLDER_ONLY_KEYS:
+        if key in spec and source != "imagefolder":
+            raise ConfigError(
+                f"config key 'dataset.{key}' applies to source 'imagefolder' only, not "
+                f"'{source}' (whose classes and files are fixed); remove it"
+            )
+    if source == "imagefolder":
+        spec.setdefault("storage", "files")
     if source == "imagefolder" and "root" not in spec:
         raise ConfigError(
             "config key 'dataset.root' is required for source 'imagefolder': the folder "
@@ -212,3 +225,117 @@ def _check_sweeps(config: dict) -> None:
                     f"than N={smallest} in 'experiments.{exp_name}.train_classes'; allowed "
                     f"values: 2..{smallest}"
                 )
+
+
+def _dataset_class_names(config: dict) -> list[str] | None:
+    """The study's class names in label order, for folder datasets (None for the others)."""
+    from robustsweep.dataset_sources.image_folder import pool_classes
+
+    spec = config["dataset"]
+    return pool_classes(spec) if spec["source"] == "imagefolder" else None
+
+
+def _check_natural_folder(config: dict) -> None:
+    """A natural adversarial folder holds the configured classes, all among the study's."""
+    from robustsweep.dataset_sources.image_folder import check_tree, expected_classes
+
+    section = config["natural_adversarial"]
+    if "root" not in section:
+        if config["dataset"]["splits"]["pool"] == 0:
+            raise ConfigError(
+                "config key 'dataset.splits.pool' is 0, but mining natural adversarial examples "
+                "needs pool images; give the pool a share or set 'natural_adversarial.root'"
+            )
+        if "classes" in section:
+            raise ConfigError(
+                "config key 'natural_adversarial.classes' needs 'natural_adversarial.root' "
+                "(the folder it describes); add the root or remove the classes"
+            )
+        return
+    names = _dataset_class_names(config)
+    if names is None:
+        raise ConfigError(
+            "config key 'natural_adversarial.root' needs dataset source 'imagefolder' (its "
+            "folders are matched to the dataset's classes by name); remove it to mine a set"
+        )
+    found = check_tree(Path(section["root"]), "natural_adversarial.root", expected_classes(section))
+    outside = sorted(set(found) - set(names))
+    if outside:
+        raise ConfigError(
+            f"natural adversarial folder '{section['root']}' has {len(outside)} class(es) that "
+            f"are not among the study's classes: {', '.join(outside[:5])}; add them to "
+            "'dataset.pool_classes' or move them out"
+        )
+
+
+STEM_FAMILIES = ("resnet18", "resnet34", "resnet50", "vgg19_bn", "repvgg_a2", "shufflenet_v2")
+
+
+def _check_pretrained(config: dict) -> None:
+    """Pretrained models: the published stem, WordNet-id classes, no defence training."""
+    from robustsweep.imagenet_classes import imagenet_synsets
+
+    pretrained = [name for name, spec in config["models"].items() if spec.get("pretrained")]
+    for name in pretrained:
+        spec = config["models"][name]
+        if spec["architecture"].startswith(STEM_FAMILIES) and spec.get("small_input_stem", True):
+            raise ConfigError(
+                f"config key 'models.{name}' is pretrained, so it needs small_input_stem: false "
+                "(the ImageNet stem its weights were trained with); add it"
+            )
+        names = _dataset_class_names(config)
+        if names is None:
+            raise ConfigError(
+                f"config key 'models.{name}.pretrained' needs an imagefolder dataset whose "
+                "class folders are ImageNet WordNet ids; remove 'pretrained' to train it"
+            )
+        unknown = sorted(set(names) - set(imagenet_synsets()))
+        if unknown:
+            raise ConfigError(
+                f"config key 'models.{name}.pretrained': class(es) {', '.join(unknown[:5])} "
+                "are not ImageNet-1k WordNet ids, so the pretrained model has no logit for "
+                "them; name class folders by WordNet id or remove 'pretrained'"
+            )
+    for exp_name, grid in config["experiments"].items():
+        for name in set(grid["models"]) & set(pretrained):
+            trained = [d for d in grid["defences"] if config["defences"][d]["method"] != "standard"]
+            if trained:
+                raise ConfigError(
+                    f"config key 'experiments.{exp_name}.defences' trains {trained[0]} on the "
+                    f"pretrained model '{name}', which is evaluated as published; list it in "
+                    "an experiment with defences: [standard]"
+                )
+
+
+def _check_augmentation(config: dict) -> None:
+    """crop_flip runs on in-memory pixels, imagenet in the file index's DataLoader; a store
+    over the train split would decode a file index's whole train split into memory."""
+    augmentation = config["training"]["augmentation"]
+    files = config["dataset"].get("storage") == "files"
+    trained_on_stores = [
+        name for name, spec in config["defences"].items() if files and stores_needed(spec)
+    ]
+    if trained_on_stores:
+        raise ConfigError(
+            f"config key 'defences.{trained_on_stores[0]}' trains on stored attacks of the "
+            "whole train split, which a file-index dataset would decode into memory; use "
+            "'dataset.storage: pixels' (small trees) or an online defence (pgd_at, trades, ...)"
+        )
+    if (augmentation == "imagenet" and not files) or (augmentation == "crop_flip" and files):
+        allowed = "none, imagenet" if files else "none, crop_flip"
+        raise ConfigError(
+            f"config key 'training.augmentation' is '{augmentation}', which does not apply to "
+            f"{'a file-index' if files else 'an in-memory'} dataset; allowed values: {allowed}"
+        )
+
+
+def _check_explanations(config: dict) -> None:
+    from robustsweep.study_plan import explanation_run
+
+    for model in config["explanations"]["models"]:
+        if explanation_run(config, model) is None:
+            raise ConfigError(
+                f"config key 'explanations.models' names '{model}', which has no all-class "
+                "standard run (N = the class pool, defence standard) in any experiment; "
+                "add one or remove the model from the list"
+            )

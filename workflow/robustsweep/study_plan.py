@@ -72,3 +72,14 @@ def predicted_class_values(config: dict, run: Run) -> list[int]:
         ):
             values.update(m for m in grid["predicted_classes"] if m <= run.n)
     return sorted(values)
+
+
+def explanation_run(config: dict, model: str) -> Run | None:
+    """The run whose mistakes explain `model`: its all-class standard run of lowest seed."""
+    pool = pool_size(config)
+    runs = [
+        run
+        for run in experiment_runs(config)
+        if run.model == model and run.n == pool and run.defence == "standard"
+    ]
+    return min(runs, key=lambda run: run.seed, default=None)

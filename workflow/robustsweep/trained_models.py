@@ -2,9 +2,11 @@
 
 safetensors cannot run code on load (unlike pickle), so weights from anywhere are safe to read.
 The metadata header carries the architecture, its options and the class ids each output
-logit stands for, so a weights file is self-describing. A run trained with seed 001's detector
-head also holds the detector and the frozen clean copy it reads (tensor names prefixed
-`detector.` and `clean_copy.`), described by the card's `detector` entry.
+logit stands for, so a weights file is self-describing. A pretrained ImageNet model also
+records which of its 1000 logits it keeps (`logit_positions`) and whose weights it carries.
+A run trained with seed 001's detector head also holds the detector and the frozen clean
+copy it reads (tensor names prefixed `detector.` and `clean_copy.`), described by the
+card's `detector` entry.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class ModelCard:
     class_ids: list[int]
     parameters: int
     detector: dict | None = None
+    logit_positions: list[int] | None = None
+    weights_source: str | None = None
 
     def to_metadata(self) -> dict[str, str]:
         return {"robustsweep": json.dumps(self.__dict__, sort_keys=True)}
@@ -54,11 +58,19 @@ def save_model(
     options: dict,
     class_ids: list[int],
     extras: tuple[dict, dict | None] = ({}, None),
+    logit_positions: list[int] | None = None,
+    weights_source: str | None = None,
 ) -> ModelCard:
     """Write weights (plus a defence's extra tensors) and card atomically; returns the card."""
     tensors, detector = extras
     card = ModelCard(
-        architecture, dict(options), [int(c) for c in class_ids], parameter_count(model), detector
+        architecture,
+        dict(options),
+        [int(c) for c in class_ids],
+        parameter_count(model),
+        detector,
+        logit_positions,
+        weights_source,
     )
     state = {k: v.detach().cpu().contiguous() for k, v in {**model.state_dict(), **tensors}.items()}
     with atomic_path(path) as tmp:
@@ -88,7 +100,7 @@ def read_card(path: Path) -> ModelCard:
 def load_model(path: Path, device: str = "cpu") -> tuple[nn.Module, ModelCard]:
     """Rebuild the model from its card and load the weights, in eval mode on `device`."""
     card = read_card(path)
-    model = build_model(card.architecture, len(card.class_ids), card.options)
+    model = build_model(card.architecture, len(card.class_ids), card.options, card.logit_positions)
     model.load_state_dict(_tensors(path, ""))
     return model.to(device).eval(), card
 

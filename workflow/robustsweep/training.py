@@ -2,6 +2,8 @@
 
 The whole train split lives on the training device as uint8 (the digits and CIFAR fit), so no
 DataLoader worker sits in the loop; augmentation happens there too (batch_augmentation.py).
+A file-index dataset (ImageNet-N) streams instead: DataLoader workers decode and augment
+(image_files.py). Either way an epoch is a sequence of uint8 batches (`TrainingImages`).
 All randomness of epoch e comes from a generator seeded with (seed, e), so a run resumed from
 its epoch checkpoint continues exactly as an uninterrupted one would.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,7 +31,7 @@ from robustsweep.atomic_output import atomic_path
 from robustsweep.batch_augmentation import augment
 from robustsweep.defences import TrainingContext, build_defence
 from robustsweep.input_errors import WeightsError
-from robustsweep.prepared_dataset import load_split
+from robustsweep.prepared_dataset import is_file_index, load_split, load_split_files
 from robustsweep.provenance import file_sha256
 from robustsweep.trained_models import save_model
 
@@ -48,6 +51,66 @@ class Recipe:
     restart_mult: int = 1
     augmentation: str = "none"
     precision: str = "auto"
+
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainingImages:
+    """The run's training images: `epoch(generator)` yields (uint8 images, targets, positions
+    in the train split) on the device, in an order and with augmentations drawn from the
+    generator. `indices` are the split's dataset rows (stores are indexed by them)."""
+
+    indices: torch.Tensor
+    image_size: int
+    count: int
+    epoch: Callable[[torch.Generator], Iterator[Batch]]
+
+
+def _targets(labels: np.ndarray, class_ids: list[int]) -> np.ndarray:
+    """Each label's position among the run's classes, -1 for other classes."""
+    remap = {c: i for i, c in enumerate(class_ids)}
+    return np.asarray([remap.get(int(c), -1) for c in labels], dtype=np.int64)
+
+
+def images_on_device(
+    dataset: Path, class_ids: list[int], recipe: Recipe, device: torch.device
+) -> TrainingImages:
+    """The whole train split on the device as uint8; augmentation there too."""
+    split = load_split(dataset, "train")
+    positions = torch.from_numpy(np.flatnonzero(np.isin(split.labels, class_ids)))
+    images = torch.from_numpy(split.images).permute(0, 3, 1, 2).contiguous().to(device)
+    targets = torch.from_numpy(_targets(split.labels, class_ids)).to(device)
+
+    def epoch(generator: torch.Generator) -> Iterator[Batch]:
+        order = positions[torch.randperm(len(positions), generator=generator)]
+        for start in range(0, len(order), recipe.batch_size):
+            batch = order[start : start + recipe.batch_size].to(device)
+            yield augment(images[batch], recipe.augmentation, generator), targets[batch], batch
+
+    return TrainingImages(torch.from_numpy(split.indices), images.shape[-1], len(positions), epoch)
+
+
+def images_from_files(
+    dataset: Path, class_ids: list[int], recipe: Recipe, device: torch.device
+) -> TrainingImages:
+    """A file index's train images of the run's classes, decoded and augmented by workers."""
+    from robustsweep.image_files import training_batches
+
+    files = load_split_files(dataset, "train")
+    keep = np.flatnonzero(np.isin(files.labels, class_ids))
+    paths = [files.paths[i] for i in keep]
+    targets = _targets(files.labels[keep], class_ids)
+    positions = torch.from_numpy(keep)
+
+    def epoch(generator: torch.Generator) -> Iterator[Batch]:
+        for x, y, rows in training_batches(
+            paths, targets, files.image_size, recipe.augmentation, recipe.batch_size, generator
+        ):
+            yield x.to(device, non_blocking=True), y.to(device), positions[rows].to(device)
+
+    return TrainingImages(torch.from_numpy(files.indices), files.image_size, len(keep), epoch)
 
 
 def use_bf16(precision: str, device: torch.device, trainer) -> bool:
@@ -147,14 +210,9 @@ def train_run(
 
     `clean_copy` is the weights of the run's `standard` twin, for defences that need one."""
     class_ids = json.loads(Path(subset).read_text())["class_ids"]
-    split = load_split(dataset, "train")
-    positions = np.flatnonzero(np.isin(split.labels, class_ids))
-    remap = {c: i for i, c in enumerate(class_ids)}
-    images = torch.from_numpy(split.images).permute(0, 3, 1, 2).contiguous().to(device)
-    targets = torch.as_tensor([remap.get(int(c), -1) for c in split.labels], device=device)
-    context = TrainingContext(
-        device, torch.from_numpy(split.indices), store_paths, clean_copy, images.shape[-1]
-    )
+    read = images_from_files if is_file_index(dataset) else images_on_device
+    data = read(dataset, class_ids, recipe, device)
+    context = TrainingContext(device, data.indices, store_paths, clean_copy, data.image_size)
     torch.manual_seed(seed)
     model = build_model(architecture, len(class_ids), options).to(device)
     trainer = build_defence(defence, context)
@@ -162,7 +220,7 @@ def train_run(
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
     bf16 = use_bf16(recipe.precision, device, trainer)
-    steps = (len(positions) + recipe.batch_size - 1) // recipe.batch_size
+    steps = (data.count + recipe.batch_size - 1) // recipe.batch_size
     optimizer = make_optimizer([*model.parameters(), *trainer.parameters()], recipe)
     scheduler = make_scheduler(optimizer, recipe, steps)
     # what the epochs in a checkpoint depend on; a retrained clean copy makes them stale too
@@ -183,21 +241,7 @@ def train_run(
         print(f"resuming from {checkpoint} after epoch {state['epoch']}")
     progress = tqdm(range(start, recipe.epochs), desc="training", unit="epoch", mininterval=5)
     for epoch in progress:
-        log.append(
-            _train_epoch(
-                model,
-                trainer,
-                optimizer,
-                scheduler,
-                images,
-                targets,
-                torch.from_numpy(positions),
-                recipe,
-                seed,
-                bf16,
-                epoch,
-            )
-        )
+        log.append(_train_epoch(model, trainer, optimizer, scheduler, data, seed, bf16, epoch))
         progress.set_postfix(loss=f"{log[-1]['loss']:.4f}", accuracy=f"{log[-1]['accuracy']:.4f}")
         _save_checkpoint(checkpoint, model, trainer, optimizer, scheduler, epoch, log, fingerprint)
     save_model(Path(weights_out), model, architecture, options, class_ids, trainer.saved_tensors())
@@ -207,27 +251,24 @@ def train_run(
 
 
 def _train_epoch(
-    model, trainer, optimizer, scheduler, images, targets, positions, recipe, seed, bf16, epoch
+    model, trainer, optimizer, scheduler, data: TrainingImages, seed, bf16, epoch
 ) -> dict:
     """One pass over the run's training images in a seeded order."""
-    batch_size = recipe.batch_size
     model.train()
     generator = epoch_generator(seed, epoch)
-    # torchattacks' random starts (online defences) draw from the global generator: seeding it
-    # per epoch keeps a resumed run identical to an uninterrupted one.
+    # torchattacks' random starts (online defences) and single-process image decoding draw
+    # from the global generator: seeding it per epoch keeps a resumed run identical.
     torch.manual_seed(seed * 1_000_003 + epoch)
-    order = positions[torch.randperm(len(positions), generator=generator)]
+    device = next(model.parameters()).device
     started = time.perf_counter()
     # Sums stay on the device: reading them each batch would stall a GPU once per step.
-    total_loss = torch.zeros((), device=images.device)
-    correct = torch.zeros((), dtype=torch.long, device=images.device)
-    for start in range(0, len(order), batch_size):
-        batch = order[start : start + batch_size].to(images.device)
-        x = augment(images[batch], recipe.augmentation, generator).float().div_(255.0)
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    for images, y, batch in data.epoch(generator):
+        x = images.float().div_(255.0)
         if x.is_cuda:  # gathered batches come out NCHW-contiguous; the model is channels-last
             x = x.contiguous(memory_format=torch.channels_last)
-        y = targets[batch]
-        with torch.autocast(images.device.type, torch.bfloat16, enabled=bf16):
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
             loss, logits = trainer.loss(model, x, y, batch, generator)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -238,8 +279,8 @@ def _train_epoch(
     model.eval()
     return {
         "epoch": epoch,
-        "loss": total_loss.item() / len(order),
-        "accuracy": correct.item() / len(order),
+        "loss": total_loss.item() / data.count,
+        "accuracy": correct.item() / data.count,
         "lr": optimizer.param_groups[0]["lr"],
         "seconds": time.perf_counter() - started,
     }

@@ -4,6 +4,8 @@ Each source module offers three functions:
   class_count(spec) -> int     known before any job runs (config validation, N sweeps)
   check(spec) -> None          light checks of the files on disk (no torch), raised as one line
   load(spec) -> RawDataset     the images as uint8 at spec["image_size"]
+and sources that can be a file index (image_folder) also
+  index(spec) -> IndexedDataset  paths and labels, no pixels
 `spec` is the config's `dataset` mapping with its defaults filled in.
 """
 
@@ -23,6 +25,16 @@ class RawDataset:
     (for sources that ship one) which rows form the official test set."""
 
     images: np.ndarray
+    labels: np.ndarray
+    class_names: list[str]
+    official_test: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class IndexedDataset:
+    """Image paths, integer labels, class names in label order, official test rows."""
+
+    paths: list[str]
     labels: np.ndarray
     class_names: list[str]
     official_test: np.ndarray | None = None
@@ -53,3 +65,8 @@ def check_source(spec: dict) -> None:
 def load_source(spec: dict) -> RawDataset:
     images, labels, names, official_test = source_module(spec).load(spec)
     return RawDataset(images, labels, names, official_test)
+
+
+def index_source(spec: dict) -> IndexedDataset:
+    paths, labels, names, official_test = source_module(spec).index(spec)
+    return IndexedDataset(paths, labels, names, official_test)

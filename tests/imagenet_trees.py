@@ -1,0 +1,55 @@
+"""Tiny ImageNet-style trees and stand-in pretrained weights, written in the real formats.
+
+Class folders are WordNet ids holding JPEGs; a class's images share a colour (so a small
+network can learn them); torchvision's pretrained weights are a state dict saved under the
+file name of the weights' URL in $TORCH_HOME/hub/checkpoints, where torchvision looks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+from PIL import Image
+
+COLOURS = [(220, 40, 40), (40, 200, 60), (50, 60, 220), (230, 210, 40), (160, 50, 200)]
+
+
+def write_tree(root: Path, wnids: list[str], per_class: int, seed: int = 0) -> None:
+    """root/<wnid>/<wnid>_<k>.JPEG: noisy images of a class colour, varied sizes."""
+    rng = np.random.default_rng(seed)
+    for label, wnid in enumerate(wnids):
+        (root / wnid).mkdir(parents=True, exist_ok=True)
+        for k in range(per_class):
+            shape = (36 + 4 * (k % 3), 44, 3)
+            noise = rng.integers(-40, 41, size=shape)
+            pixels = np.clip(np.asarray(COLOURS[label % len(COLOURS)]) + noise, 0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(root / wnid / f"{wnid}_{k}.JPEG")
+
+
+def write_skeleton(root: Path, wnids) -> None:
+    """One empty .JPEG per class folder: enough for validation and a dry run."""
+    for wnid in wnids:
+        (root / wnid).mkdir(parents=True, exist_ok=True)
+        (root / wnid / "0.JPEG").touch()
+
+
+def stand_in_weights_file(torch_home: Path, name: str) -> Path:
+    """Where torchvision's DEFAULT weights of `name` live under torch_home."""
+    from torchvision.models import get_model_weights
+
+    url = get_model_weights(name).DEFAULT.url
+    return torch_home / "hub" / "checkpoints" / Path(urlparse(url).path).name
+
+
+def write_stand_in_weights(torch_home: Path, name: str, seed: int = 0) -> dict:
+    """A randomly initialised 1000-class network's state dict, saved as the pretrained file."""
+    from torchvision import models
+
+    torch.manual_seed(seed)
+    state = models.get_model(name, weights=None).state_dict()
+    path = stand_in_weights_file(torch_home, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(state, path)
+    return state

@@ -1,0 +1,203 @@
+"""File-index datasets (ImageNet-N): paths and labels, never pixel copies; pixels decoded
+with the standard preprocessing; training streamed through DataLoader workers; a natural
+adversarial folder (ImageNet-A) indexed by class name; and the config checks that go with
+them, each one line before any job."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from imagenet_trees import write_tree
+
+from robustsweep.image_files import resize_for
+from robustsweep.imagenet_classes import imagenet_a_synsets
+from robustsweep.input_errors import ConfigError
+from robustsweep.natural_adversarial import index_natural_folder, read_natural_adversarial
+from robustsweep.prepared_dataset import load_class_names, load_split, prepare_dataset
+from robustsweep.study_config import validate_config
+from robustsweep.training import Recipe, train_run
+
+WNIDS = list(imagenet_a_synsets()[:5])
+POOL = WNIDS[1:4]
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory):
+    root = tmp_path_factory.mktemp("imagenet")
+    write_tree(root / "train", WNIDS, per_class=6)
+    write_tree(root / "val", WNIDS, per_class=2, seed=1)
+    write_tree(root / "a", POOL[:2], per_class=3, seed=2)
+    return root
+
+
+def spec(trees, **extra) -> dict:
+    return {
+        "source": "imagefolder",
+        "root": str(trees / "train"),
+        "test_root": str(trees / "val"),
+        "classes": WNIDS,
+        "pool_classes": POOL,
+        "storage": "files",
+        "image_size": 16,
+        "splits": {"train": 0.7, "test": 0.2, "pool": 0.3},
+    } | extra
+
+
+@pytest.fixture(scope="module")
+def indexed(trees, tmp_path_factory):
+    path = tmp_path_factory.mktemp("prepared") / "dataset.h5"
+    prepare_dataset(path, spec(trees), seed=0)
+    return path
+
+
+def test_file_index_holds_the_pool_classes_paths_and_the_official_test_set(indexed, trees):
+    with h5py.File(indexed) as h5:
+        assert "images" not in h5 and h5.attrs["storage"] == "files"
+        paths = h5["paths"].asstr()[()]
+        labels, test = h5["labels"][()], h5["splits/test"][()]
+        train, pool = h5["splits/train"][()], h5["splits/pool"][()]
+    assert load_class_names(indexed) == sorted(POOL)
+    assert len(paths) == 3 * 6 + 3 * 2  # only the pool classes' images, train then val
+    assert all(path.startswith(str(trees)) for path in paths)
+    assert all(str(trees / "val") in paths[i] for i in test) and len(test) == 6
+    assert np.bincount(labels[train]).tolist() == [4, 4, 4]  # 6 per class at 0.7 : 0.3
+    assert np.bincount(labels[pool]).tolist() == [2, 2, 2]
+    for row in range(len(paths)):  # each label is the folder's position among the pool
+        assert sorted(POOL)[labels[row]] in paths[row]
+
+
+def test_split_pixels_are_resized_and_centre_cropped(indexed):
+    split = load_split(indexed, "test")
+    assert split.images.shape == (6, 16, 16, 3) and split.images.dtype == np.uint8
+    assert resize_for(224) == 256 and resize_for(16) == 18
+    # the class colours survive decoding: green, blue, yellow for the sorted pool
+    means = [split.images[split.labels == k].reshape(-1, 3).mean(0) for k in range(3)]
+    assert [int(np.argmax(m)) for m in means[:2]] == [1, 2] and means[2][2] < 100
+
+
+def test_training_from_files_is_seeded_and_learns_the_colours(indexed, tmp_path):
+    subset = tmp_path / "subset.json"
+    subset.write_text(json.dumps({"class_ids": [0, 1, 2]}))
+    recipe = Recipe(epochs=3, batch_size=4, lr=0.01, augmentation="imagenet")
+    tensors = []
+    for name in ("a", "b"):
+        weights = tmp_path / name / "weights.safetensors"
+        weights.parent.mkdir()
+        train_run(
+            weights,
+            tmp_path / name / "epochs.csv",
+            indexed,
+            subset,
+            "small_cnn",
+            {"width": 4},
+            recipe,
+            {"method": "standard"},
+            {},
+            0,
+            torch.device("cpu"),
+        )
+        from safetensors.torch import load_file
+
+        tensors.append(load_file(weights))
+    for key, value in tensors[0].items():
+        torch.testing.assert_close(value, tensors[1][key], msg=key)
+    log = (tmp_path / "a" / "epochs.csv").read_text().splitlines()
+    assert len(log) == 4
+
+
+def test_natural_folder_is_indexed_by_class_name(indexed, trees, tmp_path):
+    output = tmp_path / "natural.h5"
+    index_natural_folder(output, indexed, trees / "a", "imagenet-a")
+    data = read_natural_adversarial(output)
+    names = load_class_names(indexed)
+    assert data["images"].shape == (6, 16, 16, 3)
+    assert sorted(names[label] for label in set(data["label"].tolist())) == sorted(POOL[:2])
+    assert set(data["pattern"]) == {"imagenet-a"} and (data["clean_index"] == -1).all()
+
+
+def study(trees, **sections) -> dict:
+    config = {
+        "dataset": spec(trees),
+        "models": {"cnn": {"architecture": "small_cnn"}},
+        "attacks": {"methods": {}},
+        "natural_adversarial": {"root": str(trees / "a")},
+        "experiments": {"e": {"models": ["cnn"], "train_classes": [3], "seeds": [0]}},
+    }
+    for key, value in sections.items():
+        config[key] = value if not isinstance(value, dict) else config.get(key, {}) | value
+    return config
+
+
+def error_of(config) -> str:
+    with pytest.raises(ConfigError) as caught:
+        validate_config(config)
+    assert "\n" not in str(caught.value)
+    return str(caught.value)
+
+
+def test_a_folder_study_needs_no_attack_source_or_mining_reference(trees):
+    config = validate_config(study(trees))
+    assert config["dataset"]["storage"] == "files"
+    assert config["natural_adversarial"]["name"] == "folder"
+
+
+def test_folder_config_mistakes_are_refused_before_any_job(trees):
+    assert "'dataset.pool_classes' names 1 class(es) that" in error_of(
+        study(trees, dataset=spec(trees, pool_classes=[*POOL, "n09999999"]))
+    )
+    assert "'dataset.test_root' (config key" not in error_of(
+        study(trees, dataset=spec(trees, test_root=str(trees / "a")))
+    )
+    assert "lacks 3 class folder(s)" in error_of(
+        study(trees, dataset=spec(trees, test_root=str(trees / "a")))
+    )
+    outside = study(trees, natural_adversarial={"root": str(trees / "train")})
+    assert "has 2 class(es) that are not among the study's classes" in error_of(outside)
+    listed = study(trees, natural_adversarial={"root": str(trees / "a"), "classes": POOL})
+    assert "lacks 1 class folder(s)" in error_of(listed)
+    stored = study(
+        trees,
+        attacks={"source": {"model": "cnn"}, "methods": {"fgsm": {"method": "fgsm"}}},
+        defences={"mix": {"method": "offline_adversarial", "attacks": ["fgsm"]}},
+    )
+    assert "'defences.mix' trains on stored attacks of the whole train split" in error_of(stored)
+    crop = study(trees, training={"augmentation": "crop_flip"})
+    assert error_of(crop) == (
+        "config key 'training.augmentation' is 'crop_flip', which does not apply to a "
+        "file-index dataset; allowed values: none, imagenet"
+    )
+
+
+def test_pretrained_models_are_checked_before_any_job(trees):
+    stem = study(trees, models={"r": {"architecture": "resnet18", "pretrained": True}})
+    stem["experiments"]["e"]["models"] = ["r"]
+    assert "needs small_input_stem: false" in error_of(stem)
+    digits = {
+        "models": {"m": {"architecture": "mobilenet_v3_small", "pretrained": True}},
+        "natural_adversarial": {"reference": {"model": "m"}},
+        "experiments": {"e": {"models": ["m"], "train_classes": [10], "seeds": [0]}},
+    }
+    assert "needs an imagefolder dataset whose class folders are ImageNet" in error_of(digits)
+    defended = study(
+        trees,
+        models={"m": {"architecture": "convnext_tiny", "pretrained": True}},
+        defences={"at": {"method": "pgd_at"}},
+    )
+    defended["experiments"]["e"] |= {"models": ["m"], "defences": ["standard", "at"]}
+    assert "trains at on the pretrained model 'm'" in error_of(defended)
+    timm_options = study(trees, models={"t": {"architecture": "timm:resnet10t", "width": 3}})
+    assert "unknown config key 'width'" in error_of(timm_options)
+
+
+def test_mining_needs_pool_images_and_explanations_need_a_run(trees):
+    config = study(trees, dataset=spec(trees, splits={"train": 1.0, "pool": 0}))
+    del config["natural_adversarial"]
+    config["natural_adversarial"] = {"reference": {"model": "cnn"}}
+    assert "'dataset.splits.pool' is 0" in error_of(config)
+    explained = study(trees, explanations={"models": ["cnn"]})
+    explained["experiments"]["e"]["train_classes"] = [2]
+    assert "names 'cnn', which has no all-class standard run" in error_of(explained)

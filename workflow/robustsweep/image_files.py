@@ -1,0 +1,122 @@
+"""Images read from files on demand: the pixels of file-index datasets (ImageNet-scale trees).
+
+A file-index dataset (dataset_sources/image_folder.py, `storage: files`) keeps paths and labels,
+never pixel copies. Pixels are decoded here, in DataLoader workers, with torchvision's
+standard ImageNet preprocessing scaled to the configured size: resize the shorter side to
+size * 256 / 224 and centre-crop `size` (256 and 224 at the usual 224), and for training the
+reference recipe's augmentation (torchvision's classification references: random-resized crop
+and horizontal flip). Batches stay uint8 (B, 3, H, W) until the training or evaluation device
+scales them to [0, 1]; the models normalise inside (architectures.Normalized).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+# the training augmentations of file-index datasets (`training.augmentation`)
+FILE_AUGMENTATIONS = ("none", "imagenet")
+
+
+def resize_for(size: int) -> int:
+    """The shorter side before the centre crop: 256 for 224, in proportion otherwise."""
+    return round(size * 256 / 224)
+
+
+def eval_transform(size: int):
+    """Resize the shorter side, centre-crop `size`, uint8 CHW tensor."""
+    from torchvision import transforms
+
+    return transforms.Compose(
+        [
+            transforms.Resize(resize_for(size), antialias=True),
+            transforms.CenterCrop(size),
+            transforms.PILToTensor(),
+        ]
+    )
+
+
+def train_transform(size: int, augmentation: str):
+    """torchvision's reference training preset (random-resized crop, flip) or, for `none`,
+    the evaluation preprocessing."""
+    from torchvision import transforms
+
+    if augmentation == "none":
+        return eval_transform(size)
+    return transforms.Compose(
+        [
+            transforms.RandomResizedCrop(size, antialias=True),
+            transforms.RandomHorizontalFlip(),
+            transforms.PILToTensor(),
+        ]
+    )
+
+
+def rgb_image(path: str):
+    """PIL image in RGB (grey and CMYK JPEGs exist in ImageNet)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.convert("RGB")
+
+
+class ImageFiles(Dataset):
+    """(uint8 CHW image, label, row) for each path; `row` says which item it was."""
+
+    def __init__(self, paths: list[str], labels: np.ndarray, transform):
+        self.paths, self.labels, self.transform = paths, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, row: int) -> tuple[torch.Tensor, int, int]:
+        return self.transform(rgb_image(self.paths[row])), int(self.labels[row]), row
+
+
+def loader_workers() -> int:
+    """DataLoader workers: the job's cores (configure_threads) when it has more than one;
+    a single-core job decodes in its own process rather than pay for a worker."""
+    threads = torch.get_num_threads()
+    return threads if threads > 1 else 0
+
+
+def decode_images(paths: list[str], size: int, batch_size: int = 256) -> np.ndarray:
+    """Every image with the evaluation preprocessing, as uint8 (n, size, size, 3)."""
+    from tqdm import tqdm
+
+    images = np.empty((len(paths), size, size, 3), np.uint8)
+    files = ImageFiles(paths, np.zeros(len(paths), np.int64), eval_transform(size))
+    loader = DataLoader(files, batch_size=batch_size, num_workers=loader_workers())
+    for batch, _labels, rows in tqdm(loader, desc="decode images", mininterval=10):
+        images[rows.numpy()] = batch.permute(0, 2, 3, 1).numpy()
+    return images
+
+
+def training_batches(
+    paths: list[str],
+    targets: np.ndarray,
+    size: int,
+    augmentation: str,
+    batch_size: int,
+    generator: torch.Generator,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """One epoch of (uint8 images, targets, rows) in an order drawn from `generator`.
+
+    The worker processes' random augmentations are seeded from the same generator (the
+    DataLoader draws their base seed from it), so an epoch is repeatable for a given number
+    of workers, including after a resume."""
+    files = ImageFiles(paths, targets, train_transform(size, augmentation))
+    workers = loader_workers()
+    yield from DataLoader(
+        files,
+        batch_size=batch_size,
+        shuffle=True,
+        generator=generator,
+        num_workers=workers,
+        persistent_workers=False,
+        pin_memory=torch.cuda.is_available(),
+        prefetch_factor=4 if workers else None,
+    )
