@@ -81,7 +81,7 @@ SIZES = {
         deepfool_images=128,
         save_image_size=128,
         train_model="resnet18",
-        configs=("studies/tan2022.yaml",),  # and studies/zhu2025.yaml once #4 writes it
+        configs=("studies/tan2022.yaml", "studies/zhu2025.yaml"),
     ),
 }
 
@@ -373,8 +373,31 @@ def no_slurm_env() -> dict[str, str]:
     return os.environ | {"PATH": f"{folder}{os.pathsep}{os.environ.get('PATH', '')}"}
 
 
+def imagenet_skeleton(folder: Path) -> Path:
+    """ImageNet-1k train/val and ImageNet-A as WordNet-id folders with one empty JPEG each
+    (what zhu2025's validation reads), and an overlay pointing the study at them."""
+    import yaml
+
+    from robustsweep.imagenet_classes import imagenet_a_synsets, imagenet_synsets
+
+    for tree, wnids in (("train", imagenet_synsets()), ("val", imagenet_synsets())) + (
+        ("imagenet-a", imagenet_a_synsets()),
+    ):
+        for wnid in wnids:
+            (folder / tree / wnid).mkdir(parents=True)
+            (folder / tree / wnid / "0.JPEG").touch()
+    overlay = folder / "roots.yaml"
+    roots = {"root": str(folder / "train"), "test_root": str(folder / "val")}
+    natural = {"root": str(folder / "imagenet-a")}
+    overlay.write_text(yaml.safe_dump({"dataset": roots, "natural_adversarial": natural}))
+    return overlay
+
+
 def p6_dry_run(ws: Workspace) -> Row:
     """`snakemake -n` of the paper studies (seconds, not a ratio)."""
+    extra = {}  # zhu2025 validates ImageNet's folders: give it a skeleton of them
+    if any(Path(config).stem == "zhu2025" for config in ws.size.configs):
+        extra["zhu2025"] = [str(imagenet_skeleton(ws.folder / "imagenet"))]
     started = time.perf_counter()
     jobs = 0
     for config in ws.size.configs:
@@ -390,6 +413,7 @@ def p6_dry_run(ws: Workspace) -> Row:
             str(workdir),
             "--configfile",
             str(REPO / config),
+            *extra.get(Path(config).stem, []),
             "-n",
             "--quiet",
             "rules",
@@ -407,7 +431,7 @@ def p6_dry_run(ws: Workspace) -> Row:
         1.0,
         seconds,
         "<= 20",
-        f"{', '.join(Path(c).stem for c in ws.size.configs)}: {jobs} jobs (no zhu2025 yet, #4)",
+        f"{', '.join(Path(c).stem for c in ws.size.configs)}: {jobs} jobs",
     )
 
 
@@ -504,6 +528,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     device = select_device(args.device)
     chosen = args.only.split(",") if args.only else [k for k in BENCHMARKS if k != "P8"]
+    unknown = sorted(set(chosen) - set(BENCHMARKS))
+    if unknown:  # before any work: a full run takes a quarter of an hour
+        parser.error(
+            f"--only names {', '.join(unknown)}; allowed: {', '.join(BENCHMARKS)} "
+            "(P2 also gives P7, P3 gives P3b, P4 gives P5)"
+        )
     if args.make_run and "P8" not in chosen:
         chosen.append("P8")
     rows: list[Row] = []

@@ -5,6 +5,8 @@ import importlib.util
 import math
 import sys
 
+import pytest
+
 from conftest import REPO
 
 
@@ -34,3 +36,9 @@ def test_tiny_run_prints_every_row_with_a_finite_ratio(capsys):
         assert cells[7].strip() in {"yes", "NO"}
     # P7 is exact, not a timing: a 16 px store costs at most a fifth more than its pixels
     assert 1.0 < float(rows["P7"][5]) < 1.2
+
+
+def test_unknown_row_is_refused_before_any_work(capsys):
+    with pytest.raises(SystemExit):
+        load_script().main(["--only", "P4,P5"])
+    assert "--only names P5; allowed: P1, P2, P3, P4, P6, P8, P9" in capsys.readouterr().err

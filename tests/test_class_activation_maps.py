@@ -113,3 +113,17 @@ def test_convnext_gelus_are_all_guided_and_the_maps_come_out():
     result = explain(model, model.features[-1], x, target=3)
     assert result.cam.shape == (32, 32) and result.guided.shape == (32, 32, 3)
     assert np.ptp(result.guided) > 0
+
+
+def test_confident_mistakes_are_the_surest_wrong_answers_in_order():
+    from robustsweep.mistake_explanations import confident_mistakes
+
+    logits = np.array(
+        [[5.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 9.0], [1.0, 0.0, 0.0], [0.0, 5.0, 0.0]]
+    )
+    labels = np.array([10, 10, 30, 20, 10])  # class ids; logits stand for 10, 20, 30
+    mistakes = confident_mistakes(logits, labels, [10, 20, 30], k=2)
+    assert [(m.row, m.label, m.predicted) for m in mistakes] == [(4, 10, 20), (1, 10, 20)]
+    sure = [np.exp(5) / (np.exp(5) + 2), np.exp(3) / (np.exp(3) + 2)]
+    np.testing.assert_allclose([m.confidence for m in mistakes], sure)
+    assert len(confident_mistakes(logits, labels, [10, 20, 30], k=9)) == 3

@@ -16,7 +16,11 @@ from imagenet_trees import write_tree
 from robustsweep.image_files import resize_for
 from robustsweep.imagenet_classes import imagenet_a_synsets
 from robustsweep.input_errors import ConfigError
-from robustsweep.natural_adversarial import index_natural_folder, read_natural_adversarial
+from robustsweep.natural_adversarial import (
+    index_natural_folder,
+    read_natural_adversarial,
+    read_natural_images,
+)
 from robustsweep.prepared_dataset import load_class_names, load_split, prepare_dataset
 from robustsweep.study_config import validate_config
 from robustsweep.training import Recipe, train_run
@@ -117,6 +121,11 @@ def test_natural_folder_is_indexed_by_class_name(indexed, trees, tmp_path):
     assert data["images"].shape == (6, 16, 16, 3)
     assert sorted(names[label] for label in set(data["label"].tolist())) == sorted(POOL[:2])
     assert set(data["pattern"]) == {"imagenet-a"} and (data["clean_index"] == -1).all()
+    np.testing.assert_array_equal(read_natural_images(output, [4, 1]), data["images"][[4, 1]])
+    mined = tmp_path / "mined.h5"  # a mined set stores pixels: the same rows come back
+    with h5py.File(mined, "w") as h5:
+        h5["images"] = data["images"]
+    np.testing.assert_array_equal(read_natural_images(mined, [4, 1]), data["images"][[4, 1]])
 
 
 def study(trees, **sections) -> dict:

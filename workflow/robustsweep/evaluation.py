@@ -198,5 +198,6 @@ def evaluate_run(
         table.insert(0, key, value)
     table.insert(len(run), "parameters", attrs["parameters"])
     table.insert(len(run), "architecture", attrs["architecture"])
+    table.insert(len(run), "pretrained_weights", attrs["pretrained_weights"])
     with atomic_path(output) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")

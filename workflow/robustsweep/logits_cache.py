@@ -13,7 +13,8 @@ Layout: one group per test set with logits (n, K) float32, label (n,) int64 clas
 not for the natural set), `pattern` for the natural set, `detector_score` (n,) for a run with
 seed 001's detector head (its probability that each image is adversarial) and, on white-box
 groups, the attack's `spec` (JSON) as an attribute; file attrs: class_ids (what each of the K
-logits stands for), architecture, parameters, and the gradient-masking measurements
+logits stands for), architecture, parameters, pretrained_weights (the published weights of a
+pretrained run, "" for trained ones), and the gradient-masking measurements
 zero_gradient_fraction and huge_eps_accuracy (NaN when the checks are off).
 """
 
@@ -165,6 +166,7 @@ def compute_logits(
             class_ids=card.class_ids,
             architecture=card.architecture,
             parameters=card.parameters,
+            pretrained_weights=card.weights_source or "",
             **checks,
         )
 
@@ -223,6 +225,7 @@ def read_logits(path: Path) -> tuple[dict[str, TestSetLogits], dict]:
             "class_ids": [int(c) for c in h5.attrs["class_ids"]],
             "architecture": str(h5.attrs["architecture"]),
             "parameters": int(h5.attrs["parameters"]),
+            "pretrained_weights": str(h5.attrs.get("pretrained_weights", "")),
             "zero_gradient_fraction": float(h5.attrs.get("zero_gradient_fraction", np.nan)),
             "huge_eps_accuracy": float(h5.attrs.get("huge_eps_accuracy", np.nan)),
         }

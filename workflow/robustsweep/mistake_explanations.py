@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import h5py
 import numpy as np
 import torch
 from scipy.special import softmax
@@ -88,7 +89,7 @@ def draw_explanations(
 
     from robustsweep.architectures import feature_stages
     from robustsweep.class_activation_maps import gradient_edge_image
-    from robustsweep.natural_adversarial import read_natural_adversarial
+    from robustsweep.natural_adversarial import read_natural_images
     from robustsweep.prepared_dataset import load_class_names
     from robustsweep.trained_models import load_model
 
@@ -96,20 +97,22 @@ def draw_explanations(
     class_ids = attrs["class_ids"]
     mistakes = confident_mistakes(sets["natural"].logits, sets["natural"].labels, class_ids, top_k)
     names = [display_name(name) for name in load_class_names(dataset)]
-    images = read_natural_adversarial(natural)["images"]
+    images = read_natural_images(natural, [mistake.row for mistake in mistakes])
+    with h5py.File(dataset, "r") as prepared:
+        size = int(prepared.attrs["image_size"])
     model, _card = load_model(weights, "cpu")
     layer = feature_stages(model)[-1]
     position = {c: i for i, c in enumerate(class_ids)}
     figure, axes = plt.subplots(
         len(mistakes) + 1, len(COLUMNS), figsize=(8, 2.1 * (len(mistakes) + 1)), squeeze=False
     )
-    for row, mistake in zip(axes, mistakes, strict=False):
+    for row, mistake, image in zip(axes, mistakes, images, strict=False):
         title = (
             f"true: {names[mistake.label]}\npredicted: {names[mistake.predicted]}\n"
             f"({mistake.confidence:.0%})"
         )
-        _panel_row(row, model, layer, images[mistake.row], position[mistake.predicted], title)
-    edge = gradient_edge_image(images.shape[1])
+        _panel_row(row, model, layer, image, position[mistake.predicted], title)
+    edge = gradient_edge_image(size)
     with torch.no_grad():
         x = torch.from_numpy(edge).permute(2, 0, 1).float().div(255.0)[None]
         guess = int(model(x).argmax(1))

@@ -130,3 +130,15 @@ def read_natural_adversarial(path: Path) -> dict[str, np.ndarray]:
         else:
             data["images"] = h5["images"][()]
     return data
+
+
+def read_natural_images(path: Path, rows: list[int]) -> np.ndarray:
+    """Only the images at `rows` (in that order): a few panels need not decode ImageNet-A."""
+    with h5py.File(path, "r") as h5:
+        if "paths" not in h5:
+            images = h5["images"]
+            return np.stack([images[row] for row in rows]) if rows else images[:0]
+        from robustsweep.image_files import decode_images
+
+        paths = h5["paths"].asstr()[()]
+        return decode_images([paths[row] for row in rows], int(h5.attrs["image_size"]))

@@ -46,12 +46,26 @@ def architecture_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
 
 
 def training_class_table(metrics: pd.DataFrame, model: str) -> pd.DataFrame:
-    """Table 2: natural-adversarial accuracy (%) per draw (rows) and N (columns)."""
+    """Table 2: natural-adversarial accuracy (%) per draw (rows) and N (columns); a pretrained
+    ImageNet-1k model of the same architecture adds the paper's 1000-class column (its
+    accuracy over all the study's classes, in the first row, as the paper prints it)."""
     rows = full_rows(metrics)
-    rows = rows[(rows.model == model) & (rows.defence == "standard") & (rows.test_set == "natural")]
-    table = rows.pivot_table(index="seed", columns="n_train_classes", values="accuracy") * 100
+    natural = rows[(rows.defence == "standard") & (rows.test_set == "natural")]
+    own = natural[natural.model == model]
+    table = own.pivot_table(index="seed", columns="n_train_classes", values="accuracy") * 100
     table.index = [f"draw {seed}" for seed in table.index]
-    return with_mean(table)
+    table = with_mean(table)
+    if "pretrained_weights" in natural and not own.empty and table.shape[1] > 1:
+        pretrained = natural[
+            (natural.architecture == own.architecture.iloc[0])
+            & (natural.pretrained_weights.fillna("") != "")
+            & (natural.n_train_classes == metrics.n_train_classes.max())
+        ]
+        for name, group in pretrained.groupby("model"):
+            column = f"1000 ({name}, pretrained)"
+            table[column] = float("nan")
+            table.loc[table.index[0], column] = group.accuracy.iloc[0] * 100
+    return table
 
 
 def predicted_class_table(metrics: pd.DataFrame, model: str, pool: int) -> pd.DataFrame:
