@@ -302,3 +302,16 @@ def test_named_class_list_checks_an_imagenet_a_tree(tmp_path):
     assert class_count({"source": "imagefolder", "root": str(root), "classes": "imagenet-a"}) == 200
     message = folder_error(tmp_path, classes="imagenet-a")
     assert "lacks 2 class folder(s)" in message and imagenet_a_synsets()[-1] in message
+
+
+def test_images_in_a_class_subfolder_count_and_other_files_do_not(tmp_path):
+    from robustsweep.dataset_sources.image_folder import _has_image
+
+    folder = tmp_path / "n01440764"
+    (folder / "notes").mkdir(parents=True)
+    (folder / "notes" / "readme.txt").write_text("")
+    (folder / "labels.csv").write_text("")
+    assert not _has_image(folder)
+    (folder / "deeper" / "more").mkdir(parents=True)
+    (folder / "deeper" / "more" / "x.JPEG").touch()
+    assert _has_image(folder)

@@ -171,7 +171,7 @@ def repvgg_a2(num_classes: int, small_input_stem: bool = True) -> nn.Module:
     return net
 
 
-def torchvision_imagenet(name: str, num_classes: int, pretrained: bool | str = False) -> nn.Module:
+def torchvision_imagenet(name: str, num_classes: int) -> nn.Module:
     """A torchvision ImageNet classifier as published (224 px stem). Pretrained weights are
     not loaded here but by pretrained_weights.py, so a saved run rebuilds without them."""
     from torchvision import models
@@ -179,7 +179,7 @@ def torchvision_imagenet(name: str, num_classes: int, pretrained: bool | str = F
     return models.get_model(name, weights=None, num_classes=num_classes)
 
 
-def timm_model(name: str, num_classes: int, pretrained: bool | str = False) -> nn.Module:
+def timm_model(name: str, num_classes: int) -> nn.Module:
     """Any timm model by name (`timm:<name>` in the config), built without weights."""
     import timm
 

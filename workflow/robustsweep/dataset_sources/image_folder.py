@@ -62,10 +62,16 @@ def class_folders(root: Path) -> list[str]:
 
 
 def _has_image(folder: Path) -> bool:
-    for _dirpath, _dirs, files in os.walk(folder):
-        if any(name.lower().endswith(IMAGE_EXTENSIONS) for name in files):
-            return True
-    return False
+    """Any image in the folder or below? Stops at the first one: validation runs at every
+    Snakemake start, and an ImageNet class folder lists some 1,300 files (slow on NFS)."""
+    subfolders = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_dir():
+                subfolders.append(entry.path)
+            elif entry.name.lower().endswith(IMAGE_EXTENSIONS):
+                return True
+    return any(_has_image(Path(sub)) for sub in subfolders)
 
 
 def _listing(names: list[str], limit: int = 5) -> str:
