@@ -102,13 +102,11 @@ def index_natural_folder(output: Path, dataset: Path, root: Path, name: str) -> 
     names = load_class_names(dataset)
     label_of = {class_name: k for k, class_name in enumerate(names)}
     folders = {folder: label_of[folder] for folder in class_folders(root) if folder in label_of}
-    found = make_dataset(str(root), folders, IMAGE_EXTENSIONS)
+    found = make_dataset(str(Path(root).resolve()), folders, IMAGE_EXTENSIONS)
     with h5py.File(dataset, "r") as prepared:
         image_size = int(prepared.attrs["image_size"])
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
-        h5.create_dataset(
-            "paths", data=[str(Path(p).resolve()) for p, _ in found], dtype=h5py.string_dtype()
-        )
+        h5.create_dataset("paths", data=[path for path, _ in found], dtype=h5py.string_dtype())
         h5.create_dataset("label", data=np.asarray([label for _, label in found], np.int64))
         h5.create_dataset("clean_index", data=np.full(len(found), -1, np.int64))
         h5.create_dataset("pattern", data=[name] * len(found), dtype=h5py.string_dtype())

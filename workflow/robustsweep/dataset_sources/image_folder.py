@@ -144,9 +144,11 @@ def index(spec: dict) -> tuple[list[str], np.ndarray, list[str], np.ndarray | No
 
     names = pool_classes(spec)
     class_to_idx = {name: k for k, name in enumerate(names)}
+    # absolute paths from the resolved roots (one resolve per tree, not per image)
     trees = [spec["root"], *([spec["test_root"]] if "test_root" in spec else [])]
-    found = [make_dataset(tree, class_to_idx, IMAGE_EXTENSIONS) for tree in trees]
-    paths = [str(Path(path).resolve()) for part in found for path, _ in part]
+    roots = [str(Path(tree).resolve()) for tree in trees]
+    found = [make_dataset(root, class_to_idx, IMAGE_EXTENSIONS) for root in roots]
+    paths = [path for part in found for path, _ in part]
     labels = np.asarray([label for part in found for _, label in part], dtype=np.int64)
     official_test = None
     if "test_root" in spec:
