@@ -13,7 +13,7 @@ import pytest
 import torch
 from imagenet_trees import write_tree
 
-from robustsweep.image_files import resize_for
+from robustsweep.image_files import resize_for, training_batches
 from robustsweep.imagenet_classes import imagenet_a_synsets
 from robustsweep.input_errors import ConfigError
 from robustsweep.natural_adversarial import (
@@ -21,7 +21,12 @@ from robustsweep.natural_adversarial import (
     read_natural_adversarial,
     read_natural_images,
 )
-from robustsweep.prepared_dataset import load_class_names, load_split, prepare_dataset
+from robustsweep.prepared_dataset import (
+    load_class_names,
+    load_split,
+    load_split_files,
+    prepare_dataset,
+)
 from robustsweep.study_config import validate_config
 from robustsweep.training import Recipe, train_run
 
@@ -83,7 +88,26 @@ def test_split_pixels_are_resized_and_centre_cropped(indexed):
     assert [int(np.argmax(m)) for m in means[:2]] == [1, 2] and means[2][2] < 100
 
 
-def test_training_from_files_is_seeded_and_learns_the_colours(indexed, tmp_path):
+def test_imagenet_augmentation_is_seeded_per_epoch_and_none_is_the_eval_crop(indexed):
+    files = load_split_files(indexed, "train")
+
+    def epoch(augmentation: str, seed: int) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(seed)
+        ((x, _y, rows),) = training_batches(
+            files.paths, files.labels, 16, augmentation, 64, generator
+        )
+        return x[torch.argsort(rows)]  # back in split order
+
+    plain = epoch("none", 0)
+    np.testing.assert_array_equal(
+        plain.permute(0, 2, 3, 1).numpy(), load_split(indexed, "train").images
+    )
+    first, again, other = epoch("imagenet", 0), epoch("imagenet", 0), epoch("imagenet", 1)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other) and not torch.equal(first, plain)
+
+
+def test_training_from_files_gives_the_same_weights_twice(indexed, tmp_path):
     subset = tmp_path / "subset.json"
     subset.write_text(json.dumps({"class_ids": [0, 1, 2]}))
     recipe = Recipe(epochs=3, batch_size=4, lr=0.01, augmentation="imagenet")

@@ -212,13 +212,12 @@ class SelectedLogits(nn.Module):
         return self.model(images).index_select(1, self.positions)
 
 
-def is_imagenet_architecture(architecture: str, options: dict | None = None) -> bool:
+def is_imagenet_architecture(architecture: str, pretrained: bool | str = False) -> bool:
     """Does this model take ImageNet-normalised 224 px images (its pretrained weights do)?"""
-    options = options or {}
     return (
         architecture in TORCHVISION_IMAGENET
         or architecture.startswith(TIMM_PREFIX)
-        or bool(options.get("pretrained"))
+        or bool(pretrained)
     )
 
 
@@ -244,7 +243,7 @@ def build_model(
             f"unknown architecture '{architecture}'; allowed: {', '.join(sorted(ARCHITECTURES))}"
             f" or {TIMM_PREFIX}<name>"
         )
-    imagenet = is_imagenet_architecture(architecture, {"pretrained": pretrained})
+    imagenet = is_imagenet_architecture(architecture, pretrained)
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if imagenet else (DIGITS_MEAN, DIGITS_STD)
     model = Normalized(net, mean, std)
     return model if logit_positions is None else SelectedLogits(model, logit_positions)

@@ -68,14 +68,19 @@ def accuracy_vs_m(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     return _natural_accuracy_lines(rows, "m_classes", "predicted classes M")
 
 
+def _all_class_natural(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Natural-set rows of all-class standard runs at M = N (what Table 1 reports)."""
+    rows = full_rows(metrics)
+    return rows[
+        (rows.n_train_classes == metrics.n_train_classes.max())
+        & (rows.defence == "standard")
+        & (rows.test_set == "natural")
+    ]
+
+
 def model_metrics(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Acc, AUC and AP per all-class model on the natural adversarial set (Table 1)."""
-    pool = metrics.n_train_classes.max()
-    rows = full_rows(metrics)
-    rows = rows[
-        (rows.n_train_classes == pool) & (rows.defence == "standard") & (rows.test_set == "natural")
-    ]
-    tidy = rows.melt(
+    tidy = _all_class_natural(metrics).melt(
         id_vars=["model", "seed"],
         value_vars=["accuracy", "auc", "ap"],
         var_name="metric",
@@ -139,12 +144,7 @@ def parameters_vs_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Natural-adversarial accuracy against parameter count (log scale) for each all-class
     standard model, mean over seeds; colour is the family, and lines join the sizes within a
     family (seed 000, Figs. 10-11)."""
-    rows = full_rows(metrics)
-    rows = rows[
-        (rows.n_train_classes == metrics.n_train_classes.max())
-        & (rows.defence == "standard")
-        & (rows.test_set == "natural")
-    ]
+    rows = _all_class_natural(metrics)
     if rows.empty:
         return None
     models = rows.groupby(["model", "architecture"], as_index=False).agg(
@@ -165,8 +165,9 @@ def parameters_vs_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
         aspect=1.4,
     )
     grid.ax.set_xscale("log")
-    for model in models.itertuples():
-        grid.ax.annotate(model.model, (model[-2], model[-1]), fontsize=6, alpha=0.8)
+    points = zip(models.model, models["parameters (M)"], models["accuracy (%)"], strict=True)
+    for name, x, y in points:
+        grid.ax.annotate(name, (x, y), fontsize=6, alpha=0.8)
     grid.set_axis_labels("parameters (millions, log scale)", "natural adversarial accuracy (%)")
     return grid
 

@@ -94,15 +94,13 @@ def mine_natural_adversarial(
 def index_natural_folder(output: Path, dataset: Path, root: Path, name: str) -> None:
     """The file index of a class-per-folder natural adversarial set (ImageNet-A), labelled
     with the prepared dataset's class ids by folder name."""
-    from torchvision.datasets.folder import make_dataset
-
-    from robustsweep.dataset_sources.image_folder import IMAGE_EXTENSIONS, class_folders
+    from robustsweep.dataset_sources.image_folder import class_folders, image_paths
     from robustsweep.prepared_dataset import load_class_names
 
     names = load_class_names(dataset)
     label_of = {class_name: k for k, class_name in enumerate(names)}
     folders = {folder: label_of[folder] for folder in class_folders(root) if folder in label_of}
-    found = make_dataset(str(Path(root).resolve()), folders, IMAGE_EXTENSIONS)
+    found = image_paths(root, folders)
     with h5py.File(dataset, "r") as prepared:
         image_size = int(prepared.attrs["image_size"])
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
@@ -119,24 +117,21 @@ def read_natural_adversarial(path: Path) -> dict[str, np.ndarray]:
     with h5py.File(path, "r") as h5:
         data = {name: h5[name][()] for name in ("label", "clean_index")}
         data["pattern"] = h5["pattern"].asstr()[()]
-        if "paths" in h5:
-            from robustsweep.image_files import decode_images
-
-            data["images"] = decode_images(
-                h5["paths"].asstr()[()].tolist(), int(h5.attrs["image_size"])
-            )
-        else:
-            data["images"] = h5["images"][()]
+    data["images"] = read_natural_images(path)
     return data
 
 
-def read_natural_images(path: Path, rows: list[int]) -> np.ndarray:
-    """Only the images at `rows` (in that order): a few panels need not decode ImageNet-A."""
+def read_natural_images(path: Path, rows: list[int] | None = None) -> np.ndarray:
+    """The images at `rows` in that order (all when None): stored pixels, or an index's
+    files decoded with the evaluation preprocessing. A few panels need not decode ImageNet-A."""
     with h5py.File(path, "r") as h5:
         if "paths" not in h5:
             images = h5["images"]
+            if rows is None:
+                return images[()]
             return np.stack([images[row] for row in rows]) if rows else images[:0]
         from robustsweep.image_files import decode_images
 
-        paths = h5["paths"].asstr()[()]
-        return decode_images([paths[row] for row in rows], int(h5.attrs["image_size"]))
+        paths = h5["paths"].asstr()[()].tolist()
+        chosen = paths if rows is None else [paths[row] for row in rows]
+        return decode_images(chosen, int(h5.attrs["image_size"]))

@@ -137,17 +137,21 @@ def class_count(spec: dict) -> int:
     return len(class_folders(root)) if root.is_dir() else 0
 
 
+def image_paths(tree: Path | str, class_to_idx: dict[str, int]) -> list[tuple[str, int]]:
+    """(absolute path, label) of every image in the listed class folders of `tree`, in
+    torchvision's ImageFolder order; the tree is resolved once, not every image path."""
+    from torchvision.datasets.folder import make_dataset
+
+    return make_dataset(str(Path(tree).resolve()), class_to_idx, IMAGE_EXTENSIONS)
+
+
 def index(spec: dict) -> tuple[list[str], np.ndarray, list[str], np.ndarray | None]:
     """Paths and labels of the pool classes' images (root, then test_root if given), the
     class names in label order, and which rows are the official test set."""
-    from torchvision.datasets.folder import make_dataset
-
     names = pool_classes(spec)
     class_to_idx = {name: k for k, name in enumerate(names)}
-    # absolute paths from the resolved roots (one resolve per tree, not per image)
     trees = [spec["root"], *([spec["test_root"]] if "test_root" in spec else [])]
-    roots = [str(Path(tree).resolve()) for tree in trees]
-    found = [make_dataset(root, class_to_idx, IMAGE_EXTENSIONS) for root in roots]
+    found = [image_paths(tree, class_to_idx) for tree in trees]
     paths = [path for part in found for path, _ in part]
     labels = np.asarray([label for part in found for _, label in part], dtype=np.int64)
     official_test = None
