@@ -91,19 +91,29 @@ def test_split_pixels_are_resized_and_centre_cropped(indexed):
 def test_imagenet_augmentation_is_seeded_per_epoch_and_none_is_the_eval_crop(indexed):
     files = load_split_files(indexed, "train")
 
-    def epoch(augmentation: str, seed: int) -> torch.Tensor:
-        generator = torch.Generator().manual_seed(seed)
-        ((x, _y, rows),) = training_batches(
-            files.paths, files.labels, 16, augmentation, 64, generator
-        )
-        return x[torch.argsort(rows)]  # back in split order
+    def epoch(augmentation: str, seed: int, threads: int = 2) -> torch.Tensor:
+        """One epoch in split order; 1 thread decodes in this process, 2 in two workers."""
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            generator = torch.Generator().manual_seed(seed)
+            batches = training_batches(files.paths, files.labels, 16, augmentation, 64, generator)
+            ((x, _y, rows),) = batches
+        finally:
+            torch.set_num_threads(previous)
+        return x[torch.argsort(rows)]
 
     plain = epoch("none", 0)
     np.testing.assert_array_equal(
         plain.permute(0, 2, 3, 1).numpy(), load_split(indexed, "train").images
     )
-    first, again, other = epoch("imagenet", 0), epoch("imagenet", 0), epoch("imagenet", 1)
-    assert torch.equal(first, again)
+    first, other = epoch("imagenet", 0), epoch("imagenet", 1)
+    torch.manual_seed(123)
+    untouched = torch.rand(1)
+    torch.manual_seed(123)  # decoding in this process leaves the global RNG as it was
+    in_process = epoch("imagenet", 0, threads=1)
+    assert torch.equal(torch.rand(1), untouched)
+    assert torch.equal(first, in_process)  # the same crops with or without workers
     assert not torch.equal(first, other) and not torch.equal(first, plain)
 
 

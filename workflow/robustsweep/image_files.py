@@ -64,16 +64,25 @@ def rgb_image(path: str):
 
 
 class ImageFiles(Dataset):
-    """(uint8 CHW image, label, row) for each path; `row` says which item it was."""
+    """(uint8 CHW image, label, row) for each path; `row` says which item it was.
 
-    def __init__(self, paths: list[str], labels: np.ndarray, transform):
-        self.paths, self.labels, self.transform = paths, labels, transform
+    With `seed`, each item's random transform draws from its own generator state, seeded by
+    (seed, row): the same augmentation whether the item is decoded in the main process or in
+    any of any number of workers, and the caller's global RNG is left as it was."""
+
+    def __init__(self, paths: list[str], labels: np.ndarray, transform, seed: int | None = None):
+        self.paths, self.labels, self.transform, self.seed = paths, labels, transform, seed
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, row: int) -> tuple[torch.Tensor, int, int]:
-        return self.transform(rgb_image(self.paths[row])), int(self.labels[row]), row
+        image = rgb_image(self.paths[row])
+        if self.seed is None:
+            return self.transform(image), int(self.labels[row]), row
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed + row)
+            return self.transform(image), int(self.labels[row]), row
 
 
 def loader_workers() -> int:
@@ -105,10 +114,11 @@ def training_batches(
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """One epoch of (uint8 images, targets, rows) in an order drawn from `generator`.
 
-    The worker processes' random augmentations are seeded from the same generator (the
-    DataLoader draws their base seed from it), so an epoch is repeatable for a given number
-    of workers, including after a resume."""
-    files = ImageFiles(paths, targets, train_transform(size, augmentation))
+    The augmentations are seeded per image from a seed drawn from the same generator, so an
+    epoch is repeatable whatever the number of workers, including after a resume on another
+    machine."""
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    files = ImageFiles(paths, targets, train_transform(size, augmentation), seed)
     workers = loader_workers()
     yield from DataLoader(
         files,

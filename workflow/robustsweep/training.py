@@ -256,8 +256,8 @@ def _train_epoch(
     """One pass over the run's training images in a seeded order."""
     model.train()
     generator = epoch_generator(seed, epoch)
-    # torchattacks' random starts (online defences) and single-process image decoding draw
-    # from the global generator: seeding it per epoch keeps a resumed run identical.
+    # torchattacks' random starts (online defences) draw from the global generator: seeding
+    # it per epoch keeps a resumed run identical to an uninterrupted one.
     torch.manual_seed(seed * 1_000_003 + epoch)
     device = next(model.parameters()).device
     started = time.perf_counter()
