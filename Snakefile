@@ -12,6 +12,10 @@ from robustsweep.atomic_output import check_output_folder
 from robustsweep.input_errors import ConfigError
 from robustsweep.study_config import validate_config
 
+
+report: "workflow/report/workflow.rst"
+
+
 # The embedded default study, unless --configfile names a study: Snakemake would otherwise
 # merge the study into the default and keep the default's models and experiments.
 if not workflow.overwrite_configfiles:

@@ -29,23 +29,28 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow"))
 
-from robustsweep.adversarial_store import generate_store, to_float  # noqa: E402
-from robustsweep.architectures import build_model  # noqa: E402
-from robustsweep.attack_registry import build_attack  # noqa: E402
-from robustsweep.class_subsets import write_subset  # noqa: E402
+from robustsweep.attacks.adversarial_store import generate_store  # noqa: E402
+from robustsweep.attacks.methods import build_attack  # noqa: E402
 from robustsweep.compute_device import select_device  # noqa: E402
-from robustsweep.defences import TrainingContext, build_defence  # noqa: E402
-from robustsweep.evaluation import sweep_rows  # noqa: E402
-from robustsweep.logits_cache import TestSetLogits, forward  # noqa: E402
-from robustsweep.prepared_dataset import load_split, prepare_dataset  # noqa: E402
-from robustsweep.trained_models import load_model, save_model  # noqa: E402
-from robustsweep.training import (  # noqa: E402
-    Recipe,
+from robustsweep.data.class_subsets import write_subset  # noqa: E402
+from robustsweep.data.prepared_dataset import load_split, prepare_dataset  # noqa: E402
+from robustsweep.evaluation.run_evaluation import sweep_rows  # noqa: E402
+from robustsweep.evaluation.test_set_logits import TestSetLogits  # noqa: E402
+from robustsweep.models.inference import forward, to_float  # noqa: E402
+from robustsweep.models.networks import build_model  # noqa: E402
+from robustsweep.models.trained_models import load_model, save_model  # noqa: E402
+from robustsweep.training.defences import DEFENCES, TrainingContext  # noqa: E402
+from robustsweep.training.training_loop import (  # noqa: E402
     _train_epoch,
     images_on_device,
     make_optimizer,
+    recipe,
     train_run,
 )
+
+
+def build_defence(spec: dict, context: TrainingContext):
+    return DEFENCES.build(spec).build(context)
 
 
 @dataclass(frozen=True)
@@ -125,16 +130,15 @@ class Workspace:
         self.subset = folder / "N10.json"
         write_subset(self.subset, range(10), [str(c) for c in range(10)], 10, 0, 0)
         self.source = folder / "source.safetensors"
-        recipe = Recipe(epochs=4, lr=3e-3, restart_epochs=4)
+        short = recipe(epochs=4, lr=3e-3, restart_epochs=4)
         standard = {"method": "standard"}
         train_run(
             self.source,
             folder / "source.csv",
             self.dataset,
             self.subset,
-            "small_cnn",
-            {"width": 16},
-            recipe,
+            {"architecture": "small_cnn", "width": 16},
+            short,
             standard,
             {},
             100,
@@ -158,7 +162,11 @@ def p1_sweep(ws: Workspace) -> Row:
         0, 256, (size.sweep_images, size.sweep_image_size, size.sweep_image_size, 3), np.uint8
     )
     labels = rng.integers(0, 200, size.sweep_images)
-    model = build_model("resnet18", 200, {"small_input_stem": False}).eval().to(ws.device)
+    model = (
+        build_model({"architecture": "resnet18", "small_input_stem": False}, 200)
+        .eval()
+        .to(ws.device)
+    )
     m_values = list(range(20, 201, 20))
 
     def sweep() -> None:
@@ -237,7 +245,7 @@ def p3_save(ws: Workspace) -> list[Row]:
     split = load_split(dataset, "train")
     batch = -(-len(split.labels) // 20)
     source = ws.folder / "tiny-source.safetensors"
-    tiny = build_model("small_cnn", 10, {"width": 2})
+    tiny = build_model({"architecture": "small_cnn", "width": 2}, 10)
     save_model(source, tiny, "small_cnn", {"width": 2}, list(range(10)))
     model, _ = load_model(source, str(ws.device))
     attack = build_attack(model, spec, 10)
@@ -290,7 +298,8 @@ def _epoch_setup(ws: Workspace):
     targets = torch.as_tensor(split.labels, device=ws.device)
     # resnet18's ImageNet stem: a tenth of the 32 px stem's work, so loop overhead shows more
     options = {"width": 16} if ws.size.train_model == "small_cnn" else {"small_input_stem": False}
-    return split, images, targets, build_model(ws.size.train_model, 10, options).to(ws.device)
+    spec = {"architecture": ws.size.train_model, **options}
+    return split, images, targets, build_model(spec, 10).to(ws.device)
 
 
 def _minimal_epoch(model, optimizer, images, targets, batch, swap=None, stored=None) -> None:
@@ -312,17 +321,17 @@ def _minimal_epoch(model, optimizer, images, targets, batch, swap=None, stored=N
 def p4_p5_training(ws: Workspace) -> list[Row]:
     """Our epoch (standard; offline mixing read from the stores) against a minimal loop."""
     split, images, targets, model = _epoch_setup(ws)
-    recipe = Recipe(epochs=1, batch_size=100, lr=1e-3)
-    optimizer = make_optimizer(list(model.parameters()), recipe)
+    epoch_recipe = recipe(epochs=1, batch_size=100, lr=1e-3)
+    optimizer = make_optimizer(list(model.parameters()), epoch_recipe)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    data = images_on_device(ws.dataset, list(range(10)), recipe, ws.device)  # as train_run
+    data = images_on_device(ws.dataset, list(range(10)), epoch_recipe, ws.device)
     fgsm = {"method": "fgsm", "eps": 0.1}
     store = ws.folder / "train-fgsm.h5"
     generate_store(store, ws.dataset, "train", ws.source, "fgsm", fgsm, 256, 0, ws.device)
     context = TrainingContext(ws.device, torch.from_numpy(split.indices), {"fgsm": store})
     offline = {"method": "offline_adversarial", "ratio": 0.5, "attacks": ["fgsm"]}
     standard = build_defence({"method": "standard"}, context)
-    stored = build_defence(offline, context).stored[0]
+    stored = build_defence(offline, context).sampler.stored[0]
     swap = torch.rand(len(targets), device=ws.device) < 0.5
 
     def our_epoch(defence) -> None:
@@ -378,7 +387,7 @@ def imagenet_skeleton(folder: Path) -> Path:
     (what zhu2025's validation reads), and an overlay pointing the study at them."""
     import yaml
 
-    from robustsweep.imagenet_classes import imagenet_a_synsets, imagenet_synsets
+    from robustsweep.data.imagenet_classes import imagenet_a_synsets, imagenet_synsets
 
     for tree, wnids in (("train", imagenet_synsets()), ("val", imagenet_synsets())) + (
         ("imagenet-a", imagenet_a_synsets()),
@@ -471,7 +480,7 @@ def p9_deepfool(ws: Workspace) -> Row:
     """Our batched DeepFool against torchattacks' per-image loop, same inputs."""
     import torchattacks
 
-    from robustsweep.batched_deepfool import BatchedDeepFool
+    from robustsweep.attacks.batched_deepfool import BatchedDeepFool
 
     split = load_split(ws.dataset, "test")
     n = ws.size.deepfool_images

@@ -1,10 +1,9 @@
 rule adversarial_store:
     input:
         dataset=rules.prepare_dataset.output[0],
-        source=weights_of(support_run(config, "source")),
-        code=stage_sources("adversarial_store"),
+        source=weights_of(SOURCE) if SOURCE else [],
     output:
-        f"{R}/store/{{split}}/{{attack}}.h5",
+        output=f"{R}/store/{{split}}/{{attack}}.h5",
     log:
         f"{R}/logs/adversarial_store/{{split}}_{{attack}}.log",
     benchmark:
@@ -15,13 +14,11 @@ rule adversarial_store:
     resources:
         gpu=config["gpus_per_job"],
     params:
-        device=config["device"],
-        spec=lambda wildcards: as_json(ATTACKS[wildcards.attack]),
-        batch_size=config["attacks"]["batch_size"],
-        seed=config["seed"],
+        settings=lambda w: store_settings(config, w.split, w.attack),
+        code=lambda w: attack_code(config, "store", w.attack, SOURCE.model)["code"],
+        methods=lambda w: attack_code(config, "store", w.attack, SOURCE.model)[
+            "methods"
+        ],
+        job=lambda wildcards, input, output, threads: job(input, output, threads),
     shell:
-        "python -m robustsweep store --device {params.device} --threads {threads}"
-        " --output {output} --dataset {input.dataset}"
-        " --source {input.source} --split {wildcards.split} --attack {wildcards.attack}"
-        " --spec {params.spec:q} --batch-size {params.batch_size} --seed {params.seed}"
-        " > {log} 2>&1"
+        "python -m robustsweep store {params.settings:q} {params.job:q} > {log:q} 2>&1"

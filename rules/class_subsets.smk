@@ -1,17 +1,17 @@
 rule class_subset:
     input:
         dataset=rules.prepare_dataset.output[0],
-        code=stage_sources("class_subsets", "prepared_dataset"),
     output:
-        f"{R}/subsets/N{{n}}/seed{{seed}}.json",
+        output=f"{R}/subsets/N{{n}}/draw{{draw}}.json",
     log:
-        f"{R}/logs/class_subset/N{{n}}_seed{{seed}}.log",
+        f"{R}/logs/class_subset/N{{n}}_draw{{draw}}.log",
     # seconds of work: run on the submitting host, not through the cluster queue
     localrule: True
     conda:
         ENV
     params:
-        study_seed=config["seed"],
+        **job_code("subset"),
+        settings=lambda w: subset_settings(config, int(w.n), int(w.draw)),
+        job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep subset --dataset {input.dataset} --output {output} --n {wildcards.n}"
-        " --study-seed {params.study_seed} --draw-seed {wildcards.seed} > {log} 2>&1"
+        "python -m robustsweep subset {params.settings:q} {params.job:q} > {log:q} 2>&1"

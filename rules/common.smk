@@ -1,27 +1,54 @@
 # Helpers shared by the rules: paths, the study plan and the one command every rule calls.
+# The command `python -m robustsweep <stage>` takes two JSON arguments, the job's settings (a
+# tracked param, so editing them reruns the job) and the job itself (paths and compute
+# placement, derived from input, output and threads, so not tracked). The `code` and
+# `methods` params are content digests of the package modules a job runs (code_digest.py).
 import json
 import shlex
 
 from robustsweep.study_plan import (
     Run,
+    attack_code,
+    compute,
+    evaluate_settings,
     experiment_runs,
+    explain_settings,
     explanation_run,
+    figure_code,
+    figure_settings,
+    job_code,
+    logits_settings,
+    mining_code,
+    mining_settings,
+    model_code,
+    natural_folder_settings,
     pool_size,
-    predicted_class_values,
+    prepare_code,
+    prepare_settings,
+    record_settings,
+    store_settings,
+    subset_settings,
     support_run,
+    tables_code,
+    tables_settings,
+    train_code,
+    train_settings,
+    white_box_settings,
 )
-from robustsweep.defences import needs_clean_copy, stores_needed
-from robustsweep.figures import FIGURES, caption
+from robustsweep.training.defences import DEFENCES
+from robustsweep.reporting.figures import FIGURES, caption
 from robustsweep.provenance import git_commit
-from robustsweep.stage_sources import stage_sources
 
 ENV = "../envs/robustsweep.yaml"
 R = config["results"]
 RUNS = experiment_runs(config)
 POOL = pool_size(config)
-ATTACKS = config["attacks"]["methods"]
+CONFIGURED_ATTACKS = config["attacks"]["methods"]
+WHITE_BOX = config["evaluation"]["white_box"]
 NATURAL = f"{R}/data/natural_adversarial.h5"
 NATURAL_ROOT = config["natural_adversarial"].get("root")
+SOURCE = support_run(config, "source") if CONFIGURED_ATTACKS else None
+RUN = "runs/{model}/N{n}/draw{draw}/{defence}"
 # Every rule runs `python -m robustsweep <stage>`; the package is found through PYTHONPATH, set
 # in front of each shell command, so a plain clone or a --use-conda environment works as is.
 shell.prefix(
@@ -36,19 +63,14 @@ wildcard_constraints:
     defence=r"[A-Za-z][A-Za-z0-9_]*",
     attack=r"[A-Za-z][A-Za-z0-9_]*",
     n=r"\d+",
-    seed=r"\d+",
+    draw=r"\d+",
     split=r"train|test",
-    figure="|".join(FIGURES),
-
-
-def as_json(value):
-    """Stable JSON for params: equal settings give equal strings, so no spurious reruns."""
-    return json.dumps(value, sort_keys=True)
+    figure="|".join(FIGURES.names()),
 
 
 def run_of(wildcards):
     return Run(
-        wildcards.model, int(wildcards.n), int(wildcards.seed), wildcards.defence
+        wildcards.model, int(wildcards.n), int(wildcards.draw), wildcards.defence
     )
 
 
@@ -64,44 +86,54 @@ def store_path(split, attack):
     return f"{R}/store/{split}/{attack}.h5"
 
 
-def defence_spec(name):
-    return config["defences"][name]
+def defence_of(wildcards):
+    return DEFENCES.build(config["defences"][wildcards.defence])
 
 
 def train_stores(wildcards):
-    """Train-split stores the run's defence reads, by attack name."""
-    names = stores_needed(defence_spec(wildcards.defence))
-    return {name: store_path("train", name) for name in names}
+    """Train-split stores the run's defence reads, as inputs named stores__<attack>."""
+    names = defence_of(wildcards).stores_needed()
+    return {f"stores__{name}": store_path("train", name) for name in names}
 
 
 def clean_copy(wildcards):
     """The run's `standard` twin, for defences that start from and compare with it."""
-    if not needs_clean_copy(defence_spec(wildcards.defence)):
+    if not defence_of(wildcards).needs_clean_copy:
         return {}
-    twin = Run(wildcards.model, int(wildcards.n), int(wildcards.seed), "standard")
+    twin = Run(wildcards.model, int(wildcards.n), int(wildcards.draw), "standard")
     return {"clean_copy": weights_of(twin)}
 
 
-def clean_copy_option(wildcards, input):
-    return (
-        f"--clean-copy {shlex.quote(input.clean_copy)}"
-        if "clean_copy" in input.keys()
-        else ""
-    )
+def test_stores(wildcards=None):
+    return {f"stores__{name}": store_path("test", name) for name in CONFIGURED_ATTACKS}
 
 
-def named_paths(paths):
-    """name=path arguments for the CLI's --store option."""
-    return " ".join(shlex.quote(f"{name}={path}") for name, path in paths.items())
+def white_box_files(wildcards):
+    run = run_of(wildcards)
+    return {
+        f"white_box__{name}": run_path(run, f"whitebox/{name}.h5") for name in WHITE_BOX
+    }
 
 
-def test_stores():
-    return {name: store_path("test", name) for name in ATTACKS}
-
-
-def white_box_attacks():
-    """Attacks run against each trained model at evaluation time (evaluation.white_box)."""
-    return {name: ATTACKS[name] for name in config["evaluation"]["white_box"]}
+def job(input, output, threads=None, **values):
+    """The job JSON: every named input and output path (names `group__key` gathered into a
+    mapping under `group`), for compute jobs the device and thread count, and `values`.
+    """
+    paths = {}
+    for files in (input, output):
+        for name, value in files.items():
+            value = list(value) if not isinstance(value, str) else value
+            group, _, key = name.partition("__")
+            if key:
+                paths.setdefault(group, {})[key] = value
+            else:
+                paths[name] = value
+    payload = {"paths": paths}
+    if threads is not None:
+        payload["compute"] = vars(compute(config, threads))
+    if values:
+        payload["values"] = values
+    return json.dumps(payload, sort_keys=True)
 
 
 def explained_run(model):
@@ -114,7 +146,7 @@ def final_outputs():
         f"{R}/study_record.json",
         f"{R}/tables/metrics.csv",
         f"{R}/tables/tables.md",
-        *[f"{R}/figures/{kind}.{extension}" for kind in FIGURES],
+        *[f"{R}/figures/{kind}.{extension}" for kind in FIGURES.names()],
         *[
             f"{R}/figures/explanations/{model}.{extension}"
             for model in config["explanations"]["models"]

@@ -1,15 +1,13 @@
 rule prepare_dataset:
-    input:
-        code=stage_sources("prepared_dataset"),
     output:
-        f"{R}/data/dataset.h5",
+        output=f"{R}/data/dataset.h5",
     log:
         f"{R}/logs/prepare_dataset.log",
     conda:
         ENV
     params:
-        dataset=as_json(config["dataset"]),
-        seed=config["seed"],
+        **prepare_code(config),
+        settings=prepare_settings(config),
+        job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep prepare --output {output} --dataset {params.dataset:q}"
-        " --seed {params.seed} > {log} 2>&1"
+        "python -m robustsweep prepare {params.settings:q} {params.job:q} > {log:q} 2>&1"

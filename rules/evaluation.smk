@@ -1,14 +1,13 @@
 rule logits_cache:
     input:
-        unpack(lambda wildcards: test_stores()),
-        weights=f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/weights.safetensors",
+        unpack(test_stores),
+        weights=f"{R}/{RUN}/weights.safetensors",
         dataset=rules.prepare_dataset.output[0],
         natural=NATURAL,
-        code=stage_sources("logits_cache"),
     output:
-        f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/logits.h5",
+        output=f"{R}/{RUN}/logits.h5",
     log:
-        f"{R}/logs/logits_cache/{{model}}_N{{n}}_seed{{seed}}_{{defence}}.log",
+        f"{R}/logs/logits_cache/{{model}}_N{{n}}_draw{{draw}}_{{defence}}.log",
     conda:
         ENV
     # a file index (ImageNet-A, a val set) is decoded by this many DataLoader workers
@@ -16,54 +15,70 @@ rule logits_cache:
     resources:
         gpu=config["gpus_per_job"],
     params:
-        device=config["device"],
-        stores=named_paths(test_stores()),
-        white_box=as_json(white_box_attacks()),
-        attack_batch_size=config["attacks"]["batch_size"],
-        seed=config["evaluation"]["seed"],
-        masking=as_json(config["evaluation"]["masking_checks"]),
+        settings=logits_settings(config),
+        code=lambda w: model_code(config, "logits", w.model)["code"],
+        methods=lambda w: model_code(config, "logits", w.model)["methods"],
+        job=lambda wildcards, input, output, threads: job(input, output, threads),
     shell:
-        "python -m robustsweep logits --device {params.device} --threads {threads}"
-        " --output {output} --weights {input.weights}"
-        " --dataset {input.dataset} --natural {input.natural} --store {params.stores}"
-        " --white-box {params.white_box:q} --attack-batch-size {params.attack_batch_size}"
-        " --seed {params.seed} --masking {params.masking:q} > {log} 2>&1"
+        "python -m robustsweep logits {params.settings:q} {params.job:q} > {log:q} 2>&1"
+
+
+rule white_box:
+    input:
+        weights=f"{R}/{RUN}/weights.safetensors",
+        dataset=rules.prepare_dataset.output[0],
+    output:
+        output=f"{R}/{RUN}/whitebox/{{attack}}.h5",
+    log:
+        f"{R}/logs/white_box/{{model}}_N{{n}}_draw{{draw}}_{{defence}}_{{attack}}.log",
+    benchmark:
+        f"{R}/benchmarks/white_box/{{model}}_N{{n}}_draw{{draw}}_{{defence}}_{{attack}}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        gpu=config["gpus_per_job"],
+    params:
+        settings=lambda w: white_box_settings(config, w.attack),
+        code=lambda w: attack_code(config, "white-box", w.attack, w.model)["code"],
+        methods=lambda w: attack_code(config, "white-box", w.attack, w.model)["methods"],
+        job=lambda wildcards, input, output, threads: job(input, output, threads),
+    shell:
+        "python -m robustsweep white-box {params.settings:q} {params.job:q} > {log:q} 2>&1"
 
 
 rule evaluate_run:
     input:
-        logits=f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/logits.h5",
-        code=stage_sources("evaluation"),
+        unpack(white_box_files),
+        logits=f"{R}/{RUN}/logits.h5",
     output:
-        f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/metrics.csv",
+        output=f"{R}/{RUN}/metrics.csv",
     log:
-        f"{R}/logs/evaluate_run/{{model}}_N{{n}}_seed{{seed}}_{{defence}}.log",
+        f"{R}/logs/evaluate_run/{{model}}_N{{n}}_draw{{draw}}_{{defence}}.log",
     conda:
         ENV
     params:
-        run=lambda wildcards: as_json(run_of(wildcards).identity()),
-        m_values=lambda wildcards: predicted_class_values(config, run_of(wildcards)),
-        trials=config["evaluation"]["trials"],
-        seed=config["evaluation"]["seed"],
-        hybrid=config["evaluation"]["hybrid_fractions"],
+        **job_code("evaluate"),
+        settings=lambda w: evaluate_settings(config, run_of(w)),
+        job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep evaluate --output {output} --logits {input.logits}"
-        " --run {params.run:q}"
-        " --m-values {params.m_values} --trials {params.trials} --seed {params.seed}"
-        " --hybrid-fractions {params.hybrid} > {log} 2>&1"
+        "python -m robustsweep evaluate {params.settings:q} {params.job:q} > {log:q} 2>&1"
 
 
 rule collect_metrics:
     input:
         metrics=[run_path(run, "metrics.csv") for run in RUNS],
-        code=stage_sources("paper_tables"),
     output:
-        f"{R}/tables/metrics.csv",
+        output=f"{R}/tables/metrics.csv",
     log:
         f"{R}/logs/collect_metrics.log",
     # seconds of work: run on the submitting host, not through the cluster queue
     localrule: True
     conda:
         ENV
+    params:
+        **job_code("collect"),
+        settings="{}",
+        job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep collect --output {output} {input.metrics} > {log} 2>&1"
+        "python -m robustsweep collect {params.settings:q} {params.job:q} > {log:q} 2>&1"

@@ -1,9 +1,8 @@
 rule paper_tables:
     input:
         metrics=rules.collect_metrics.output[0],
-        code=stage_sources("paper_tables"),
     output:
-        f"{R}/tables/tables.md",
+        output=f"{R}/tables/tables.md",
     log:
         f"{R}/logs/paper_tables.log",
     # seconds of work: run on the submitting host, not through the cluster queue
@@ -11,19 +10,18 @@ rule paper_tables:
     conda:
         ENV
     params:
-        pool=POOL,
+        **job_code("tables"),
+        settings=tables_settings(config),
+        job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep tables --metrics {input.metrics} --output {output}"
-        " --pool-size {params.pool}"
-        " > {log} 2>&1"
+        "python -m robustsweep tables {params.settings:q} {params.job:q} > {log:q} 2>&1"
 
 
 rule figure:
     input:
         metrics=rules.collect_metrics.output[0],
-        code=stage_sources("figures"),
     output:
-        report(
+        output=report(
             f"{R}/figures/{{figure}}.{config['figures']['format']}",
             caption="../workflow/report/figure.rst",
             category="Figures",
@@ -35,24 +33,24 @@ rule figure:
     conda:
         ENV
     params:
-        style=as_json(config["figures"]),
+        settings=lambda w: figure_settings(config, w.figure),
+        code=lambda w: figure_code(w.figure)["code"],
+        methods=lambda w: figure_code(w.figure)["methods"],
         # the caption is the figure function's docstring, so it is written in one place
-        caption=lambda wildcards: caption(wildcards.figure),
+        caption=lambda w: caption(w.figure),
+        job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep figure {wildcards.figure} --metrics {input.metrics}"
-        " --output {output}"
-        " --style {params.style:q} > {log} 2>&1"
+        "python -m robustsweep figure {params.settings:q} {params.job:q} > {log:q} 2>&1"
 
 
 rule explain_mistakes:
     input:
-        weights=lambda wildcards: weights_of(explained_run(wildcards.model)),
-        logits=lambda wildcards: run_path(explained_run(wildcards.model), "logits.h5"),
+        weights=lambda w: weights_of(explained_run(w.model)),
+        logits=lambda w: run_path(explained_run(w.model), "logits.h5"),
         natural=NATURAL,
         dataset=rules.prepare_dataset.output[0],
-        code=stage_sources("mistake_explanations"),
     output:
-        report(
+        output=report(
             f"{R}/figures/explanations/{{model}}.{config['figures']['format']}",
             caption="../workflow/report/explanations.rst",
             category="Grad-CAM",
@@ -63,19 +61,19 @@ rule explain_mistakes:
         ENV
     threads: 1
     params:
-        top_k=config["explanations"]["top_k"],
-        style=as_json(config["figures"]),
+        settings=explain_settings(config),
+        code=lambda w: model_code(config, "explain", w.model)["code"],
+        methods=lambda w: model_code(config, "explain", w.model)["methods"],
+        job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep explain --output {output} --weights {input.weights}"
-        " --logits {input.logits} --natural {input.natural} --dataset {input.dataset}"
-        " --top-k {params.top_k} --style {params.style:q} > {log} 2>&1"
+        "python -m robustsweep explain {params.settings:q} {params.job:q} > {log:q} 2>&1"
 
 
 rule study_record:
     input:
-        code=stage_sources("provenance"),
+        metrics=rules.collect_metrics.output[0],
     output:
-        f"{R}/study_record.json",
+        output=f"{R}/study_record.json",
     log:
         f"{R}/logs/study_record.log",
     # seconds of work: run on the submitting host, not through the cluster queue
@@ -83,8 +81,10 @@ rule study_record:
     conda:
         ENV
     params:
-        config=as_json(config),
-        commit=git_commit(workflow.basedir),
+        **job_code("record"),
+        settings=record_settings(config),
+        job=lambda wildcards, input, output: job(
+            input, output, commit=git_commit(workflow.basedir)
+        ),
     shell:
-        "python -m robustsweep record --output {output} --config {params.config:q}"
-        " --commit {params.commit} > {log} 2>&1"
+        "python -m robustsweep record {params.settings:q} {params.job:q} > {log:q} 2>&1"

@@ -3,32 +3,23 @@ rule train_model:
         unpack(train_stores),
         unpack(clean_copy),
         dataset=rules.prepare_dataset.output[0],
-        subset=f"{R}/subsets/N{{n}}/seed{{seed}}.json",
-        code=stage_sources("training"),
+        subset=f"{R}/subsets/N{{n}}/draw{{draw}}.json",
     output:
-        weights=f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/weights.safetensors",
-        epochs=f"{R}/runs/{{model}}/N{{n}}/seed{{seed}}/{{defence}}/epochs.csv",
+        weights=f"{R}/{RUN}/weights.safetensors",
+        epoch_log=f"{R}/{RUN}/epochs.csv",
     log:
-        f"{R}/logs/train_model/{{model}}_N{{n}}_seed{{seed}}_{{defence}}.log",
+        f"{R}/logs/train_model/{{model}}_N{{n}}_draw{{draw}}_{{defence}}.log",
     benchmark:
-        f"{R}/benchmarks/train_model/{{model}}_N{{n}}_seed{{seed}}_{{defence}}.tsv"
+        f"{R}/benchmarks/train_model/{{model}}_N{{n}}_draw{{draw}}_{{defence}}.tsv"
     conda:
         ENV
     threads: config["threads"]
     resources:
         gpu=config["gpus_per_job"],
     params:
-        device=config["device"],
-        model=lambda wildcards: as_json(config["models"][wildcards.model]),
-        recipe=as_json(config["training"]),
-        defence=lambda wildcards: as_json(defence_spec(wildcards.defence)),
-        stores=lambda wildcards, input: named_paths(
-            {name: input[name] for name in train_stores(wildcards)}
-        ),
-        clean_copy=clean_copy_option,
+        settings=lambda w: train_settings(config, run_of(w)),
+        code=lambda w: train_code(config, run_of(w))["code"],
+        methods=lambda w: train_code(config, run_of(w))["methods"],
+        job=lambda wildcards, input, output, threads: job(input, output, threads),
     shell:
-        "python -m robustsweep train --device {params.device} --threads {threads}"
-        " --weights {output.weights} --epoch-log {output.epochs}"
-        " --dataset {input.dataset} --subset {input.subset} --model {params.model:q}"
-        " --recipe {params.recipe:q} --defence {params.defence:q} --store {params.stores}"
-        " {params.clean_copy} --seed {wildcards.seed} > {log} 2>&1"
+        "python -m robustsweep train {params.settings:q} {params.job:q} > {log:q} 2>&1"

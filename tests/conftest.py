@@ -14,10 +14,11 @@ import pytest
 import torch
 import yaml
 
-import robustsweep.training as training_module
-from robustsweep.class_subsets import write_subset
-from robustsweep.prepared_dataset import prepare_dataset
-from robustsweep.training import Recipe, train_run
+import robustsweep.training.training_loop as training_module
+from robustsweep.data.class_subsets import write_subset
+from robustsweep.data.prepared_dataset import prepare_dataset
+from robustsweep.stage_settings import TrainingRecipe
+from robustsweep.training.training_loop import recipe, train_run
 
 REPO = Path(__file__).resolve().parents[1]
 FRACTIONS = {"train": 0.6, "test": 0.2, "pool": 0.2}
@@ -34,12 +35,15 @@ def with_change(config: dict, path: str, value) -> dict:
     return config
 
 
-def snakemake_args(workdir: Path, configfiles: list[Path], *args: str, cores: int = 2) -> list[str]:
-    """The workflow on the given config files (merged in order) with workdir as its folder."""
+def snakemake_args(
+    workdir: Path, configfiles: list[Path], *args: str, cores: int = 2, checkout: Path = REPO
+) -> list[str]:
+    """The workflow of `checkout` on the given config files (merged in order) with workdir as
+    its folder."""
     return [
         "snakemake",
         "-s",
-        str(REPO / "Snakefile"),
+        str(checkout / "Snakefile"),
         "-d",
         str(workdir),
         "--configfile",
@@ -50,10 +54,12 @@ def snakemake_args(workdir: Path, configfiles: list[Path], *args: str, cores: in
     ]
 
 
-def snakemake_command(workdir: Path, config: dict, *args: str, cores: int = 2) -> list[str]:
+def snakemake_command(
+    workdir: Path, config: dict, *args: str, cores: int = 2, checkout: Path = REPO
+) -> list[str]:
     """The workflow on `config` (written to workdir/study.yaml) with workdir as its folder."""
     (workdir / "study.yaml").write_text(yaml.safe_dump(config))
-    return snakemake_args(workdir, [workdir / "study.yaml"], *args, cores=cores)
+    return snakemake_args(workdir, [workdir / "study.yaml"], *args, cores=cores, checkout=checkout)
 
 
 def tool_env(slurm: bool = False) -> dict[str, str]:
@@ -83,14 +89,16 @@ def _failing_scontrol() -> Path:
     return folder
 
 
-def snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedProcess:
-    command = snakemake_command(workdir, config, *args)
+def snakemake(
+    workdir: Path, config: dict, *args: str, checkout: Path = REPO
+) -> subprocess.CompletedProcess:
+    command = snakemake_command(workdir, config, *args, checkout=checkout)
     return subprocess.run(command, capture_output=True, text=True, env=tool_env(), timeout=900)
 
 
-def planned(workdir: Path, config: dict) -> dict[str, int]:
+def planned(workdir: Path, config: dict, checkout: Path = REPO) -> dict[str, int]:
     """Rule -> job count of a dry run; empty when there is nothing to do."""
-    result = snakemake(workdir, config, "-n")
+    result = snakemake(workdir, config, "-n", checkout=checkout)
     assert result.returncode == 0, result.stderr + result.stdout
     text = result.stdout + result.stderr
     if "Nothing to be done" in text:
@@ -138,7 +146,7 @@ def all_classes_subset(tmp_path_factory) -> Path:
     return path
 
 
-FIXTURE_RECIPE = Recipe(epochs=8, lr=3e-3, restart_epochs=8)
+FIXTURE_RECIPE = recipe(epochs=8, lr=3e-3, restart_epochs=8)
 
 
 def train_small_cnn(
@@ -146,7 +154,7 @@ def train_small_cnn(
     dataset: Path,
     subset: Path,
     defence: dict | None = None,
-    recipe: Recipe = FIXTURE_RECIPE,
+    recipe: TrainingRecipe = FIXTURE_RECIPE,
     width: int = 8,
     stores: dict[str, Path] | None = None,
     clean_copy: Path | None = None,
@@ -159,8 +167,7 @@ def train_small_cnn(
         folder / "epochs.csv",
         dataset,
         subset,
-        "small_cnn",
-        {"width": width},
+        {"architecture": "small_cnn", "width": width},
         recipe,
         defence or {"method": "standard"},
         stores or {},
@@ -183,9 +190,9 @@ def trained_model(tmp_path_factory, digits_h5, all_classes_subset) -> Path:
 def attack_batch(digits_h5, trained_model):
     """The trained digits model with frozen weights and 96 test images (floats) with labels:
     what the attack tests attack."""
-    from robustsweep.adversarial_store import to_float
-    from robustsweep.prepared_dataset import load_split
-    from robustsweep.trained_models import load_model
+    from robustsweep.data.prepared_dataset import load_split
+    from robustsweep.models.inference import to_float
+    from robustsweep.models.trained_models import load_model
 
     model, _ = load_model(trained_model)
     for p in model.parameters():

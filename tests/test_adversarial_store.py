@@ -5,13 +5,15 @@ import numpy as np
 import pytest
 import torch
 
-import robustsweep.adversarial_store as store_module
-from robustsweep.adversarial_store import generate_store, quantize, read_store, to_float
+import robustsweep.attacks.adversarial_store as store_module
 from robustsweep.atomic_output import partial_path
+from robustsweep.attacks.adversarial_store import generate_store
+from robustsweep.attacks.store_file import read_store
+from robustsweep.data.prepared_dataset import load_split
 from robustsweep.input_errors import StoreError
-from robustsweep.prepared_dataset import load_split
+from robustsweep.models.inference import quantize, to_float
+from robustsweep.models.trained_models import load_model
 from robustsweep.provenance import file_sha256
-from robustsweep.trained_models import load_model
 
 CPU = torch.device("cpu")
 PGD = {"method": "pgd", "eps": 0.1, "alpha": 0.025, "steps": 5}
@@ -147,7 +149,7 @@ def test_disk_full_names_the_file_and_keeps_what_was_written(
 def test_a_batch_too_big_for_the_device_is_attacked_in_halves():
     import torch
 
-    from robustsweep.adversarial_store import attack_in_parts
+    from robustsweep.attacks.attack_batches import attack_in_parts
 
     sizes = []
 

@@ -4,7 +4,8 @@ import pytest
 import torch
 import torchattacks
 
-from robustsweep.attack_registry import REFERENCE_AUTOATTACK, build_attack
+from robustsweep.attacks.methods import build_attack
+from robustsweep.attacks.methods.autoattack import REFERENCE_AUTOATTACK
 
 CPU = torch.device("cpu")
 EPS = 0.1

@@ -2,7 +2,7 @@
 
 import torch
 
-from robustsweep.batch_augmentation import augment, crop_flip
+from robustsweep.training.batch_augmentation import augment, crop_flip
 
 
 def batch() -> torch.Tensor:

@@ -4,8 +4,8 @@ import pytest
 import torch
 import torchattacks
 
-from robustsweep.attack_registry import build_attack
-from robustsweep.batched_deepfool import BatchedDeepFool
+from robustsweep.attacks.batched_deepfool import BatchedDeepFool
+from robustsweep.attacks.methods import build_attack
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from robustsweep.class_activation_maps import (
+from robustsweep.reporting.class_activation_maps import (
     GuidedBackpropActivation,
     explain,
     gradient_edge_image,
@@ -116,7 +116,7 @@ def test_convnext_gelus_are_all_guided_and_the_maps_come_out():
 
 
 def test_confident_mistakes_are_the_surest_wrong_answers_in_order():
-    from robustsweep.mistake_explanations import confident_mistakes
+    from robustsweep.reporting.mistake_explanations import confident_mistakes
 
     logits = np.array(
         [[5.0, 0.0, 0.0], [0.0, 3.0, 0.0], [0.0, 0.0, 9.0], [1.0, 0.0, 0.0], [0.0, 5.0, 0.0]]

@@ -1,12 +1,12 @@
 import pytest
 
-from robustsweep.class_subsets import choose_classes, choose_trial_classes, write_subset
+from robustsweep.data.class_subsets import choose_classes, choose_trial_classes, write_subset
 
 
 def test_same_seed_same_choice_and_seeds_differ():
     pool = range(200)
-    first = choose_classes(pool, 20, study_seed=0, draw_seed=1)
-    assert first == choose_classes(list(reversed(pool)), 20, study_seed=0, draw_seed=1)
+    first = choose_classes(pool, 20, study_seed=0, draw=1)
+    assert first == choose_classes(list(reversed(pool)), 20, study_seed=0, draw=1)
     assert len(set(first)) == 20 and first == sorted(first)
     draws = {tuple(choose_classes(pool, 20, 0, seed)) for seed in range(3)}
     assert len(draws) == 3
@@ -42,4 +42,4 @@ def test_write_subset_records_names(tmp_path):
     write_subset(tmp_path / "s.json", range(4), ["a", "b", "c", "d"], 2, 0, 3)
     saved = json.loads((tmp_path / "s.json").read_text())
     assert saved["class_names"] == [["a", "b", "c", "d"][c] for c in saved["class_ids"]]
-    assert saved["n"] == 2 and saved["draw_seed"] == 3
+    assert saved["n"] == 2 and saved["draw"] == 3

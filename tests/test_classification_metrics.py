@@ -3,7 +3,7 @@ import pytest
 from scipy.special import softmax
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from robustsweep.classification_metrics import (
+from robustsweep.evaluation.classification_metrics import (
     macro_one_vs_rest,
     restrict_to_classes,
     restricted_metrics,
@@ -96,7 +96,7 @@ def test_a_class_never_predicted_counts_as_zero_precision():
 
 
 def test_consistency_is_the_share_of_unchanged_predictions():
-    from robustsweep.classification_metrics import consistency
+    from robustsweep.evaluation.classification_metrics import consistency
 
     clean = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])
     attacked = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [2.0, 0.0]])
@@ -108,7 +108,7 @@ def test_consistency_is_the_share_of_unchanged_predictions():
 def test_vectorised_scores_equal_scikit_learn_per_class(seed, decimals):
     from sklearn.metrics import precision_score, recall_score
 
-    from robustsweep.classification_metrics import macro_precision_recall
+    from robustsweep.evaluation.classification_metrics import macro_precision_recall
 
     rng = np.random.default_rng(seed)
     n, k = 300, 12

@@ -18,9 +18,9 @@ import pytest
 from PIL import Image
 from torchvision import datasets
 
-from robustsweep.dataset_sources import class_count, load_source
+from robustsweep.data.prepared_dataset import load_class_names, load_split, prepare_dataset
+from robustsweep.data.sources import class_count, load_source
 from robustsweep.input_errors import ConfigError, InputError
-from robustsweep.prepared_dataset import load_class_names, load_split, prepare_dataset
 from robustsweep.study_config import validate_config
 
 LAYOUT = {  # source -> (class, folder, train files, test file, meta file, label key, names key)
@@ -164,7 +164,7 @@ def study(dataset: dict) -> dict:
         "models": {"cnn": {"architecture": "small_cnn"}},
         "attacks": {"source": {"model": "cnn"}},
         "natural_adversarial": {"reference": {"model": "cnn"}},
-        "experiments": {"e": {"models": ["cnn"], "train_classes": [2], "seeds": [0]}},
+        "experiments": {"e": {"models": ["cnn"], "train_classes": [2], "draws": [0]}},
     }
 
 
@@ -254,9 +254,9 @@ def test_empty_class_folder_is_refused(tmp_path):
 
 def test_folder_source_needs_a_root_and_classes_need_a_folder_source(tmp_path):
     config = study({"source": "imagefolder"})
-    with pytest.raises(ConfigError, match="'dataset.root' is required for source 'imagefolder'"):
+    with pytest.raises(ConfigError, match="config key 'dataset.root' is required \\(the tree"):
         validate_config(config)
-    with pytest.raises(ConfigError, match="'dataset.classes' applies to source 'imagefolder'"):
+    with pytest.raises(ConfigError, match="unknown config key 'classes' under 'dataset'"):
         validate_config(study({"source": "digits", "classes": ["a", "b"]}))
 
 
@@ -271,7 +271,7 @@ def test_class_pool_of_a_folder_bounds_n(tmp_path):
 def test_imagenet_a_positions_map_in_order_to_its_folder_labels(tmp_path):
     from torchvision.datasets import ImageFolder
 
-    from robustsweep.imagenet_classes import (
+    from robustsweep.data.imagenet_classes import (
         imagenet_a_positions,
         imagenet_a_synsets,
         imagenet_synsets,
@@ -293,7 +293,7 @@ def test_imagenet_a_positions_map_in_order_to_its_folder_labels(tmp_path):
 
 
 def test_named_class_list_checks_an_imagenet_a_tree(tmp_path):
-    from robustsweep.imagenet_classes import imagenet_a_synsets
+    from robustsweep.data.imagenet_classes import imagenet_a_synsets
 
     root = tmp_path / "imgs"
     for wnid in imagenet_a_synsets()[:198]:
@@ -305,7 +305,7 @@ def test_named_class_list_checks_an_imagenet_a_tree(tmp_path):
 
 
 def test_images_in_a_class_subfolder_count_and_other_files_do_not(tmp_path):
-    from robustsweep.dataset_sources.image_folder import _has_image
+    from robustsweep.data.sources.image_folder import _has_image
 
     folder = tmp_path / "n01440764"
     (folder / "notes").mkdir(parents=True)

@@ -5,16 +5,16 @@ import pytest
 import torch
 
 from conftest import train_small_cnn
-from robustsweep.adversarial_store import to_float
-from robustsweep.attack_registry import build_attack
-from robustsweep.defences.mart import mart_loss
-from robustsweep.defences.sign_init_mix import (
+from robustsweep.attacks.methods import build_attack
+from robustsweep.data.prepared_dataset import load_split
+from robustsweep.models.inference import to_float
+from robustsweep.models.trained_models import load_model
+from robustsweep.training.defences.mart import mart_loss
+from robustsweep.training.defences.sign_init_mix import (
     mix_examples,
     mixed_cross_entropy,
     sign_init_attack,
 )
-from robustsweep.prepared_dataset import load_split
-from robustsweep.trained_models import load_model
 
 CPU = torch.device("cpu")
 EPS = 0.1

@@ -1,4 +1,4 @@
-"""Seed 001's detector head: a detector on the clean copy's feature maps, trained beside the
+"""tan2022's detector head: a detector on the clean copy's feature maps, trained beside the
 model on the offline store, saved with the weights and resumed exactly after a kill."""
 
 import pytest
@@ -6,14 +6,15 @@ import torch
 from safetensors import safe_open
 
 from conftest import kill_at_epoch, record_epochs, train_small_cnn
-from robustsweep.adversarial_detector import detector_scores
-from robustsweep.adversarial_store import generate_store, to_float
-from robustsweep.architectures import build_model
-from robustsweep.attack_registry import build_attack
-from robustsweep.defences import TrainingContext, build_defence
-from robustsweep.prepared_dataset import load_split
-from robustsweep.trained_models import load_detector, load_model
-from robustsweep.training import Recipe
+from robustsweep.attacks.adversarial_store import generate_store
+from robustsweep.attacks.methods import build_attack
+from robustsweep.data.prepared_dataset import load_split
+from robustsweep.models.inference import to_float
+from robustsweep.models.networks import build_model
+from robustsweep.models.trained_models import load_detector, load_model
+from robustsweep.training.adversarial_detector import detector_scores
+from robustsweep.training.defences import DEFENCES, TrainingContext
+from robustsweep.training.training_loop import recipe
 
 CPU = torch.device("cpu")
 FGSM = {"method": "fgsm", "eps": 0.1}
@@ -29,9 +30,9 @@ def fgsm_train_store(tmp_path_factory, digits_h5, trained_model):
 
 def train_detector(folder, digits_h5, subset, store, clean_copy):
     # small_cnn of width 8: the clean copy's architecture (trained_model fixture)
-    recipe = Recipe(epochs=4, lr=3e-3, restart_epochs=4)
+    short = recipe(epochs=4, lr=3e-3, restart_epochs=4)
     return train_small_cnn(
-        folder, digits_h5, subset, DEFENCE, recipe, stores={"fgsm": store}, clean_copy=clean_copy
+        folder, digits_h5, subset, DEFENCE, short, stores={"fgsm": store}, clean_copy=clean_copy
     )
 
 
@@ -89,8 +90,8 @@ def test_model_starts_from_the_clean_copy(digits_h5, fgsm_train_store, trained_m
     context = TrainingContext(
         CPU, torch.from_numpy(split.indices), {"fgsm": fgsm_train_store}, trained_model, 16
     )
-    defence = build_defence(DEFENCE, context)
-    model = build_model("small_cnn", 10, {"width": 8})
+    defence = DEFENCES.build(DEFENCE).build(context)
+    model = build_model({"architecture": "small_cnn", "width": 8}, 10)
     defence.prepare(model)
     clean_copy, _ = load_model(trained_model)
     for key, value in clean_copy.state_dict().items():

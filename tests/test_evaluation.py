@@ -8,15 +8,24 @@ import pandas as pd
 import pytest
 import torch
 
-from robustsweep.adversarial_store import generate_store, to_float
-from robustsweep.class_subsets import choose_trial_classes
-from robustsweep.evaluation import evaluate_run, hybrid_sets, sweep_rows
-from robustsweep.logits_cache import TestSetLogits as SetLogits
-from robustsweep.logits_cache import compute_logits, read_logits
-from robustsweep.natural_adversarial import mine_natural_adversarial, read_natural_adversarial
-from robustsweep.natural_patterns import PATTERNS
-from robustsweep.prepared_dataset import load_split
-from robustsweep.trained_models import load_model
+from robustsweep.attacks.adversarial_store import generate_store
+from robustsweep.data.class_subsets import choose_trial_classes
+from robustsweep.data.natural_adversarial import mine_natural_adversarial, read_natural_adversarial
+from robustsweep.data.patterns import NATURAL_PATTERNS
+from robustsweep.data.prepared_dataset import load_split
+from robustsweep.evaluation.logits_cache import compute_logits
+from robustsweep.evaluation.run_evaluation import (
+    evaluate_run,
+    hybrid_sets,
+    mixture_sets,
+    sweep_rows,
+)
+from robustsweep.evaluation.test_set_logits import TestSetLogits as SetLogits
+from robustsweep.evaluation.test_set_logits import read_logits
+from robustsweep.evaluation.white_box import attack_own_model
+from robustsweep.models.inference import to_float
+from robustsweep.models.trained_models import load_model
+from robustsweep.stage_settings import MaskingChecks
 
 CPU = torch.device("cpu")
 
@@ -24,7 +33,9 @@ CPU = torch.device("cpu")
 @pytest.fixture(scope="module")
 def natural(tmp_path_factory, digits_h5, trained_model):
     path = tmp_path_factory.mktemp("natural") / "natural.h5"
-    mine_natural_adversarial(path, digits_h5, trained_model, sorted(PATTERNS), 0.7, 1, 0, CPU)
+    mine_natural_adversarial(
+        path, digits_h5, trained_model, NATURAL_PATTERNS.names(), 0.7, 1, 0, CPU
+    )
     return path
 
 
@@ -42,10 +53,12 @@ def logits(tmp_path_factory, digits_h5, trained_model, natural):
         natural,
         {"fgsm": store},
         CPU,
-        white_box={"pgd": {"method": "pgd", "eps": 0.1, "alpha": 0.025, "steps": 10}},
-        masking={"huge_eps": 1.0, "steps": 10},
+        masking=MaskingChecks.from_section({"huge_eps": 1.0, "steps": 10}),
     )
-    return folder / "logits.h5"
+    pgd = {"method": "pgd", "eps": 0.1, "alpha": 0.025, "steps": 10}
+    white_box = {"pgd": folder / "whitebox" / "pgd.h5"}
+    attack_own_model(white_box["pgd"], trained_model, digits_h5, "pgd", pgd, 256, 0, CPU)
+    return folder / "logits.h5", white_box
 
 
 def test_mined_set_keeps_exactly_the_reference_mistakes(natural, digits_h5, trained_model):
@@ -58,9 +71,9 @@ def test_mined_set_keeps_exactly_the_reference_mistakes(natural, digits_h5, trai
     with h5py.File(natural) as h5:
         counts = json.loads(h5.attrs["counts"])
     pool = load_split(digits_h5, "pool")
-    assert sum(counts["candidates"].values()) == len(pool.labels) * len(PATTERNS)
+    assert sum(counts["candidates"].values()) == len(pool.labels) * len(NATURAL_PATTERNS.names())
     assert sum(counts["kept"].values()) == len(pred)
-    assert set(mined["pattern"]) <= set(PATTERNS)
+    assert set(mined["pattern"]) <= set(NATURAL_PATTERNS.names())
     pool_label = dict(zip(pool.indices.tolist(), pool.labels.tolist(), strict=True))
     assert all(
         pool_label[i] == y for i, y in zip(mined["clean_index"], mined["label"], strict=True)
@@ -68,7 +81,7 @@ def test_mined_set_keeps_exactly_the_reference_mistakes(natural, digits_h5, trai
 
 
 def test_logits_cache_holds_every_test_set(logits, digits_h5):
-    sets, attrs = read_logits(logits)
+    sets, attrs = read_logits(*logits)
     assert set(sets) == {"clean", "natural", "attack-fgsm", "whitebox-pgd"}
     clean = load_split(digits_h5, "test")
     np.testing.assert_array_equal(sets["clean"].index, clean.indices)
@@ -82,10 +95,12 @@ def test_logits_cache_holds_every_test_set(logits, digits_h5):
 
 def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
     out = tmp_path / "metrics.csv"
-    run = {"model": "small_cnn", "n_train_classes": 10, "seed": 0, "defence": "standard"}
-    evaluate_run(out, logits, run, [2, 5], trials=2, evaluation_seed=0)
+    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    evaluate_run(
+        out, logits[0], run, white_box=logits[1], m_values=[2, 5], trials=2, evaluation_seed=0
+    )
     table = pd.read_csv(out)
-    sets, _ = read_logits(logits)
+    sets, _ = read_logits(*logits)
     overall = table[table.pattern == "all"]
     # per test set: M=2 x 2 trials, M=5 x 2 trials, M=10 once
     assert overall.groupby("test_set").size().to_dict() == {
@@ -110,19 +125,22 @@ def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
     assert row.accuracy == pytest.approx(np.mean(pred == data.labels[keep]), abs=1e-6)
     assert row.n_images == keep.sum()
     patterns = table[table.pattern != "all"]
-    assert set(patterns.pattern) <= set(PATTERNS) and (patterns.test_set == "natural").all()
+    assert (
+        set(patterns.pattern) <= set(NATURAL_PATTERNS.names())
+        and (patterns.test_set == "natural").all()
+    )
     assert (table.model == "small_cnn").all() and table.parameters.iloc[0] > 0
 
 
 def test_white_box_pgd_beats_fgsm_and_consistency_counts_unchanged_predictions(logits, tmp_path):
     out = tmp_path / "metrics.csv"
-    run = {"model": "small_cnn", "n_train_classes": 10, "seed": 0, "defence": "standard"}
-    evaluate_run(out, logits, run, [], trials=1, evaluation_seed=0)
+    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    evaluate_run(out, logits[0], run, white_box=logits[1], m_values=[], trials=1, evaluation_seed=0)
     table = pd.read_csv(out)
     full = table[(table.pattern == "all") & (table.m_classes == 10)].set_index("test_set")
     # the store's source is this very model, so its FGSM set is white-box FGSM too
     assert full.loc["whitebox-pgd", "accuracy"] <= full.loc["attack-fgsm", "accuracy"]
-    sets, _ = read_logits(logits)
+    sets, _ = read_logits(*logits)
     clean, attacked = sets["clean"], sets["attack-fgsm"]
     row_of = {int(i): k for k, i in enumerate(clean.index)}
     before = clean.logits[[row_of[int(i)] for i in attacked.index]].argmax(1)
@@ -136,8 +154,8 @@ def test_white_box_pgd_beats_fgsm_and_consistency_counts_unchanged_predictions(l
 
 def test_every_row_carries_the_runs_masking_checks(logits, tmp_path):
     out = tmp_path / "metrics.csv"
-    run = {"model": "small_cnn", "n_train_classes": 10, "seed": 0, "defence": "standard"}
-    evaluate_run(out, logits, run, [], trials=1, evaluation_seed=0)
+    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    evaluate_run(out, logits[0], run, white_box=logits[1], m_values=[], trials=1, evaluation_seed=0)
     table = pd.read_csv(out, keep_default_na=False)
     assert table.zero_gradient_fraction.nunique() == 1 and table.huge_eps_accuracy.nunique() == 1
     assert table.huge_eps_accuracy.iloc[0] < 0.1  # a plain model falls at eps = 1
@@ -146,7 +164,7 @@ def test_every_row_carries_the_runs_masking_checks(logits, tmp_path):
 
 
 def test_hybrid_mixtures_swap_the_same_seeded_rows_for_every_attack(logits, tmp_path):
-    sets, _ = read_logits(logits)
+    sets, _ = read_logits(*logits)
     clean, fgsm = sets["clean"], sets["attack-fgsm"]
     # a second attack whose rows are stored in another order: mixing must align by dataset row
     order = np.random.default_rng(0).permutation(len(fgsm.labels))
@@ -172,10 +190,49 @@ def test_hybrid_mixtures_swap_the_same_seeded_rows_for_every_attack(logits, tmp_
     )
 
 
+def test_named_mixture_swaps_its_fraction_in_equal_attack_shares(logits):
+    sets, _ = read_logits(*logits)
+    clean, fgsm = sets["clean"], sets["attack-fgsm"]
+    order = np.random.default_rng(1).permutation(len(fgsm.labels))
+    other = SetLogits(-fgsm.logits[order], fgsm.labels[order], None, fgsm.index[order])
+    sets = {**sets, "attack-other": other}
+    spec = {"fraction": 0.5, "attacks": ["fgsm", "other"]}
+    mixed = mixture_sets(sets, {"half": spec}, seed=0)["mix-half"]
+    n = len(clean.labels)
+    assert mixed.adversarial.sum() == round(n / 2)
+    row = {int(i): k for k, i in enumerate(fgsm.index)}
+    from_fgsm = from_other = 0
+    for k in range(n):
+        if not mixed.adversarial[k]:
+            np.testing.assert_array_equal(mixed.logits[k], clean.logits[k])
+            continue
+        source = fgsm.logits[row[int(clean.index[k])]]
+        if np.array_equal(mixed.logits[k], source):
+            from_fgsm += 1
+        else:
+            np.testing.assert_array_equal(mixed.logits[k], -source)
+            from_other += 1
+    assert abs(from_fgsm - from_other) <= 1  # equal shares
+    # drawn once per study: the same rows for any model, other rows under another name
+    again = mixture_sets(sets, {"half": spec}, seed=0)["mix-half"]
+    np.testing.assert_array_equal(again.adversarial, mixed.adversarial)
+    renamed = mixture_sets(sets, {"other_half": spec}, seed=0)["mix-other_half"]
+    assert not np.array_equal(renamed.adversarial, mixed.adversarial)
+
+
 def test_hybrid_rows_appear_in_the_run_metrics(logits, tmp_path):
     out = tmp_path / "metrics.csv"
-    run = {"model": "small_cnn", "n_train_classes": 10, "seed": 0, "defence": "standard"}
-    evaluate_run(out, logits, run, [], trials=1, evaluation_seed=0, hybrid_fractions=[0.1])
+    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    evaluate_run(
+        out,
+        logits[0],
+        run,
+        white_box=logits[1],
+        m_values=[],
+        trials=1,
+        evaluation_seed=0,
+        hybrid_fractions=[0.1],
+    )
     table = pd.read_csv(out)
     parts = table[table.test_set == "hybrid-fgsm-10pct"].set_index("pattern")
     full = table[table.pattern == "all"].set_index("test_set")

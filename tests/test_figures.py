@@ -3,9 +3,11 @@
 import pandas as pd
 import pytest
 
-from robustsweep.figures import FIGURES, architecture_family, draw_figure
+from robustsweep.reporting.figures import FIGURES, draw_figure
+from robustsweep.reporting.figures.parameters_vs_accuracy import architecture_family
+from robustsweep.stage_settings import FigureStyle
 
-STYLE = {"style": "whitegrid", "context": "paper", "dpi": 40, "format": "png"}
+STYLE = FigureStyle.from_section({"dpi": 40})
 
 
 def metrics_of(defences: list[str]) -> pd.DataFrame:
@@ -18,7 +20,7 @@ def metrics_of(defences: list[str]) -> pd.DataFrame:
                     {
                         "model": "cnn",
                         "n_train_classes": 4,
-                        "seed": 0,
+                        "draw": 0,
                         "defence": defence,
                         "parameters": 1000,
                         "architecture": "small_cnn",
@@ -35,13 +37,13 @@ def metrics_of(defences: list[str]) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("defences", [["standard", "pgd_at"], ["pgd_at", "trades"]])
-@pytest.mark.parametrize("kind", sorted(FIGURES))
+@pytest.mark.parametrize("kind", FIGURES.names())
 def test_every_figure_is_drawn_with_or_without_standard_runs(tmp_path, kind, defences):
     metrics = tmp_path / "metrics.csv"
     metrics_of(defences).to_csv(metrics, index=False)
     draw_figure(kind, metrics, tmp_path / "figure.png", STYLE)
     assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
-    has_data = FIGURES[kind](pd.read_csv(metrics)) is not None
+    has_data = FIGURES.get(kind).target(pd.read_csv(metrics)) is not None
     assert has_data == ("standard" in defences or kind == "robust_accuracy")
 
 

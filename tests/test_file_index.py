@@ -13,22 +13,22 @@ import pytest
 import torch
 from imagenet_trees import write_tree
 
-from robustsweep.image_files import resize_for, training_batches
-from robustsweep.imagenet_classes import imagenet_a_synsets
-from robustsweep.input_errors import ConfigError
-from robustsweep.natural_adversarial import (
+from robustsweep.data.image_files import resize_for, training_batches
+from robustsweep.data.imagenet_classes import imagenet_a_synsets
+from robustsweep.data.natural_adversarial import (
     index_natural_folder,
     read_natural_adversarial,
     read_natural_images,
 )
-from robustsweep.prepared_dataset import (
+from robustsweep.data.prepared_dataset import (
     load_class_names,
     load_split,
     load_split_files,
     prepare_dataset,
 )
+from robustsweep.input_errors import ConfigError
 from robustsweep.study_config import validate_config
-from robustsweep.training import Recipe, train_run
+from robustsweep.training.training_loop import recipe, train_run
 
 WNIDS = list(imagenet_a_synsets()[:5])
 POOL = WNIDS[1:4]
@@ -120,7 +120,7 @@ def test_imagenet_augmentation_is_seeded_per_epoch_and_none_is_the_eval_crop(ind
 def test_training_from_files_gives_the_same_weights_twice(indexed, tmp_path):
     subset = tmp_path / "subset.json"
     subset.write_text(json.dumps({"class_ids": [0, 1, 2]}))
-    recipe = Recipe(epochs=3, batch_size=4, lr=0.01, augmentation="imagenet")
+    streamed = recipe(epochs=3, batch_size=4, lr=0.01, augmentation="imagenet")
     tensors = []
     for name in ("a", "b"):
         weights = tmp_path / name / "weights.safetensors"
@@ -130,9 +130,8 @@ def test_training_from_files_gives_the_same_weights_twice(indexed, tmp_path):
             tmp_path / name / "epochs.csv",
             indexed,
             subset,
-            "small_cnn",
-            {"width": 4},
-            recipe,
+            {"architecture": "small_cnn", "width": 4},
+            streamed,
             {"method": "standard"},
             {},
             0,
@@ -168,7 +167,7 @@ def study(trees, **sections) -> dict:
         "models": {"cnn": {"architecture": "small_cnn"}},
         "attacks": {"methods": {}},
         "natural_adversarial": {"root": str(trees / "a")},
-        "experiments": {"e": {"models": ["cnn"], "train_classes": [3], "seeds": [0]}},
+        "experiments": {"e": {"models": ["cnn"], "train_classes": [3], "draws": [0]}},
     }
     for key, value in sections.items():
         config[key] = value if not isinstance(value, dict) else config.get(key, {}) | value
@@ -205,7 +204,7 @@ def test_folder_config_mistakes_are_refused_before_any_job(trees):
     stored = study(
         trees,
         attacks={"source": {"model": "cnn"}, "methods": {"fgsm": {"method": "fgsm"}}},
-        defences={"mix": {"method": "offline_adversarial", "attacks": ["fgsm"]}},
+        defences={"mix": {"method": "offline_adversarial", "ratio": 0.5, "attacks": ["fgsm"]}},
     )
     assert "'defences.mix' trains on stored attacks of the whole train split" in error_of(stored)
     crop = study(trees, training={"augmentation": "crop_flip"})
@@ -222,7 +221,7 @@ def test_pretrained_models_are_checked_before_any_job(trees):
     digits = {
         "models": {"m": {"architecture": "mobilenet_v3_small", "pretrained": True}},
         "natural_adversarial": {"reference": {"model": "m"}},
-        "experiments": {"e": {"models": ["m"], "train_classes": [10], "seeds": [0]}},
+        "experiments": {"e": {"models": ["m"], "train_classes": [10], "draws": [0]}},
     }
     assert "needs an imagefolder dataset whose class folders are ImageNet" in error_of(digits)
     defended = study(

@@ -3,10 +3,14 @@
 import pytest
 import torch
 
-from robustsweep.adversarial_store import to_float
-from robustsweep.gradient_masking import huge_eps_accuracy, masking_flags, zero_gradient_fraction
-from robustsweep.prepared_dataset import load_split
-from robustsweep.trained_models import load_model
+from robustsweep.data.prepared_dataset import load_split
+from robustsweep.evaluation.gradient_masking import (
+    huge_eps_accuracy,
+    masking_flags,
+    zero_gradient_fraction,
+)
+from robustsweep.models.inference import to_float
+from robustsweep.models.trained_models import load_model
 
 CPU = torch.device("cpu")
 
@@ -83,15 +87,18 @@ def test_black_box_of_another_budget_is_not_compared():
 
 
 def test_switched_off_checks_measure_nothing(trained_model, test_batch):
-    from robustsweep.logits_cache import masking_measurements
+    from dataclasses import replace
+
+    from robustsweep.evaluation.logits_cache import masking_measurements
+    from robustsweep.stage_settings import MaskingChecks
 
     model, card = load_model(trained_model)
     images, labels = test_batch
     uint8 = (images.permute(0, 2, 3, 1) * 255).round().byte().numpy()
-    on = {"enabled": True, "huge_eps": 1.0, "steps": 5}
+    on = MaskingChecks.from_section({"enabled": True, "huge_eps": 1.0, "steps": 5})
     measured = masking_measurements(model, card.class_ids, uint8, labels.numpy(), on, 64, 0, CPU)
     assert measured["huge_eps_accuracy"] < 0.1 and measured["zero_gradient_fraction"] < 0.05
     off = masking_measurements(
-        model, card.class_ids, uint8, labels.numpy(), {**on, "enabled": False}, 64, 0, CPU
+        model, card.class_ids, uint8, labels.numpy(), replace(on, enabled=False), 64, 0, CPU
     )
     assert all(value != value for value in off.values())  # NaN: not measured

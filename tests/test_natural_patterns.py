@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from robustsweep.natural_patterns import PATTERNS, apply_pattern, grid_mask, motion_kernel
+from robustsweep.data.patterns import NATURAL_PATTERNS, apply_pattern
+from robustsweep.data.patterns.grid_occlusion import grid_mask
+from robustsweep.data.patterns.image_ops import motion_kernel
 
 
 @pytest.fixture()
@@ -11,7 +13,7 @@ def digit():
     return image
 
 
-@pytest.mark.parametrize("name", sorted(PATTERNS))
+@pytest.mark.parametrize("name", NATURAL_PATTERNS.names())
 def test_pattern_is_deterministic_per_seed_and_image(name, digit):
     a = apply_pattern(name, digit, 0.7, seed=0, index=3)
     assert a.dtype == np.uint8 and a.shape == digit.shape
@@ -21,7 +23,7 @@ def test_pattern_is_deterministic_per_seed_and_image(name, digit):
     assert any(not np.array_equal(a, other) for other in others)
 
 
-@pytest.mark.parametrize("name", sorted(PATTERNS))
+@pytest.mark.parametrize("name", NATURAL_PATTERNS.names())
 def test_stronger_severity_moves_the_image_further(name, digit):
     def distance(severity):
         return np.mean(
@@ -61,11 +63,11 @@ def test_seven_patterns_of_the_paper_are_all_registered():
         {"edge_interference"},
         {"light", "fog", "rain", "snow", "viewing_angle"},  # (7) environment
     ]
-    assert set().union(*groups) <= set(PATTERNS)
+    assert set().union(*groups) <= set(NATURAL_PATTERNS.names())
 
 
 def test_background_interference_leaves_the_object_box_alone(digit):
-    from robustsweep.natural_patterns import central_box
+    from robustsweep.data.patterns.image_ops import central_box
 
     out = apply_pattern("background_interference", digit, 0.8, 0, 0)
     box = central_box(digit.shape, 0.6)

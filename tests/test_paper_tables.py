@@ -1,18 +1,18 @@
-"""Paper-style tables from the tidy metrics: seed 000's Table 2 with its 1000-class column."""
+"""Paper-style tables from the tidy metrics: zhu2025's Table 2 with its 1000-class column."""
 
 import numpy as np
 import pandas as pd
 
-from robustsweep.paper_tables import training_class_table
+from robustsweep.reporting.tables.training_classes import training_class_table
 
 
-def row(model, architecture, n, seed, accuracy, pretrained=""):
+def row(model, architecture, n, draw, accuracy, pretrained=""):
     return {
         "model": model,
         "architecture": architecture,
         "pretrained_weights": pretrained,
         "n_train_classes": n,
-        "seed": seed,
+        "draw": draw,
         "defence": "standard",
         "test_set": "natural",
         "pattern": "all",

@@ -2,7 +2,7 @@ import h5py
 import numpy as np
 from sklearn.datasets import load_digits
 
-from robustsweep.prepared_dataset import load_class_names, load_split, stratified_splits
+from robustsweep.data.prepared_dataset import load_class_names, load_split, stratified_splits
 
 
 def test_splits_are_disjoint_complete_and_stratified(digits_h5):
@@ -29,7 +29,7 @@ def test_splits_depend_only_on_seed():
 
 
 def test_pixels_are_rounded_digits(tmp_path):
-    from robustsweep.prepared_dataset import prepare_dataset
+    from robustsweep.data.prepared_dataset import prepare_dataset
 
     path = tmp_path / "d8.h5"
     spec = {"source": "digits", "image_size": 8, "splits": {"train": 0.6, "test": 0.2, "pool": 0.2}}

@@ -12,16 +12,16 @@ import pytest
 import torch
 from imagenet_trees import stand_in_weights_file, write_stand_in_weights, write_tree
 
-from robustsweep.imagenet_classes import imagenet_a_positions, imagenet_a_synsets
+from robustsweep.data.imagenet_classes import imagenet_a_positions, imagenet_a_synsets
+from robustsweep.data.prepared_dataset import load_split, prepare_dataset
 from robustsweep.input_errors import InputError, WeightsError
-from robustsweep.prepared_dataset import load_split, prepare_dataset
-from robustsweep.pretrained_weights import (
+from robustsweep.models.pretrained_weights import (
     export_pretrained,
     logit_positions,
     timm_state_dict,
     torchvision_state_dict,
 )
-from robustsweep.trained_models import load_model, read_card
+from robustsweep.models.trained_models import load_model, read_card
 
 WNIDS = list(imagenet_a_synsets()[:4])
 
@@ -87,10 +87,8 @@ def test_pretrained_run_keeps_the_logits_of_its_classes(tmp_path, torch_home):
     subset = tmp_path / "subset.json"
     subset.write_text(json.dumps({"class_ids": [2, 0, 3]}))
     weights = tmp_path / "weights.safetensors"
-    options = {"pretrained": True}
-    export_pretrained(
-        weights, tmp_path / "epochs.csv", dataset, subset, "mobilenet_v3_small", options
-    )
+    spec = {"architecture": "mobilenet_v3_small", "pretrained": True}
+    export_pretrained(weights, tmp_path / "epochs.csv", dataset, subset, spec)
 
     card = read_card(weights)
     positions = imagenet_a_positions()

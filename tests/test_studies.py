@@ -33,10 +33,23 @@ FULL_STUDY_JOBS = {
     "tan2022": {"class_subset": 2, "train_model": 13, "adversarial_store": 10, "runs": 12},
     # 5 architectures x (standard, hybrid) + the source; 4 attacks over both splits
     "ho2024": {"class_subset": 2, "train_model": 11, "adversarial_store": 8, "runs": 10},
-    # 5 feature-map variants x 3 defences x 3 seeds + the source; test-split stores only
-    "xu2024": {"class_subset": 4, "train_model": 46, "adversarial_store": 4, "runs": 45},
-    # 5 defences x 3 seeds + the source
-    "xue2024": {"class_subset": 4, "train_model": 16, "adversarial_store": 4, "runs": 15},
+    # 5 feature-map variants x 3 defences x 3 draws + the source; test-split stores only;
+    # every run attacked white-box by FGSM, PGD, DeepFool and AutoAttack
+    "xu2024": {
+        "class_subset": 4,
+        "train_model": 46,
+        "adversarial_store": 4,
+        "runs": 45,
+        "white_box": 180,
+    },
+    # 5 defences x 3 draws + the source; white-box FGSM, PGD, C&W and AutoAttack
+    "xue2024": {
+        "class_subset": 4,
+        "train_model": 16,
+        "adversarial_store": 4,
+        "runs": 15,
+        "white_box": 60,
+    },
 }
 
 

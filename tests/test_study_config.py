@@ -28,7 +28,7 @@ def error_of(config) -> str:
 
 def test_default_config_is_valid_and_gets_defaults():
     config = validate_config(
-        {"experiments": {"e": {"models": ["small_cnn"], "train_classes": [10], "seeds": [0]}}}
+        {"experiments": {"e": {"models": ["small_cnn"], "train_classes": [10], "draws": [0]}}}
     )
     assert config["training"]["optimizer"] == "adamw"
     assert config["training"]["lr"] == 0.001 and config["training"]["batch_size"] == 100
@@ -64,9 +64,9 @@ def test_default_config_is_valid_and_gets_defaults():
             "'experiments.architectures.predicted_classes' has M=12, larger than N=10",
         ),
         (
-            "experiments.class_sweep.seeds",
+            "experiments.class_sweep.draws",
             [0, 1, 1],
-            "'experiments.class_sweep.seeds' lists [1] more than once; list each value once",
+            "'experiments.class_sweep.draws' lists [1] more than once; list each value once",
         ),
         (
             "experiments.class_sweep.models",
@@ -77,25 +77,47 @@ def test_default_config_is_valid_and_gets_defaults():
         (
             "dataset.source",
             "mnist",
-            "config key 'dataset.source' is 'mnist'; allowed values: digits",
+            "config key 'dataset.source' is 'mnist', not a registered dataset source; "
+            "allowed values: cifar10, cifar100, digits, imagefolder",
         ),
         (
             "attacks.methods.fgsm",
             {"method": "fgsmm", "eps": 0.1},
-            "config key 'attacks.methods.fgsm.method' is 'fgsmm', not a registered method; "
-            "allowed values: autoattack, bim, cw, deepfool",
+            "config key 'attacks.methods.fgsm.method' is 'fgsmm', not a registered attack "
+            "method; allowed values: autoattack, bim, cw, deepfool",
         ),
         (
             "attacks.methods.fgsm",
             {"method": "fgsm", "epsilon": 0.1},
-            "'attacks.methods.fgsm' has unknown parameter(s) epsilon for fgsm; allowed: eps",
+            "unknown config key 'epsilon' under 'attacks.methods.fgsm'; allowed keys: eps, method",
         ),
         (
             "defences.offline_adversarial",
-            {"method": "offline_adversarial", "attacks": ["nope"]},
+            {"method": "offline_adversarial", "ratio": 0.5, "attacks": ["nope"]},
             "'defences.offline_adversarial.attacks' names 'nope'",
         ),
         ("defences.madry", {"method": "pgd_at_typo"}, "'defences.madry.method' is 'pgd_at_typo'"),
+        (
+            "attacks.methods.pgd",
+            {"method": "pgd", "eps": "8/255"},
+            "config key 'attacks.methods.pgd.eps' must be of type number, got '8/255' (write "
+            "the value, e.g. 0.0313725 for 8/255)",
+        ),
+        (
+            "attacks.methods.pgd",
+            {"method": "pgd", "eps": 2.0},
+            "config key 'attacks.methods.pgd.eps' is 2.0; it must be > 0 and <= 1",
+        ),
+        (
+            "defences.madry",
+            {"method": "pgd_at", "eps": float("nan")},
+            "config key 'defences.madry.eps' must be a finite number, got nan",
+        ),
+        (
+            "experiments.class_sweep.seeds",
+            [0],
+            "config key 'experiments.class_sweep.seeds' is now called 'draws'",
+        ),
         (
             "models.small_cnn",
             {"architecture": "small_cnn", "depth": 3},
@@ -134,7 +156,7 @@ def test_validation_does_not_import_torch():
     code = (
         "import sys, yaml; from robustsweep.study_config import validate_config; "
         f"validate_config(yaml.safe_load(open({str(REPO / 'config.yaml')!r}))); "
-        "import robustsweep.figures, robustsweep.study_plan, robustsweep.stage_sources; "
+        "import robustsweep.reporting.figures, robustsweep.study_plan, robustsweep.code_digest; "
         "print('torch' in sys.modules, 'seaborn' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -7,17 +7,20 @@ import torch
 from safetensors.torch import save_file
 
 from conftest import kill_at_epoch, record_epochs, train_small_cnn
-from robustsweep.class_subsets import write_subset
-from robustsweep.defences.offline_adversarial import OfflineAdversarial
-from robustsweep.trained_models import load_model, read_card
-from robustsweep.training import Recipe
+from robustsweep.data.class_subsets import write_subset
+from robustsweep.models.trained_models import load_model, read_card
+from robustsweep.training.defences.offline_adversarial import (
+    OfflineAdversarialTrainer,
+    StoreSampler,
+)
+from robustsweep.training.training_loop import recipe
 
 CPU = torch.device("cpu")
-RECIPE = Recipe(epochs=3, lr=3e-3, restart_epochs=2)
+RECIPE = recipe(epochs=3, lr=3e-3, restart_epochs=2)
 
 
-def train(folder, digits_h5, subset, recipe=RECIPE, seed=0):
-    return train_small_cnn(folder, digits_h5, subset, recipe=recipe, width=4, seed=seed)
+def train(folder, digits_h5, subset, settings=RECIPE, seed=0):
+    return train_small_cnn(folder, digits_h5, subset, recipe=settings, width=4, seed=seed)
 
 
 def test_trained_model_learns_and_logs_each_epoch(trained_model):
@@ -65,7 +68,7 @@ def test_checkpoint_of_another_recipe_is_not_resumed(
     folder = tmp_path / "run"
     kill_at_epoch(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
-        train(folder, digits_h5, all_classes_subset, Recipe(epochs=3, lr=1e-3))
+        train(folder, digits_h5, all_classes_subset, recipe(epochs=3, lr=1e-3))
     epochs_run = record_epochs(monkeypatch)
     train(folder, digits_h5, all_classes_subset)
     assert epochs_run == [0, 1, 2]
@@ -116,10 +119,10 @@ def test_offline_sampler_swaps_the_configured_share_with_stored_images():
             seen["images"] = images
             return torch.zeros(len(images), 2, requires_grad=True)
 
-    sampler = OfflineAdversarial(stored, ratio=0.25)
+    trainer = OfflineAdversarialTrainer(StoreSampler(stored, ratio=0.25))
     positions = torch.arange(n)
     images = torch.ones(n, 1, 2, 2)
-    sampler.loss(
+    trainer.loss(
         Probe(),
         images,
         torch.zeros(n, dtype=torch.long),
@@ -138,7 +141,7 @@ def test_offline_sampler_swaps_the_configured_share_with_stored_images():
 def test_bounded_dynamic_sampler_keeps_ratio_and_attack_shares_within_bounds(ratio):
     bounds = {"fgsm": [0.1, 0.3], "deepfool": [0.2, 0.4], "cw": [0.5, 0.5]}
     stored = torch.zeros(3, 1, 1, 1, 1, dtype=torch.uint8)
-    sampler = OfflineAdversarial(stored, ratio, torch.tensor(list(bounds.values())))
+    sampler = StoreSampler(stored, ratio, torch.tensor(list(bounds.values())))
     generator = torch.Generator().manual_seed(7)
     batches = [sampler.choose(2000, generator) for _ in range(100)]
     swapped = torch.cat([swap for swap, _ in batches]).float().mean().item()
@@ -152,14 +155,18 @@ def test_bounded_dynamic_sampler_keeps_ratio_and_attack_shares_within_bounds(rat
     assert (shares.max(0) < np.array(highest) + sampling_noise).all()
     assert (shares.std(0)[:2] > 0.03).all()  # the mix moves from batch to batch
     np.testing.assert_allclose(shares.mean(0), [0.2, 0.3, 0.5], atol=0.02)
-    again = OfflineAdversarial(stored, ratio, torch.tensor(list(bounds.values())))
+    again = StoreSampler(stored, ratio, torch.tensor(list(bounds.values())))
     replay = again.choose(2000, torch.Generator().manual_seed(7))
     assert all(torch.equal(a, b) for a, b in zip(replay, batches[0], strict=True))
 
 
 def test_attack_bounds_must_match_the_attacks():
-    from robustsweep.defences import check_defence
     from robustsweep.input_errors import ConfigError
+    from robustsweep.registry import StudyFacts
+    from robustsweep.training.defences import DEFENCES
+
+    def check_defence(name, spec):
+        DEFENCES.spec(spec, f"defences.{name}", StudyFacts(attacks=("fgsm", "cw")))
 
     spec = {"method": "offline_adversarial", "ratio": 0.5, "attacks": ["fgsm", "cw"]}
     check_defence("mix", spec | {"attack_bounds": {"fgsm": [0.1, 0.3], "cw": [0.2, 0.2]}})
@@ -183,8 +190,8 @@ def test_truncated_weights_name_the_file_and_the_fix(tmp_path, trained_model):
 def test_bf16_autocast_trains_as_well_as_float32(tmp_path, digits_h5, all_classes_subset):
     logs = {}
     for precision in ("fp32", "bf16"):
-        recipe = Recipe(epochs=4, lr=3e-3, restart_epochs=4, precision=precision)
-        train(tmp_path / precision, digits_h5, all_classes_subset, recipe=recipe)
+        settings = recipe(epochs=4, lr=3e-3, restart_epochs=4, precision=precision)
+        train(tmp_path / precision, digits_h5, all_classes_subset, settings)
         logs[precision] = pd.read_csv(tmp_path / precision / "epochs.csv")
     bf16, fp32 = logs["bf16"].accuracy, logs["fp32"].accuracy
     assert bf16.iloc[-1] > bf16.iloc[0] + 0.15  # it learns (a width-4 CNN, four epochs) ...
@@ -194,12 +201,12 @@ def test_bf16_autocast_trains_as_well_as_float32(tmp_path, digits_h5, all_classe
 
 
 def test_bf16_is_kept_out_of_losses_that_attack(capsys):
-    from robustsweep.defences.online_attack import AdversarialCrossEntropy
-    from robustsweep.defences.standard import Standard
-    from robustsweep.training import use_bf16
+    from robustsweep.training.defences.online_attack import AdversarialCrossEntropy
+    from robustsweep.training.defences.standard import StandardTrainer
+    from robustsweep.training.training_loop import use_bf16
 
-    assert use_bf16("bf16", CPU, Standard())
-    assert not use_bf16("auto", CPU, Standard())  # auto: only on a GPU with bf16
+    assert use_bf16("bf16", CPU, StandardTrainer())
+    assert not use_bf16("auto", CPU, StandardTrainer())  # auto: only on a GPU with bf16
     assert not use_bf16("bf16", CPU, AdversarialCrossEntropy.__new__(AdversarialCrossEntropy))
     assert "float32 kept" in capsys.readouterr().out
 
@@ -207,10 +214,10 @@ def test_bf16_is_kept_out_of_losses_that_attack(capsys):
 def test_crop_flip_augmentation_changes_training_but_stays_seeded(
     tmp_path, digits_h5, all_classes_subset
 ):
-    plain = Recipe(epochs=1, lr=3e-3, restart_epochs=1)
-    augmented = Recipe(epochs=1, lr=3e-3, restart_epochs=1, augmentation="crop_flip")
+    plain = recipe(epochs=1, lr=3e-3, restart_epochs=1)
+    augmented = recipe(epochs=1, lr=3e-3, restart_epochs=1, augmentation="crop_flip")
     losses = []
-    for name, recipe in (("plain", plain), ("a", augmented), ("b", augmented)):
-        train(tmp_path / name, digits_h5, all_classes_subset, recipe=recipe)
+    for name, settings in (("plain", plain), ("a", augmented), ("b", augmented)):
+        train(tmp_path / name, digits_h5, all_classes_subset, settings)
         losses.append(pd.read_csv(tmp_path / name / "epochs.csv").loss.iloc[0])
     assert losses[1] == losses[2] and losses[0] != losses[1]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -49,7 +51,7 @@ def finished(tmp_path_factory) -> Path:
 def test_study_produces_tables_figures_and_logs(finished):
     results = finished / "results"
     metrics = pd.read_csv(results / "tables" / "metrics.csv")
-    runs = metrics[["model", "n_train_classes", "seed", "defence"]].drop_duplicates()
+    runs = metrics[["model", "n_train_classes", "draw", "defence"]].drop_duplicates()
     assert len(runs) == 3  # (cnn, 3, 0, standard), (cnn, 10, 0, standard|offline)
     assert set(metrics.test_set) == {
         "clean",
@@ -68,7 +70,7 @@ def test_study_produces_tables_figures_and_logs(finished):
     assert "Consistent accuracy" in tables and "whitebox-fgsm" in tables
     for figure in ("accuracy_vs_n", "accuracy_vs_m", "model_metrics", "robust_accuracy"):
         assert (results / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
-    training_log = (results / "logs" / "train_model" / "cnn_N3_seed0_standard.log").read_text()
+    training_log = (results / "logs" / "train_model" / "cnn_N3_draw0_standard.log").read_text()
     assert "training: 100%" in training_log
     assert (
         "fgsm/test: 100%" in (results / "logs" / "adversarial_store" / "test_fgsm.log").read_text()
@@ -123,7 +125,7 @@ def resume(killed: Path, config: dict, target: str) -> None:
 def test_killed_training_job_resumes_from_its_checkpoint(tmp_path):
     """SIGKILL the whole job mid-training; the rerun resumes and ends where a clean run ends."""
     config = changed("training.epochs", 60)
-    target = "results/runs/cnn/N3/seed0/standard/weights.safetensors"
+    target = "results/runs/cnn/N3/draw0/standard/weights.safetensors"
     clean, killed, process = clean_and_background_runs(tmp_path, config, target)
     checkpoint = killed / target.replace("weights.safetensors", "checkpoint.pt")
     deadline = time.time() + 300
@@ -132,7 +134,7 @@ def test_killed_training_job_resumes_from_its_checkpoint(tmp_path):
     kill_group(process)
     assert checkpoint.exists() and not (killed / target).exists()
     resume(killed, config, target)
-    log = (killed / "results/logs/train_model/cnn_N3_seed0_standard.log").read_text()
+    log = (killed / "results/logs/train_model/cnn_N3_draw0_standard.log").read_text()
     assert "resuming from" in log
     assert (killed / target).read_bytes() == (clean / target).read_bytes()
 
@@ -150,7 +152,7 @@ def chunks_done(partial: Path) -> int:
 
 def test_killed_store_generation_resumes_at_the_first_unfinished_chunk(tmp_path):
     """SIGKILL the workflow during a slow attack; the rerun finishes the same store."""
-    from robustsweep.adversarial_store import read_store
+    from robustsweep.attacks.store_file import read_store
 
     config = changed("attacks.batch_size", 16)
     config["attacks"]["methods"]["cw"] = {"method": "cw", "c": 1.0, "steps": 150, "lr": 0.01}
@@ -192,6 +194,7 @@ def test_adding_n_adds_only_the_new_run(finished):
         "class_subset": 1,
         "train_model": 1,
         "logits_cache": 1,
+        "white_box": 1,
         "evaluate_run": 1,
         "collect_metrics": 1,
         "paper_tables": 1,
@@ -204,8 +207,106 @@ def test_training_option_reruns_training_and_what_follows_only(finished):
     assert "prepare_dataset" not in plan and "class_subset" not in plan
     # three study runs plus the shared reference/source run; the stores and the mined set
     # depend on that run, so they follow it
-    assert plan["train_model"] == 4 and plan["logits_cache"] == 3
+    assert plan["train_model"] == 4 and plan["logits_cache"] == 3 and plan["white_box"] == 3
     assert plan["adversarial_store"] == 3 and plan["mine_natural_adversarial"] == 1
+
+
+@pytest.fixture(scope="module")
+def moved(finished, tmp_path_factory) -> tuple[Path, Path]:
+    """A copy of the checkout in another folder, and a copy of the finished study's folder
+    (results and Snakemake's records) beside it: what a user has after moving both."""
+    root = tmp_path_factory.mktemp("moved")
+    checkout = root / "checkout"
+    skip = (".git", ".venv", "results", ".snakemake", "__pycache__", "*.egg-info", "resources")
+    shutil.copytree(REPO, checkout, ignore=shutil.ignore_patterns(*skip, ".*_cache"))
+    workdir = root / "study"
+    shutil.copytree(finished, workdir)
+    return checkout, workdir
+
+
+@contextmanager
+def edited(path: Path, text: str = "\n# an edit that changes nothing it computes\n"):
+    """The file with `text` appended (created if new), restored (or removed) afterwards."""
+    original = path.read_text() if path.exists() else None
+    path.write_text((original or "") + text)
+    try:
+        yield
+    finally:
+        if original is None:
+            path.unlink()
+        else:
+            path.write_text(original)
+
+
+def test_moved_checkout_and_results_have_nothing_to_do(moved):
+    checkout, workdir = moved
+    assert planned(workdir, TINY, checkout) == {}
+
+
+def package_file(checkout: Path, name: str) -> Path:
+    return checkout / "workflow" / "robustsweep" / name
+
+
+@pytest.mark.parametrize("unused", ["training/defences/mart.py", "data/sources/cifar.py"])
+def test_editing_a_method_the_study_does_not_use_reruns_nothing(moved, unused):
+    checkout, workdir = moved
+    with edited(package_file(checkout, unused)):
+        assert planned(workdir, TINY, checkout) == {}
+
+
+def test_editing_the_figure_code_reruns_only_figures_and_says_which_module(moved):
+    checkout, workdir = moved
+    with edited(package_file(checkout, "reporting/figures/__init__.py")):
+        assert planned(workdir, TINY, checkout) == {"figure": 5, "all": 1}
+        result = snakemake(workdir, TINY, "-n", checkout=checkout)
+    reasons = [line for line in result.stdout.splitlines() if "Params have changed" in line]
+    assert reasons and all("reporting/figures/__init__.py=" in line for line in reasons)
+    with edited(package_file(checkout, "reporting/figures/accuracy_vs_m.py")):
+        assert planned(workdir, TINY, checkout) == {"figure": 1, "all": 1}
+
+
+def test_editing_masking_checks_reruns_logits_not_training_or_attacks(moved):
+    checkout, workdir = moved
+    with edited(package_file(checkout, "evaluation/gradient_masking.py")):
+        plan = planned(workdir, TINY, checkout)
+    assert plan["logits_cache"] == 3 and plan["evaluate_run"] == 3
+    expensive = {"train_model", "adversarial_store", "white_box", "mine_natural_adversarial"}
+    assert not expensive & set(plan)
+
+
+NEW_ATTACK = """
+from robustsweep.attacks.methods import ATTACK_METHODS, AttackMethod
+from robustsweep.registry import number
+
+
+@ATTACK_METHODS.register("uniform_noise")
+class UniformNoise(AttackMethod):
+    eps: float = number(0.1, exclusive_minimum=0, maximum=1)
+    black_box = True
+
+    def budget(self):
+        return "Linf", self.eps
+
+    def build(self, model, n_classes):
+        import torch
+
+        return lambda x, y: (x + self.eps * (2 * torch.rand_like(x) - 1)).clamp(0, 1)
+"""
+
+
+def test_adding_an_attack_adds_only_its_jobs(moved):
+    checkout, workdir = moved
+    with edited(package_file(checkout, "attacks/methods/uniform_noise.py"), NEW_ATTACK):
+        assert planned(workdir, TINY, checkout) == {}  # registered, not used: nothing
+        config = changed("attacks.methods.uniform", {"method": "uniform_noise"})
+        as_store = planned(workdir, config, checkout)
+        config["evaluation"]["white_box"] = ["fgsm", "uniform"]
+        as_white_box = planned(workdir, config, checkout)
+    reporting = {"collect_metrics": 1, "paper_tables": 1, **FIGURE_RULES}
+    # its test-split store, then the forward passes and metrics of every run
+    assert as_store == {"adversarial_store": 1, "logits_cache": 3, "evaluate_run": 3, **reporting}
+    # white-box: one attack job per run on top
+    assert as_white_box == {**as_store, "white_box": 3}
 
 
 @pytest.mark.parametrize(
@@ -214,7 +315,7 @@ def test_training_option_reruns_training_and_what_follows_only(finished):
         ("training.epoch", 3, "unknown config key 'epoch' under 'training'"),
         ("experiments.sweep.train_classes", [3, 11], "N=11, larger than the class pool"),
         ("experiments.sweep.predicted_classes", [4], "M=4, larger than N=3"),
-        ("experiments.sweep.seeds", [0, 0], "lists [0] more than once"),
+        ("experiments.sweep.draws", [0, 0], "lists [0] more than once"),
         (
             "dataset",
             {"source": "imagefolder", "root": "no/such/folder"},

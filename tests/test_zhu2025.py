@@ -1,4 +1,4 @@
-"""Seed 000 (studies/zhu2025.yaml): the full study plans the jobs of the paper's tables and
+"""zhu2025 (studies/zhu2025.yaml): the full study plans the jobs of the paper's tables and
 figures on an ImageNet-shaped skeleton, and the study runs end to end at toy scale
 (studies/smoke/zhu2025.yaml) on generated WordNet-id folders with stand-in pretrained weights
 in the torch cache, exactly as a user with ImageNet on disk would run it."""
@@ -17,7 +17,7 @@ import yaml
 from imagenet_trees import write_skeleton, write_stand_in_weights, write_tree
 
 from conftest import REPO, planned, snakemake_args, tool_env
-from robustsweep.imagenet_classes import imagenet_a_synsets, imagenet_synsets
+from robustsweep.data.imagenet_classes import imagenet_a_synsets, imagenet_synsets
 
 STUDY = REPO / "studies" / "zhu2025.yaml"
 SMOKE = REPO / "studies" / "smoke" / "zhu2025.yaml"
@@ -111,11 +111,11 @@ def test_toy_study_indexes_files_and_slices_pretrained_logits(toy_run):
     # the pretrained run's natural logits are the stand-in network's, at ImageNet-A positions
     from torchvision import models
 
-    from robustsweep.logits_cache import read_logits
-    from robustsweep.natural_adversarial import read_natural_adversarial
-    from robustsweep.trained_models import read_card
+    from robustsweep.data.natural_adversarial import read_natural_adversarial
+    from robustsweep.evaluation.test_set_logits import read_logits
+    from robustsweep.models.trained_models import read_card
 
-    run = results / "runs" / "mobilenet_v3_small" / "N4" / "seed0" / "standard"
+    run = results / "runs" / "mobilenet_v3_small" / "N4" / "draw0" / "standard"
     card = read_card(run / "weights.safetensors")
     pool = yaml.safe_load(SMOKE.read_text())["dataset"]["pool_classes"]
     wnids = [sorted(pool)[c] for c in card.class_ids]

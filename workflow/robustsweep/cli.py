@@ -1,297 +1,90 @@
-"""Command line of the pipeline stages: `python -m robustsweep <stage> ...`.
+"""`python -m robustsweep <stage> '<settings JSON>' '<job JSON>'`: run one pipeline stage.
 
-Each Snakemake rule makes exactly one of these calls. Structured settings (a model spec, an
-attack spec, the training recipe) travel as JSON strings so the rule's `params` and the call
-see the same values, and a change to them is what triggers Snakemake's rerun.
+Each Snakemake rule makes exactly one such call. The settings are the stage's dataclass
+(stage_settings.py) as JSON, built by the Snakefile from the validated config, so the rule's
+tracked params and the call see the same values. The job JSON holds the paths (inputs and
+outputs by name; a name -> path mapping for several stores), where to compute (device,
+threads) and other untracked values (the git commit): data, never words for the shell to
+split. The stage function receives all of it
+keyword-only.
 """
 
 from __future__ import annotations
 
-import argparse
+import importlib
 import json
 import sys
 from pathlib import Path
 
 from robustsweep.input_errors import InputError
 
-
-def _json(text: str):
-    return json.loads(text)
-
-
-def _named_paths(items: list[str]) -> dict[str, Path]:
-    """`name=path` pairs (attack stores) to a dict."""
-    pairs = dict(item.split("=", 1) for item in items)
-    return {name: Path(path) for name, path in pairs.items()}
-
-
-def cmd_prepare(args) -> None:
-    from robustsweep.prepared_dataset import prepare_dataset
-
-    prepare_dataset(args.output, args.dataset, args.seed)
-
-
-def cmd_subset(args) -> None:
-    from robustsweep.class_subsets import write_subset
-    from robustsweep.prepared_dataset import load_class_names
-
-    names = load_class_names(args.dataset)
-    write_subset(args.output, range(len(names)), names, args.n, args.study_seed, args.draw_seed)
+# stage -> "module:function"; the function's `settings` annotation names its dataclass
+STAGES: dict[str, str] = {
+    "prepare": "robustsweep.data.prepared_dataset:prepare_stage",
+    "subset": "robustsweep.data.class_subsets:subset_stage",
+    "mine": "robustsweep.data.natural_adversarial:mine_stage",
+    "natural-index": "robustsweep.data.natural_adversarial:index_stage",
+    "store": "robustsweep.attacks.adversarial_store:store_stage",
+    "train": "robustsweep.training.training_loop:train_stage",
+    "logits": "robustsweep.evaluation.logits_cache:logits_stage",
+    "white-box": "robustsweep.evaluation.white_box:white_box_stage",
+    "evaluate": "robustsweep.evaluation.run_evaluation:evaluate_stage",
+    "collect": "robustsweep.reporting.metric_table:collect_stage",
+    "tables": "robustsweep.reporting.tables:tables_stage",
+    "figure": "robustsweep.reporting.figures:figure_stage",
+    "explain": "robustsweep.reporting.mistake_explanations:explain_stage",
+    "record": "robustsweep.provenance:record_stage",
+}
 
 
-def cmd_train(args) -> None:
-    from robustsweep.compute_device import configure_threads, select_device
-    from robustsweep.training import Recipe, train_run
-
-    configure_threads(args.threads)
-    model = dict(args.model)
-    architecture = model.pop("architecture")
-    if model.get("pretrained"):  # published weights: fetched, not trained
-        from robustsweep.pretrained_weights import export_pretrained
-
-        export_pretrained(
-            args.weights, args.epoch_log, args.dataset, args.subset, architecture, model
-        )
-        return
-    train_run(
-        args.weights,
-        args.epoch_log,
-        args.dataset,
-        args.subset,
-        architecture,
-        model,
-        Recipe(**args.recipe),
-        args.defence,
-        _named_paths(args.store),
-        args.seed,
-        select_device(args.device),
-        args.clean_copy,
-    )
+def stage_function(stage: str):
+    module, function = STAGES[stage].split(":")
+    return getattr(importlib.import_module(module), function)
 
 
-def cmd_store(args) -> None:
-    from robustsweep.adversarial_store import generate_store
-    from robustsweep.compute_device import configure_threads, select_device
-
-    configure_threads(args.threads)
-    generate_store(
-        args.output,
-        args.dataset,
-        args.split,
-        args.source,
-        args.attack,
-        args.spec,
-        args.batch_size,
-        args.seed,
-        select_device(args.device),
-    )
+def as_paths(value):
+    """JSON paths to Path objects: a string, a list of them, or a name -> path mapping."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {name: Path(path) for name, path in value.items()}
+    if isinstance(value, list):
+        return [Path(path) for path in value]
+    return Path(value)
 
 
-def cmd_mine(args) -> None:
-    from robustsweep.compute_device import configure_threads, select_device
-    from robustsweep.natural_adversarial import mine_natural_adversarial
+def run_stage(stage: str, settings_json: str, job_json: str) -> None:
+    from robustsweep.stage_settings import Compute, from_mapping
 
-    configure_threads(args.threads)
-    mine_natural_adversarial(
-        args.output,
-        args.dataset,
-        args.reference,
-        args.patterns,
-        args.severity,
-        args.variants,
-        args.seed,
-        select_device(args.device),
-        args.max_confidence,
-    )
-
-
-def cmd_natural_index(args) -> None:
-    from robustsweep.natural_adversarial import index_natural_folder
-
-    index_natural_folder(args.output, args.dataset, args.root, args.name)
-
-
-def cmd_logits(args) -> None:
-    from robustsweep.compute_device import configure_threads, select_device
-    from robustsweep.logits_cache import compute_logits
-
-    configure_threads(args.threads)
-    compute_logits(
-        args.output,
-        args.weights,
-        args.dataset,
-        args.natural,
-        _named_paths(args.store),
-        select_device(args.device),
-        args.white_box,
-        args.attack_batch_size,
-        args.seed,
-        args.masking,
-    )
-
-
-def cmd_evaluate(args) -> None:
-    from robustsweep.evaluation import evaluate_run
-
-    evaluate_run(
-        args.output,
-        args.logits,
-        args.run,
-        args.m_values,
-        args.trials,
-        args.seed,
-        args.hybrid_fractions,
-    )
-
-
-def cmd_collect(args) -> None:
-    from robustsweep.paper_tables import collect_metrics
-
-    collect_metrics(args.output, args.inputs)
-
-
-def cmd_tables(args) -> None:
-    from robustsweep.paper_tables import write_tables
-
-    write_tables(args.metrics, args.output, args.pool_size)
-
-
-def cmd_figure(args) -> None:
-    from robustsweep.figures import draw_figure
-
-    draw_figure(args.kind, args.metrics, args.output, args.style)
-
-
-def cmd_explain(args) -> None:
-    from robustsweep.mistake_explanations import draw_explanations
-
-    draw_explanations(
-        args.output, args.weights, args.logits, args.natural, args.dataset, args.top_k, args.style
-    )
-
-
-def cmd_record(args) -> None:
-    from robustsweep.provenance import write_study_record
-
-    write_study_record(args.output, args.config, args.commit)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="robustsweep", description=__doc__)
-    sub = parser.add_subparsers(dest="stage", required=True)
-    compute = argparse.ArgumentParser(add_help=False)
-    compute.add_argument("--device", default="auto")
-    compute.add_argument("--threads", type=int, default=1)
-
-    p = sub.add_parser("prepare", help="dataset source -> HDF5 with splits")
-    p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--dataset", type=_json, required=True, help="the config's dataset mapping")
-    p.add_argument("--seed", type=int, required=True)
-    p.set_defaults(func=cmd_prepare)
-
-    p = sub.add_parser("subset", help="seeded choice of N classes")
-    p.add_argument("--dataset", type=Path, required=True)
-    p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--n", type=int, required=True)
-    p.add_argument("--study-seed", type=int, required=True)
-    p.add_argument("--draw-seed", type=int, required=True)
-    p.set_defaults(func=cmd_subset)
-
-    p = sub.add_parser("train", parents=[compute], help="train one (model, N, seed, defence)")
-    for name in ("weights", "epoch-log", "dataset", "subset"):
-        p.add_argument(f"--{name}", type=Path, required=True)
-    for name in ("model", "recipe", "defence"):
-        p.add_argument(f"--{name}", type=_json, required=True)
-    p.add_argument("--store", nargs="*", default=[], help="attack=path of train-split stores")
-    p.add_argument("--clean-copy", type=Path, help="weights of the run's standard twin")
-    p.add_argument("--seed", type=int, required=True)
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("store", parents=[compute], help="attack a split into an HDF5 store")
-    for name in ("output", "dataset", "source"):
-        p.add_argument(f"--{name}", type=Path, required=True)
-    p.add_argument("--split", required=True)
-    p.add_argument("--attack", required=True)
-    p.add_argument("--spec", type=_json, required=True)
-    p.add_argument("--batch-size", type=int, required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.set_defaults(func=cmd_store)
-
-    p = sub.add_parser("mine", parents=[compute], help="mine natural adversarial examples")
-    for name in ("output", "dataset", "reference"):
-        p.add_argument(f"--{name}", type=Path, required=True)
-    p.add_argument("--patterns", nargs="+", required=True)
-    p.add_argument("--severity", type=float, required=True)
-    p.add_argument("--variants", type=int, required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--max-confidence", type=float, default=1.0, help="keep only mistakes below")
-    p.set_defaults(func=cmd_mine)
-
-    p = sub.add_parser("natural-index", help="index a natural adversarial folder (ImageNet-A)")
-    for name in ("output", "dataset", "root"):
-        p.add_argument(f"--{name}", type=Path, required=True)
-    p.add_argument("--name", required=True, help="the set's name in the pattern column")
-    p.set_defaults(func=cmd_natural_index)
-
-    p = sub.add_parser("logits", parents=[compute], help="cache logits over every test set")
-    for name in ("output", "weights", "dataset", "natural"):
-        p.add_argument(f"--{name}", type=Path, required=True)
-    p.add_argument("--store", nargs="*", default=[], help="attack=path of test-split stores")
-    p.add_argument("--white-box", type=_json, default={}, help="attack name -> spec (JSON)")
-    p.add_argument("--attack-batch-size", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0, help="seeds the white-box attacks")
-    p.add_argument("--masking", type=_json, default=None, help="gradient-masking checks (JSON)")
-    p.set_defaults(func=cmd_logits)
-
-    p = sub.add_parser("evaluate", help="metrics over M predicted classes from cached logits")
-    p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--logits", type=Path, required=True)
-    p.add_argument("--run", type=_json, required=True)
-    p.add_argument("--m-values", type=int, nargs="*", default=[])
-    p.add_argument("--trials", type=int, required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--hybrid-fractions", type=float, nargs="*", default=[])
-    p.set_defaults(func=cmd_evaluate)
-
-    p = sub.add_parser("collect", help="concatenate per-run metric tables")
-    p.add_argument("--output", type=Path, required=True)
-    p.add_argument("inputs", type=Path, nargs="+")
-    p.set_defaults(func=cmd_collect)
-
-    p = sub.add_parser("tables", help="paper-style Markdown tables")
-    p.add_argument("--metrics", type=Path, required=True)
-    p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--pool-size", type=int, required=True)
-    p.set_defaults(func=cmd_tables)
-
-    p = sub.add_parser("figure", help="one seaborn figure")
-    p.add_argument("kind")
-    p.add_argument("--metrics", type=Path, required=True)
-    p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--style", type=_json, required=True)
-    p.set_defaults(func=cmd_figure)
-
-    p = sub.add_parser("explain", help="Grad-CAM panels of a model's most confident mistakes")
-    for name in ("output", "weights", "logits", "natural", "dataset"):
-        p.add_argument(f"--{name}", type=Path, required=True)
-    p.add_argument("--top-k", type=int, required=True)
-    p.add_argument("--style", type=_json, required=True)
-    p.set_defaults(func=cmd_explain)
-
-    p = sub.add_parser("record", help="resolved config, package versions and git commit")
-    p.add_argument("--output", type=Path, required=True)
-    p.add_argument("--config", type=_json, required=True)
-    p.add_argument("--commit", required=True)
-    p.set_defaults(func=cmd_record)
-    return parser
+    function = stage_function(stage)
+    job = json.loads(job_json)
+    paths = {name: as_paths(value) for name, value in job.get("paths", {}).items()}
+    if "compute" in job:
+        paths["compute"] = Compute(**job["compute"])
+    paths.update(job.get("values", {}))
+    annotation = function.__annotations__.get("settings")
+    if isinstance(annotation, str):  # postponed annotations: resolve the one we need
+        annotation = eval(annotation, function.__globals__)  # noqa: S307 - our own source
+    settings_type = annotation
+    if settings_type is None:
+        function(**paths)
+    else:
+        function(settings=from_mapping(settings_type, json.loads(settings_json)), **paths)
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 3 or argv[0] not in STAGES:
+        print(
+            f"usage: python -m robustsweep <stage> '<settings JSON>' '<job JSON>'; "
+            f"stages: {', '.join(STAGES)}",
+            file=sys.stderr,
+        )
+        return 2
     try:
-        args.func(args)
+        run_stage(*argv)
     except (InputError, FileNotFoundError) as error:
         # Problems with inputs get one line naming the file and the fix; bugs keep tracebacks.
-        print(f"robustsweep {args.stage}: {error}", file=sys.stderr)
+        print(f"robustsweep {argv[0]}: {error}", file=sys.stderr)
         return 1
     return 0

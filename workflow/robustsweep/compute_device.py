@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
+
+if TYPE_CHECKING:
+    from robustsweep.stage_settings import Compute
 
 
 def select_device(requested: str = "auto") -> torch.device:
@@ -25,3 +30,9 @@ def select_device(requested: str = "auto") -> torch.device:
 def configure_threads(threads: int) -> None:
     """Use exactly the cores Snakemake granted the job, so parallel jobs do not oversubscribe."""
     torch.set_num_threads(max(1, int(threads)))
+
+
+def configure(compute: Compute) -> torch.device:
+    """Set the job's threads and return its device."""
+    configure_threads(compute.threads)
+    return select_device(compute.device)

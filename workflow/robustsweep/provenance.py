@@ -9,6 +9,7 @@ from importlib import metadata
 from pathlib import Path
 
 from robustsweep.atomic_output import write_json
+from robustsweep.stage_settings import RecordSettings
 
 TRACKED_PACKAGES = ("robustsweep", "torch", "torchvision", "torchattacks", "numpy", "h5py")
 STUDY_PACKAGES = (
@@ -63,6 +64,12 @@ def git_commit(folder: Path) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return f"{commit}-dirty" if dirty else commit
+
+
+def record_stage(*, settings: RecordSettings, commit: str, metrics: Path, output: Path) -> None:
+    """The record is rewritten with the metric table, so its commit is the code that
+    produced the folder's latest numbers."""
+    write_study_record(output, settings.config, commit)
 
 
 def write_study_record(output: Path, config: dict, commit: str) -> None:

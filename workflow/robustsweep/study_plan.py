@@ -1,4 +1,6 @@
-"""Expanding a validated config into the study's jobs: which runs exist and where files go.
+"""Expanding a validated config into the study's jobs: which runs exist, where their files
+go, what each job is told (its settings, stage_settings.py) and which code it runs (its
+code digests, code_digest.py).
 
 Torch-free, because the Snakefile uses it to build the DAG.
 """
@@ -7,44 +9,68 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from robustsweep.dataset_sources import class_count
+from robustsweep.code_digest import method_code, stage_code
+from robustsweep.data.sources import source_of
+from robustsweep.registry import Registry
+from robustsweep.stage_settings import (
+    AttackSettings,
+    Compute,
+    EvaluateSettings,
+    ExplainSettings,
+    FigureSettings,
+    FigureStyle,
+    LogitsSettings,
+    MaskingChecks,
+    MiningSettings,
+    NaturalFolderSettings,
+    PrepareSettings,
+    RecordSettings,
+    StoreSettings,
+    SubsetSettings,
+    TablesSettings,
+    TrainingRecipe,
+    TrainSettings,
+    from_mapping,
+    to_json,
+)
 
 
 @dataclass(frozen=True, order=True)
 class Run:
-    """One training job: a model trained on N classes (draw `seed`) with a defence."""
+    """One training job: a model trained on N classes (class draw and seed `draw`) with a
+    defence."""
 
     model: str
     n: int
-    seed: int
+    draw: int
     defence: str
 
     @property
     def folder(self) -> str:
-        return f"runs/{self.model}/N{self.n}/seed{self.seed}/{self.defence}"
+        return f"runs/{self.model}/N{self.n}/draw{self.draw}/{self.defence}"
 
     def identity(self) -> dict:
         """The columns that tag every metric row of this run."""
         return {
             "model": self.model,
             "n_train_classes": self.n,
-            "seed": self.seed,
+            "draw": self.draw,
             "defence": self.defence,
         }
 
 
 def pool_size(config: dict) -> int:
-    return class_count(config["dataset"])
+    return source_of(config["dataset"]).class_count()
 
 
 def experiment_runs(config: dict) -> list[Run]:
-    """Every (model, N, seed, defence) of every experiment grid, once, in a stable order."""
+    """Every (model, N, draw, defence) of every experiment grid, once, in a stable order."""
     runs = {
-        Run(model, n, seed, defence)
+        Run(model, n, draw, defence)
         for grid in config["experiments"].values()
         for model in grid["models"]
         for n in grid["train_classes"]
-        for seed in grid["seeds"]
+        for draw in grid["draws"]
         for defence in grid["defences"]
     }
     return sorted(runs)
@@ -57,7 +83,7 @@ def support_run(config: dict, role: str) -> Run:
         if role == "source"
         else config["natural_adversarial"]["reference"]
     )
-    return Run(section["model"], pool_size(config), section["seed"], "standard")
+    return Run(section["model"], pool_size(config), section["draw"], "standard")
 
 
 def predicted_class_values(config: dict, run: Run) -> list[int]:
@@ -67,7 +93,7 @@ def predicted_class_values(config: dict, run: Run) -> list[int]:
         if (
             run.model in grid["models"]
             and run.n in grid["train_classes"]
-            and run.seed in grid["seeds"]
+            and run.draw in grid["draws"]
             and run.defence in grid["defences"]
         ):
             values.update(m for m in grid["predicted_classes"] if m <= run.n)
@@ -75,11 +101,213 @@ def predicted_class_values(config: dict, run: Run) -> list[int]:
 
 
 def explanation_run(config: dict, model: str) -> Run | None:
-    """The run whose mistakes explain `model`: its all-class standard run of lowest seed."""
+    """The run whose mistakes explain `model`: its all-class standard run of lowest draw."""
     pool = pool_size(config)
     runs = [
         run
         for run in experiment_runs(config)
         if run.model == model and run.n == pool and run.defence == "standard"
     ]
-    return min(runs, key=lambda run: run.seed, default=None)
+    return min(runs, key=lambda run: run.draw, default=None)
+
+
+# -- what each job is told (tracked: a change reruns the job) ----------------------------
+
+
+def compute(config: dict, threads: int) -> Compute:
+    return Compute(device=config["device"], threads=threads)
+
+
+def prepare_settings(config: dict) -> str:
+    return to_json(PrepareSettings(dataset=config["dataset"], seed=config["seed"]))
+
+
+def subset_settings(config: dict, n: int, draw: int) -> str:
+    return to_json(SubsetSettings(n=n, draw=draw, study_seed=config["seed"]))
+
+
+def mining_settings(config: dict) -> str:
+    section = config["natural_adversarial"]
+    return to_json(
+        MiningSettings(
+            patterns=section["patterns"],
+            severity=section["severity"],
+            variants=section["variants"],
+            max_confidence=section["max_confidence"],
+            seed=config["seed"],
+        )
+    )
+
+
+def natural_folder_settings(config: dict) -> str:
+    section = config["natural_adversarial"]
+    return to_json(NaturalFolderSettings(root=section["root"], name=section["name"]))
+
+
+def store_settings(config: dict, split: str, attack: str) -> str:
+    return to_json(
+        StoreSettings(
+            attack=attack,
+            spec=config["attacks"]["methods"][attack],
+            batch_size=config["attacks"]["batch_size"],
+            seed=config["seed"],
+            split=split,
+        )
+    )
+
+
+def train_settings(config: dict, run: Run) -> str:
+    return to_json(
+        TrainSettings(
+            model=config["models"][run.model],
+            recipe=from_mapping(TrainingRecipe, config["training"]),
+            defence=config["defences"][run.defence],
+            draw=run.draw,
+        )
+    )
+
+
+def logits_settings(config: dict) -> str:
+    evaluation = config["evaluation"]
+    return to_json(
+        LogitsSettings(
+            masking=from_mapping(MaskingChecks, evaluation["masking_checks"]),
+            attack_batch_size=config["attacks"]["batch_size"],
+            seed=evaluation["seed"],
+        )
+    )
+
+
+def white_box_settings(config: dict, attack: str) -> str:
+    return to_json(
+        AttackSettings(
+            attack=attack,
+            spec=config["attacks"]["methods"][attack],
+            batch_size=config["attacks"]["batch_size"],
+            seed=config["evaluation"]["seed"],
+        )
+    )
+
+
+def evaluate_settings(config: dict, run: Run) -> str:
+    evaluation = config["evaluation"]
+    return to_json(
+        EvaluateSettings(
+            run=run.identity(),
+            m_values=predicted_class_values(config, run),
+            trials=evaluation["trials"],
+            seed=evaluation["seed"],
+            hybrid_fractions=evaluation["hybrid_fractions"],
+            mixtures=evaluation["mixtures"],
+        )
+    )
+
+
+def tables_settings(config: dict) -> str:
+    return to_json(TablesSettings(pool_size=pool_size(config)))
+
+
+def figure_style(config: dict) -> FigureStyle:
+    return from_mapping(FigureStyle, config["figures"])
+
+
+def figure_settings(config: dict, figure: str) -> str:
+    return to_json(FigureSettings(figure=figure, style=figure_style(config)))
+
+
+def explain_settings(config: dict) -> str:
+    return to_json(
+        ExplainSettings(top_k=config["explanations"]["top_k"], style=figure_style(config))
+    )
+
+
+def record_settings(config: dict) -> str:
+    return to_json(RecordSettings(config=config))
+
+
+# -- which code each job runs (tracked by content) ----------------------------------------
+
+# the package modules each stage's rule runs (its stage function's module)
+STAGE_MODULES = {
+    "prepare": "data.prepared_dataset",
+    "subset": "data.class_subsets",
+    "mine": "data.natural_adversarial",
+    "natural-index": "data.natural_adversarial",
+    "store": "attacks.adversarial_store",
+    "train": "training.training_loop",
+    "logits": "evaluation.logits_cache",
+    "white-box": "evaluation.white_box",
+    "evaluate": "evaluation.run_evaluation",
+    "collect": "reporting.metric_table",
+    "tables": "reporting.tables",
+    "figure": "reporting.figures",
+    "explain": "reporting.mistake_explanations",
+    "record": "provenance",
+}
+
+
+def method_module(registry: Registry, name: str) -> str:
+    return registry.index[registry.resolve(name)]
+
+
+def architecture_module(config: dict, model: str) -> str:
+    from robustsweep.models.architectures import ARCHITECTURES
+
+    return method_module(ARCHITECTURES, config["models"][model]["architecture"])
+
+
+def job_code(stage: str, *method_modules: str) -> dict[str, str]:
+    """The `code` and `methods` params of a job of `stage` that runs these method modules."""
+    module = STAGE_MODULES[stage]
+    return {"code": stage_code(module), "methods": method_code(method_modules, module)}
+
+
+def prepare_code(config: dict) -> dict[str, str]:
+    from robustsweep.data.sources import DATASET_SOURCES
+
+    return job_code("prepare", method_module(DATASET_SOURCES, config["dataset"]["source"]))
+
+
+def mining_code(config: dict) -> dict[str, str]:
+    from robustsweep.data.patterns import NATURAL_PATTERNS
+
+    patterns = [
+        method_module(NATURAL_PATTERNS, p) for p in config["natural_adversarial"]["patterns"]
+    ]
+    reference = support_run(config, "reference").model
+    return job_code("mine", *patterns, architecture_module(config, reference))
+
+
+def attack_code(config: dict, stage: str, attack: str, model: str) -> dict[str, str]:
+    """A store job (model: the attack source) or a white-box job (model: the run's)."""
+    from robustsweep.attacks.methods import ATTACK_METHODS
+
+    method = config["attacks"]["methods"][attack]["method"]
+    return job_code(
+        stage, method_module(ATTACK_METHODS, method), architecture_module(config, model)
+    )
+
+
+def train_code(config: dict, run: Run) -> dict[str, str]:
+    from robustsweep.training.defences import DEFENCES
+
+    defence = method_module(DEFENCES, config["defences"][run.defence]["method"])
+    return job_code("train", defence, architecture_module(config, run.model))
+
+
+def model_code(config: dict, stage: str, model: str) -> dict[str, str]:
+    """A job that loads a run's model and runs no other method (logits, explanations)."""
+    return job_code(stage, architecture_module(config, model))
+
+
+def tables_code() -> dict[str, str]:
+    """The tables job writes every registered table: each table module is its method."""
+    from robustsweep.reporting.tables import TABLES
+
+    return job_code("tables", *sorted(set(TABLES.index.values())))
+
+
+def figure_code(figure: str) -> dict[str, str]:
+    from robustsweep.reporting.figures import FIGURES
+
+    return job_code("figure", method_module(FIGURES, figure))

@@ -1,0 +1,140 @@
+"""Stage 2 of the design card: offline adversarial samples in HDF5 (tan2022, Fig. 3).
+
+A source model is attacked once over a whole split; training and evaluation then read from
+the store instead of attacking online. One file per (attack, split) keeps Snakemake's caching
+fine-grained: adding an attack adds one job. The file format is store_file.py's.
+
+Generation writes to `<output>.partial` and renames it when complete; a killed job leaves only
+the partial file, and the next run resumes at the first chunk not marked done.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from robustsweep.atomic_output import partial_path
+from robustsweep.attacks.attack_batches import attack_in_parts
+from robustsweep.attacks.methods import ATTACK_METHODS
+from robustsweep.attacks.store_file import expected_attrs, open_partial
+from robustsweep.compute_device import configure
+from robustsweep.data.prepared_dataset import load_split
+from robustsweep.input_errors import StoreError
+from robustsweep.models.inference import quantize, to_float
+from robustsweep.models.trained_models import load_model
+from robustsweep.provenance import file_sha256
+from robustsweep.stage_settings import Compute, StoreSettings
+
+
+def store_stage(
+    *, settings: StoreSettings, compute: Compute, dataset: Path, source: Path, output: Path
+) -> None:
+    device = configure(compute)
+    generate_store(
+        output,
+        dataset,
+        settings.split,
+        source,
+        settings.attack,
+        settings.spec,
+        settings.batch_size,
+        settings.seed,
+        device,
+    )
+
+
+def generate_store(
+    output: Path,
+    dataset: Path,
+    split: str,
+    source_weights: Path,
+    attack: str,
+    spec: dict,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+) -> None:
+    """Attack the source model over a whole split and store every adversarial image."""
+    data = load_split(dataset, split)
+    model, card = load_model(source_weights, str(device))
+    for p in model.parameters():
+        p.requires_grad_(False)
+    missing = set(np.unique(data.labels).tolist()) - set(card.class_ids)
+    if missing:
+        raise StoreError(
+            f"source model {source_weights} lacks classes {sorted(missing)}; "
+            "the attack source must be trained on all classes"
+        )
+    output_index = {c: i for i, c in enumerate(card.class_ids)}
+    attacker = ATTACK_METHODS.build(spec).build(model, len(card.class_ids))
+    n = len(data.labels)
+    n_chunks = (n + batch_size - 1) // batch_size
+    attrs = expected_attrs(attack, spec, split, file_sha256(source_weights), seed, batch_size, n)
+    tmp = partial_path(Path(output))
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    with open_partial(tmp, attrs, data.images.shape, n_chunks) as h5:
+        group = h5[attack]
+        done = group["chunk_done"][()]
+        todo = [c for c in range(n_chunks) if not done[c]]
+        if done.any():
+            print(
+                f"resuming {tmp} at chunk {todo[0] if todo else n_chunks}: "
+                f"{int(done.sum())} of {n_chunks} chunks already done"
+            )
+        for chunk in tqdm(todo, desc=f"{attack}/{split}", unit="batch", mininterval=5):
+            rows = slice(chunk * batch_size, min(n, (chunk + 1) * batch_size))
+            try:
+                _attack_chunk(
+                    group,
+                    rows,
+                    data,
+                    model,
+                    attacker,
+                    output_index,
+                    card.class_ids,
+                    seed,
+                    chunk,
+                    device,
+                )
+                group["chunk_done"][chunk] = True
+                h5.flush()
+            except OSError as error:
+                if error.errno != errno.ENOSPC and "No space left" not in str(error):
+                    raise
+                raise StoreError(
+                    f"disk full while writing {tmp} (chunk {chunk} of {n_chunks}); free space "
+                    "and rerun: generation resumes at the first unfinished chunk"
+                ) from error
+        group.attrs["complete"] = True
+    os.replace(tmp, output)
+
+
+def _attack_chunk(
+    group: h5py.Group,
+    rows: slice,
+    data,
+    model,
+    attacker,
+    output_index: dict,
+    class_ids: list[int],
+    seed: int,
+    chunk: int,
+    device: torch.device,
+) -> None:
+    """Attack one batch and write it; seeded per chunk so a resumed run matches a fresh one."""
+    torch.manual_seed(seed * 1_000_003 + chunk)
+    images = to_float(data.images[rows], device)
+    targets = torch.as_tensor([output_index[int(c)] for c in data.labels[rows]], device=device)
+    adversarial = quantize(attack_in_parts(attacker, images, targets))
+    with torch.no_grad():
+        pred = model(to_float(adversarial, device)).argmax(1).cpu().numpy()
+    group["images"][rows] = adversarial.cpu().numpy()
+    group["clean_index"][rows] = data.indices[rows]
+    group["label"][rows] = data.labels[rows]
+    group["source_pred"][rows] = np.asarray(class_ids)[pred]

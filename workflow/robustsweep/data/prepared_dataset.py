@@ -1,0 +1,146 @@
+"""Stage 1: turn a dataset source (data/sources/) into one HDF5 file with disjoint splits.
+
+Layout of the file (every later stage reads only this):
+  /images        (n, H, W, 3) uint8, chunked per image; or, for a file index
+                 (`dataset.storage: files`), /paths (n,) UTF-8 image paths instead
+  /labels        (n,) int64, class ids 0..K-1
+  /class_names   (K,) UTF-8 strings
+  /splits/train, /splits/test, /splits/pool   int64 indices into /images, disjoint
+  attrs: source, storage (pixels|files), image_size, official_test (an official test set
+         kept), seed, fractions
+Readers get pixels either way: a file index is decoded with image_files.py's preprocessing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from robustsweep.atomic_output import atomic_path
+from robustsweep.data.sources import source_of
+from robustsweep.stage_settings import PrepareSettings
+
+SPLITS = ("train", "test", "pool")
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split in memory: images (n, H, W, 3) uint8, labels, and their row in /images."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    indices: np.ndarray
+
+
+def stratified_splits(
+    labels: np.ndarray,
+    fractions: dict[str, float],
+    seed: int,
+    official_test: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """Split indices into disjoint train/test/pool parts with the same class balance each.
+
+    Each class is shuffled with a seeded generator and cut by the fractions, so the same
+    labels, fractions and seed always give the same split. A source with an official test set
+    (CIFAR) keeps it as the test split, and train:pool divide the official training set
+    (tan2022's 45k/5k is train 0.9, pool 0.1).
+    """
+    rng = np.random.default_rng(seed)
+    names = SPLITS if official_test is None else ("train", "pool")
+    candidates = np.ones(len(labels), bool) if official_test is None else ~official_test
+    total = sum(fractions[name] for name in names)
+    cuts = np.cumsum([fractions[name] / total for name in names])[:-1]
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for cls in np.unique(labels):
+        members = rng.permutation(np.flatnonzero((labels == cls) & candidates))
+        pieces = np.split(members, (cuts * len(members)).round().astype(int))
+        for name, chunk in zip(names, pieces, strict=True):
+            parts[name].append(chunk)
+    splits = {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
+    if official_test is not None:
+        splits["test"] = np.flatnonzero(official_test)
+    return {name: splits[name] for name in SPLITS}
+
+
+def prepare_stage(*, settings: PrepareSettings, output: Path) -> None:
+    prepare_dataset(output, settings.dataset, settings.seed)
+
+
+def prepare_dataset(output: Path, spec: dict, seed: int) -> None:
+    """Materialise the config's `dataset` mapping (validated: the source's options, image
+    size and split fractions) into the layout of the module docstring."""
+    source = source_of(spec)
+    storage = source.storage
+    raw = source.index() if storage == "files" else source.load(spec["image_size"])
+    fractions = spec["splits"]
+    splits = stratified_splits(raw.labels, fractions, seed, raw.official_test)
+    with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
+        if storage == "files":
+            h5.create_dataset("paths", data=raw.paths, dtype=h5py.string_dtype())
+        else:
+            h5.create_dataset("images", data=raw.images, chunks=(1, *raw.images.shape[1:]))
+        h5.create_dataset("labels", data=raw.labels)
+        h5.create_dataset(
+            "class_names", data=np.array(raw.class_names, dtype=object), dtype=h5py.string_dtype()
+        )
+        for name, indices in splits.items():
+            h5.create_dataset(f"splits/{name}", data=indices)
+        h5.attrs.update(
+            source=spec["source"],
+            storage=storage,
+            image_size=spec["image_size"],
+            official_test=raw.official_test is not None,
+            seed=seed,
+            fractions=[fractions[name] for name in SPLITS],
+        )
+
+
+@dataclass(frozen=True)
+class SplitFiles:
+    """One split of a file index: image paths, labels, rows in the prepared dataset."""
+
+    paths: list[str]
+    labels: np.ndarray
+    indices: np.ndarray
+    image_size: int
+
+
+def is_file_index(path: Path) -> bool:
+    with h5py.File(path, "r") as h5:
+        return "paths" in h5
+
+
+def load_split_files(path: Path, split: str) -> SplitFiles:
+    """The paths and labels of one split of a file index (no pixels read)."""
+    with h5py.File(path, "r") as h5:
+        indices = h5[f"splits/{split}"][()]
+        paths = h5["paths"].asstr()[()][indices].tolist()
+        return SplitFiles(paths, h5["labels"][()][indices], indices, int(h5.attrs["image_size"]))
+
+
+def load_split(path: Path, split: str) -> Split:
+    """Read one split's pixels into memory: the stored images, or a file index's images
+    decoded with the evaluation preprocessing (test and mining splits, ImageNet-A-sized)."""
+    if is_file_index(path):
+        from robustsweep.data.image_files import decode_images
+
+        files = load_split_files(path, split)
+        images = decode_images(files.paths, files.image_size)
+        return Split(images=images, labels=files.labels, indices=files.indices)
+    with h5py.File(path, "r") as h5:
+        indices = h5[f"splits/{split}"][()]
+        return Split(
+            images=h5["images"][()][indices], labels=h5["labels"][()][indices], indices=indices
+        )
+
+
+def load_class_names(path: Path) -> list[str]:
+    """Class names in label order."""
+    with h5py.File(path, "r") as h5:
+        return [
+            name.decode() if isinstance(name, bytes) else str(name)
+            for name in h5["class_names"][()]
+        ]

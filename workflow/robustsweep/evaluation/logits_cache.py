@@ -1,0 +1,132 @@
+"""Stage 4 input: one forward pass per (trained model, test set), cached in HDF5.
+
+Every metric downstream (all M values, all trials, per-pattern accuracy) is derived from these
+logits, so evaluation never runs the network again.
+
+Test sets of this file: `clean` (the test split), `natural` (the natural adversarial set) and
+`attack-<name>` (transfer: the store's images made against the attack source model). The
+white-box sets (`whitebox-<name>`, this model attacked itself) are one file per attack
+(white_box.py), so adding or changing a white-box attack reruns only that attack's jobs.
+
+Layout: one group per test set (test_set_logits.py); file attrs: class_ids (what each of the
+K logits stands for), architecture, parameters, pretrained_weights (the published weights of a
+pretrained run, "" for trained ones), and the gradient-masking measurements
+zero_gradient_fraction and huge_eps_accuracy (NaN when the checks are off).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import h5py
+import numpy as np
+
+from robustsweep.atomic_output import atomic_path
+from robustsweep.data.prepared_dataset import load_split
+from robustsweep.evaluation.test_set_logits import write_test_set
+from robustsweep.stage_settings import Compute, LogitsSettings, MaskingChecks
+
+if TYPE_CHECKING:  # evaluation reads caches without paying for a torch import
+    import torch
+
+
+def logits_stage(
+    *,
+    settings: LogitsSettings,
+    compute: Compute,
+    weights: Path,
+    dataset: Path,
+    natural: Path,
+    output: Path,
+    stores: dict[str, Path] | None = None,
+) -> None:
+    from robustsweep.compute_device import configure
+
+    device = configure(compute)
+    compute_logits(
+        output,
+        weights,
+        dataset,
+        natural,
+        stores or {},
+        device,
+        settings.attack_batch_size,
+        settings.seed,
+        settings.masking,
+    )
+
+
+def compute_logits(
+    output: Path,
+    weights: Path,
+    dataset: Path,
+    natural: Path,
+    stores: dict[str, Path],
+    device: torch.device,
+    attack_batch_size: int = 256,
+    seed: int = 0,
+    masking: MaskingChecks | None = None,
+) -> None:
+    """Run the model once over the clean, natural-adversarial and every stored attack test
+    set; `masking` adds the gradient-masking measurements."""
+    from robustsweep.attacks.store_file import read_store
+    from robustsweep.data.natural_adversarial import read_natural_adversarial
+    from robustsweep.models.trained_models import load_detector, load_model
+
+    model, card = load_model(weights, str(device))
+    detector = load_detector(weights, str(device), card)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    clean = load_split(dataset, "test")
+    natural_set = read_natural_adversarial(natural)
+    test_sets = {
+        "clean": (clean.images, clean.labels, None, clean.indices),
+        "natural": (natural_set["images"], natural_set["label"], natural_set["pattern"], None),
+    }
+    for name, path in stores.items():
+        stored = read_store(path)
+        test_sets[f"attack-{name}"] = (stored.images, stored.label, None, stored.clean_index)
+    own = np.isin(clean.labels, card.class_ids)
+    checks = masking_measurements(
+        model,
+        card.class_ids,
+        clean.images[own],
+        clean.labels[own],
+        masking,
+        attack_batch_size,
+        seed,
+        device,
+    )
+    with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
+        for name, (images, labels, patterns, index) in test_sets.items():
+            write_test_set(h5, name, model, detector, images, labels, device, index, patterns)
+        h5.attrs.update(
+            class_ids=card.class_ids,
+            architecture=card.architecture,
+            parameters=card.parameters,
+            pretrained_weights=card.weights_source or "",
+            **checks,
+        )
+
+
+def masking_measurements(
+    model, class_ids, images, labels, masking, batch_size, seed, device
+) -> dict[str, float]:
+    """Zero-gradient share and huge-eps PGD accuracy on the test images of the run's classes."""
+    import torch
+
+    from robustsweep.evaluation.gradient_masking import huge_eps_accuracy, zero_gradient_fraction
+    from robustsweep.models.inference import to_float
+
+    if masking is None or not masking.enabled:
+        return {"zero_gradient_fraction": float("nan"), "huge_eps_accuracy": float("nan")}
+    position = {c: i for i, c in enumerate(class_ids)}
+    x = to_float(images, device)
+    y = torch.as_tensor([position[int(c)] for c in labels], device=device)
+    return {
+        "zero_gradient_fraction": zero_gradient_fraction(model, x, y, batch_size),
+        "huge_eps_accuracy": huge_eps_accuracy(
+            model, x, y, masking.huge_eps, masking.steps, batch_size, seed
+        ),
+    }

@@ -1,0 +1,263 @@
+"""Metrics over M predicted classes, derived from the cached logits only.
+
+For each test set, each M and each trial, M of the run's classes are chosen (seeded, the same
+choice for every model with the same class set), and Acc/AUC/AP are computed with predictions
+restricted to those M logits. M equal to the run's class count is the plain evaluation on the
+N chosen classes (Table 2); it has one trial, since every draw would be the same. The natural
+adversarial set is also scored per pattern at M = N. Attacked test sets (transfer and
+white-box) also get `consistency`: the share of images whose restricted prediction the attack
+left unchanged (xu2024's consistent accuracy).
+
+ho2024's hybrid test mixtures (`hybrid-<attack>-<p>pct`: p % of the clean test images swapped
+for their stored adversarial versions, the rest clean) and the study's named mixtures
+(`mix-<name>`: a fraction of the images swapped, several attacks in equal shares) are
+assembled here from the clean and `attack-<attack>` logits, so they cost no forward pass. The
+same images are swapped for every attack and model. Runs with tan2022's detector head get
+`detector_accuracy`: how often its clean/adversarial call is right (clean images are real,
+attacked ones adversarial, mixtures as mixed). Every row also carries the run's
+gradient-masking measurements and flags (gradient_masking.py).
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from robustsweep.atomic_output import atomic_path
+from robustsweep.data.class_subsets import choose_trial_classes
+from robustsweep.evaluation.classification_metrics import (
+    consistency,
+    restrict_to_classes,
+    restricted_metrics,
+)
+from robustsweep.evaluation.gradient_masking import masking_flags
+from robustsweep.evaluation.test_set_logits import TestSetLogits, read_logits
+from robustsweep.stage_settings import EvaluateSettings
+
+
+def adversarial_truth(test_set: str, data: TestSetLogits) -> np.ndarray | None:
+    """Which images are adversarial, for detector accuracy; None where undefined (natural)."""
+    if data.adversarial is not None:
+        return data.adversarial
+    if test_set == "clean":
+        return np.zeros(len(data.labels), bool)
+    if test_set.startswith(("attack-", "whitebox-")):
+        return np.ones(len(data.labels), bool)
+    return None
+
+
+def detector_accuracy(data: TestSetLogits, truth: np.ndarray | None, keep: np.ndarray) -> float:
+    if data.detector_score is None or truth is None or not keep.any():
+        return float("nan")
+    return float(np.mean((data.detector_score[keep] > 0.5) == truth[keep]))
+
+
+def hybrid_name(attack_set: str, fraction: float) -> str:
+    return f"hybrid-{attack_set.removeprefix('attack-')}-{fraction * 100:g}pct"
+
+
+def mixed_set(
+    clean: TestSetLogits,
+    attacked: list[TestSetLogits],
+    adversarial: np.ndarray,
+    which: np.ndarray,
+) -> TestSetLogits:
+    """The clean test set with each row marked `adversarial` replaced by its version in
+    `attacked[which[row]]` (rows aligned by dataset row), labelled real/adversarial."""
+    logits = clean.logits.copy()
+    score = None if clean.detector_score is None else clean.detector_score.copy()
+    for k, data in enumerate(attacked):
+        position = {int(i): j for j, i in enumerate(data.index)}
+        rows = np.flatnonzero(adversarial & (which == k))
+        source = np.asarray([position[int(clean.index[r])] for r in rows], dtype=np.int64)
+        logits[rows] = data.logits[source]
+        if score is not None:
+            score[rows] = data.detector_score[source]
+    return TestSetLogits(logits, clean.labels, None, clean.index, score, None, adversarial)
+
+
+def hybrid_sets(
+    sets: dict[str, TestSetLogits], fractions: list[float], seed: int
+) -> dict[str, TestSetLogits]:
+    """ho2024's mixtures: a seeded `fraction` of the clean test rows taken from each store
+    attack's logits, the same rows for every attack (and every model)."""
+    clean, mixtures = sets["clean"], {}
+    n = len(clean.labels)
+    for name, data in sets.items():
+        if not name.startswith("attack-"):
+            continue
+        for fraction in fractions:
+            rng = np.random.default_rng([seed, round(fraction * 1_000_000)])
+            adversarial = np.zeros(n, bool)
+            adversarial[rng.choice(n, round(fraction * n), replace=False)] = True
+            which = np.zeros(n, np.int64)
+            mixtures[hybrid_name(name, fraction)] = mixed_set(clean, [data], adversarial, which)
+    return mixtures
+
+
+def mixture_sets(
+    sets: dict[str, TestSetLogits], mixtures: dict[str, dict], seed: int
+) -> dict[str, TestSetLogits]:
+    """The study's named test mixtures (`evaluation.mixtures`): `fraction` of the clean test
+    rows, drawn once per study (the same rows for every model), swapped for their stored
+    adversarial versions, the `attacks` in equal shares over those rows (tan2022's mixed test
+    set at the adversarial ratio; ho2024's half-real, half-adversarial test split)."""
+    clean, out = sets["clean"], {}
+    n = len(clean.labels)
+    for name, spec in mixtures.items():
+        rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+        chosen = rng.choice(n, round(spec["fraction"] * n), replace=False)
+        adversarial = np.zeros(n, bool)
+        adversarial[chosen] = True
+        which = np.zeros(n, np.int64)
+        attacks = spec["attacks"]
+        which[chosen] = rng.permutation(np.resize(np.arange(len(attacks)), len(chosen)))
+        attacked = [sets[f"attack-{attack}"] for attack in attacks]
+        out[f"mix-{name}"] = mixed_set(clean, attacked, adversarial, which)
+    return out
+
+
+def aligned_clean_logits(data: TestSetLogits, clean: TestSetLogits | None) -> np.ndarray | None:
+    """Clean logits of the same dataset rows as an attacked set, or None if not attacked."""
+    if clean is None or data.index is None or data is clean:
+        return None
+    row = {int(i): k for k, i in enumerate(clean.index)}
+    return clean.logits[[row[int(i)] for i in data.index]]
+
+
+def sweep_rows(
+    test_set: str,
+    data: TestSetLogits,
+    classes: list[int],
+    m_values: list[int],
+    trials: int,
+    evaluation_seed: int,
+    clean: TestSetLogits | None = None,
+) -> list[dict]:
+    """One row per (M, trial) for one test set; `clean` adds consistency to attacked sets."""
+    rows = []
+    clean_logits = aligned_clean_logits(data, clean)
+    truth = adversarial_truth(test_set, data)
+    for m in sorted(set(m_values) | {len(classes)}):
+        for trial in range(1 if m == len(classes) else trials):
+            chosen = choose_trial_classes(classes, m, evaluation_seed, trial)
+            logits, targets = restrict_to_classes(data.logits, data.labels, classes, chosen)
+            keep = np.isin(data.labels, chosen)
+            consistent = float("nan")
+            if clean_logits is not None:
+                before, _ = restrict_to_classes(clean_logits, data.labels, classes, chosen)
+                consistent = consistency(logits, before)
+            rows.append(
+                {
+                    "test_set": test_set,
+                    "pattern": "all",
+                    "m_classes": m,
+                    "trial": trial,
+                    **restricted_metrics(logits, targets),
+                    "consistency": consistent,
+                    "detector_accuracy": detector_accuracy(data, truth, keep),
+                }
+            )
+    return rows
+
+
+def part_row(
+    test_set: str, part: str, data: TestSetLogits, mask: np.ndarray, classes: list[int]
+) -> dict:
+    """Metrics of the images under `mask`, over all of the run's classes, labelled `part` in
+    the `pattern` column (a natural pattern, or a mixture's real/adversarial part)."""
+    logits, targets = restrict_to_classes(data.logits[mask], data.labels[mask], classes, classes)
+    return {
+        "test_set": test_set,
+        "pattern": part,
+        "m_classes": len(classes),
+        "trial": 0,
+        **restricted_metrics(logits, targets),
+        "consistency": float("nan"),
+        "detector_accuracy": float("nan"),
+    }
+
+
+def pattern_rows(data: TestSetLogits, classes: list[int]) -> list[dict]:
+    """Accuracy per natural pattern over all of the run's classes."""
+    return [
+        part_row("natural", pattern, data, data.patterns == pattern, classes)
+        for pattern in sorted(set(data.patterns.tolist()))
+    ]
+
+
+def mixture_part_rows(test_set: str, data: TestSetLogits, classes: list[int]) -> list[dict]:
+    """Accuracy on the real and on the adversarial images of a mixture, over all of the run's
+    classes (ho2024 reports both columns), in the `pattern` column as `real`/`adversarial`."""
+    parts = (("real", ~data.adversarial), ("adversarial", data.adversarial))
+    return [part_row(test_set, part, data, mask, classes) for part, mask in parts]
+
+
+def evaluate_stage(
+    *,
+    settings: EvaluateSettings,
+    logits: Path,
+    output: Path,
+    white_box: dict[str, Path] | None = None,
+) -> None:
+    evaluate_run(
+        output,
+        logits,
+        settings.run,
+        settings.m_values,
+        settings.trials,
+        settings.seed,
+        settings.hybrid_fractions,
+        white_box,
+        settings.mixtures,
+    )
+
+
+def evaluate_run(
+    output: Path,
+    logits_path: Path,
+    run: dict,
+    m_values: list[int],
+    trials: int,
+    evaluation_seed: int,
+    hybrid_fractions: list[float] = (),
+    white_box: dict[str, Path] | None = None,
+    mixtures: dict[str, dict] | None = None,
+) -> None:
+    """Write the tidy metric rows of one run, each tagged with the run's identity and its
+    gradient-masking measurements and flags."""
+    sets, attrs = read_logits(logits_path, white_box)
+    sets |= hybrid_sets(sets, list(hybrid_fractions), evaluation_seed)
+    sets |= mixture_sets(sets, mixtures or {}, evaluation_seed)
+    classes = attrs["class_ids"]
+    rows = []
+    for name, data in sets.items():
+        rows += sweep_rows(
+            name, data, classes, m_values, trials, evaluation_seed, sets.get("clean")
+        )
+        if data.patterns is not None:
+            rows += pattern_rows(data, classes)
+        if data.adversarial is not None:
+            rows += mixture_part_rows(name, data, classes)
+    table = pd.DataFrame(rows)
+    full = table[(table.m_classes == len(classes)) & (table.pattern == "all")]
+    flags = masking_flags(
+        dict(zip(full.test_set, full.accuracy, strict=True)),
+        {name: data.spec for name, data in sets.items() if data.spec is not None},
+        attrs["zero_gradient_fraction"],
+        attrs["huge_eps_accuracy"],
+        len(classes),
+    )
+    table["zero_gradient_fraction"] = attrs["zero_gradient_fraction"]
+    table["huge_eps_accuracy"] = attrs["huge_eps_accuracy"]
+    table["masking_flags"] = "; ".join(flags)
+    for key, value in reversed(list(run.items())):
+        table.insert(0, key, value)
+    table.insert(len(run), "parameters", attrs["parameters"])
+    table.insert(len(run), "architecture", attrs["architecture"])
+    table.insert(len(run), "pretrained_weights", attrs["pretrained_weights"])
+    with atomic_path(output) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6f")

@@ -1,0 +1,62 @@
+"""Stage 5: paper-style Markdown tables (tables.md), one module per table section.
+
+Each module registers a function (tidy metric table, TableContext) -> Markdown section in
+`TABLES`, with an `order` that places it in tables.md. Paper-style means: one row per draw or
+trial, then the mean, values in percent as printed in the papers. A section whose runs the
+study does not have says so instead of disappearing, so every tables.md has the same outline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from robustsweep.atomic_output import write_text
+from robustsweep.registry import Registry
+from robustsweep.stage_settings import TablesSettings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TABLES = Registry("table", __name__)
+NO_RUNS = "no runs in this study produce this table"
+
+
+@dataclass(frozen=True)
+class TableContext:
+    """What tables need besides the metrics: the class pool (what 'all-class' means)."""
+
+    pool_size: int
+
+
+def tables_stage(*, settings: TablesSettings, metrics: Path, output: Path) -> None:
+    write_tables(metrics, output, TableContext(settings.pool_size))
+
+
+def write_tables(metrics_path: Path, output: Path, context: TableContext) -> None:
+    """Every registered table, in order, in one Markdown file."""
+    import pandas as pd
+
+    metrics = pd.read_csv(metrics_path)
+    entries = sorted((TABLES.get(name) for name in TABLES.names()), key=lambda e: e.order)
+    parts = ["# Study tables\n", *(entry.target(metrics, context) for entry in entries)]
+    write_text(output, "\n".join(parts))
+
+
+def markdown(table: pd.DataFrame, digits: int = 2, empty: str = NO_RUNS) -> str:
+    """The table in Markdown, or an italic line saying why there is none."""
+    if table.empty:
+        return f"_{empty}_\n"
+    # tabulate leaves only None blank; NaN marks cells the design leaves empty (M = N has
+    # one trial, as in the papers' tables)
+    cells = table.astype(object).where(table.notna(), None)
+    return cells.to_markdown(floatfmt=f".{digits}f", missingval="") + "\n"
+
+
+def section(
+    title: str, table: pd.DataFrame, digits: int = 2, note: str = "", empty: str = NO_RUNS
+) -> str:
+    """A heading, an optional note, and the table."""
+    body = markdown(table, digits, empty)
+    return "\n".join([f"## {title}\n", *([note] if note else []), body])

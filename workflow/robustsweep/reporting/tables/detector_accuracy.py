@@ -1,0 +1,28 @@
+"""tan2022's Table 3: detector accuracy of detector-head runs."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from robustsweep.reporting.metric_table import full_rows
+from robustsweep.reporting.tables import TABLES, TableContext, section
+
+
+def detector_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    """tan2022's detector accuracy (%) per test set for runs with a detector head."""
+    rows = full_rows(metrics)
+    rows = rows[(rows.n_train_classes == pool) & rows.detector_accuracy.notna()]
+    if rows.empty:
+        return pd.DataFrame()
+    table = rows.pivot_table(
+        index=["model", "defence"], columns="test_set", values="detector_accuracy"
+    )
+    return table * 100
+
+
+@TABLES.register("detector_accuracy", order=80)
+def detector_accuracy(metrics: pd.DataFrame, context: TableContext) -> str:
+    return section(
+        "Detector accuracy (%) of detector-head runs (tan2022, Table 3)",
+        detector_table(metrics, context.pool_size),
+    )

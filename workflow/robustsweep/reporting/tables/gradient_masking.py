@@ -1,0 +1,29 @@
+"""Runs whose robust accuracy may be inflated by gradient masking."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from robustsweep.reporting.metric_table import RUN_KEYS
+from robustsweep.reporting.tables import TABLES, TableContext, section
+
+
+def masking_table(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Every run whose robust numbers fail a gradient-masking check, with what failed."""
+    keys = [*RUN_KEYS, "zero_gradient_fraction", "huge_eps_accuracy", "masking_flags"]
+    runs = metrics[keys].drop_duplicates(RUN_KEYS)
+    flagged = runs[runs.masking_flags.fillna("") != ""]
+    return flagged.set_index(RUN_KEYS)
+
+
+@TABLES.register("gradient_masking", order=90)
+def gradient_masking(metrics: pd.DataFrame, context: TableContext) -> str:
+    return section(
+        "Gradient-masking checks",
+        masking_table(metrics),
+        4,
+        note="Runs whose robust accuracy may be inflated: zero input gradients, accuracy above "
+        "chance under PGD at a huge eps, or a black-box/transfer attack beating a white-box "
+        "one. Robust numbers of a listed run need an adaptive attack before they are trusted.\n",
+        empty="every run passes the checks",
+    )

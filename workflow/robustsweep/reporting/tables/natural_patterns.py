@@ -1,0 +1,23 @@
+"""Accuracy per natural pattern of every all-class standard model (zhu2025, Sec. 2.1)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from robustsweep.reporting.tables import TABLES, TableContext, section
+
+
+def pattern_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    """Accuracy (%) per natural pattern for each all-class standard model."""
+    rows = metrics[
+        (metrics.test_set == "natural")
+        & (metrics.pattern != "all")
+        & (metrics.n_train_classes == pool)
+        & (metrics.defence == "standard")
+    ]
+    return rows.pivot_table(index="model", columns="pattern", values="accuracy") * 100
+
+
+@TABLES.register("natural_patterns", order=100)
+def natural_patterns(metrics: pd.DataFrame, context: TableContext) -> str:
+    return section("Accuracy (%) per natural pattern", pattern_table(metrics, context.pool_size))

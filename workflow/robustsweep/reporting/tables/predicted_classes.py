@@ -1,0 +1,33 @@
+"""zhu2025's Tables 3-5: natural-adversarial accuracy against the number of predicted classes M."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from robustsweep.reporting.metric_table import with_mean
+from robustsweep.reporting.tables import TABLES, TableContext, section
+
+
+def predicted_class_table(metrics: pd.DataFrame, model: str, pool: int) -> pd.DataFrame:
+    """Tables 3-5: natural-adversarial accuracy (%) per trial (rows) and M (columns)."""
+    rows = metrics[
+        (metrics.model == model)
+        & (metrics.n_train_classes == pool)
+        & (metrics.defence == "standard")
+        & (metrics.test_set == "natural")
+        & (metrics.pattern == "all")
+    ]
+    table = rows.pivot_table(index=["draw", "trial"], columns="m_classes", values="accuracy") * 100
+    table.index = [f"draw {draw} trial {trial + 1}" for draw, trial in table.index]
+    return with_mean(table)
+
+
+@TABLES.register("predicted_classes", order=30)
+def predicted_classes(metrics: pd.DataFrame, context: TableContext) -> str:
+    parts = []
+    for model in sorted(metrics.model.unique()):
+        table = predicted_class_table(metrics, model, context.pool_size)
+        if table.shape[1] > 1:
+            title = f"Tables 3-5: {model}, accuracy (%) vs predicted classes M"
+            parts.append(section(title, table))
+    return "\n".join(parts)

@@ -1,0 +1,222 @@
+"""What each pipeline stage is told: one frozen dataclass per stage.
+
+A rule passes its job's settings as one JSON argument (`python -m robustsweep <stage>
+'<settings>' '<paths>'`); cli.py parses it into the stage's dataclass and calls the stage
+function with it, keyword-only. The Snakefile builds the same dataclass from the validated
+config (study_plan.py), so a setting crosses two layers: the schema, which types it, bounds
+it and gives its default, and the field here that says which stage reads it. Defaults are
+never written here: sections that tests build by hand (`TrainingRecipe.from_section`) take
+them from the schema.
+
+Only what changes a stage's output belongs in its settings: the settings JSON is a tracked
+Snakemake param, so editing it reruns the job. Paths and the compute placement (device,
+threads) travel in a second, untracked JSON object.
+Torch-free: the Snakefile imports this to plan jobs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+from robustsweep.config_schema import section_defaults
+
+T = TypeVar("T")
+
+
+def from_mapping(cls: type[T], mapping: dict[str, Any]) -> T:
+    """Build a settings dataclass from JSON data, nested dataclass fields included."""
+    hints = typing.get_type_hints(cls)
+    values = {}
+    for f in fields(cls):
+        if f.name not in mapping:
+            continue
+        value, kind = mapping[f.name], hints[f.name]
+        if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+            value = from_mapping(kind, value)
+        values[f.name] = value
+    unknown = set(mapping) - {f.name for f in fields(cls)}
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no setting(s) {', '.join(sorted(unknown))}")
+    return cls(**values)
+
+
+def to_json(settings: Any) -> str:
+    """Stable JSON of a settings object: equal settings, equal strings (no spurious reruns)."""
+    return json.dumps(dataclasses.asdict(settings), sort_keys=True)
+
+
+class Section:
+    """Settings that are one top-level config section, with the schema's defaults."""
+
+    SECTION: str = ""
+
+    @classmethod
+    def from_section(cls, values: dict | None = None):
+        """The section as a study that gives only `values` of it would have it."""
+        return from_mapping(cls, {**section_defaults(cls.SECTION), **(values or {})})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Compute:
+    """Where a job's tensors live and how many cores it may use. Not a setting: it travels
+    with the paths, so moving a study to another machine or device reruns nothing."""
+
+    device: str
+    threads: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingRecipe(Section):
+    """The config's `training` section: optimiser, schedule, augmentation, precision."""
+
+    SECTION = "training"
+    epochs: int
+    batch_size: int
+    optimizer: str
+    lr: float
+    weight_decay: float
+    momentum: float
+    scheduler: str
+    restart_epochs: int
+    restart_mult: int
+    augmentation: str
+    precision: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MaskingChecks(Section):
+    """The config's `evaluation.masking_checks`: gradient-masking measurements per run."""
+
+    SECTION = "evaluation.masking_checks"
+    enabled: bool
+    huge_eps: float
+    steps: int
+
+    @classmethod
+    def from_section(cls, values: dict | None = None):
+        defaults = section_defaults("evaluation")["masking_checks"]
+        return from_mapping(cls, {**defaults, **(values or {})})
+
+
+@dataclass(frozen=True, kw_only=True)
+class FigureStyle(Section):
+    """The config's `figures` section."""
+
+    SECTION = "figures"
+    format: str
+    dpi: int
+    style: str
+    context: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrepareSettings:
+    """prepare_dataset: the `dataset` section (source, its options, size, splits)."""
+
+    dataset: dict
+    seed: int  # the study seed keys the splits
+
+
+@dataclass(frozen=True, kw_only=True)
+class SubsetSettings:
+    """class_subset: which N classes draw `draw` picks."""
+
+    n: int
+    draw: int
+    study_seed: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class MiningSettings:
+    """mine_natural_adversarial: the patterns and the filter (`natural_adversarial`)."""
+
+    patterns: list[str]
+    severity: float
+    variants: int
+    max_confidence: float
+    seed: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NaturalFolderSettings:
+    """index_natural_adversarial: a natural adversarial folder on disk (ImageNet-A)."""
+
+    root: str
+    name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AttackSettings:
+    """adversarial_store and white_box: one configured attack over a split or a model."""
+
+    attack: str  # its name under attacks.methods
+    spec: dict  # its validated spec (method and parameters)
+    batch_size: int
+    seed: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreSettings(AttackSettings):
+    split: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainSettings:
+    """train_model: one (model, N, draw, defence) run."""
+
+    model: dict  # validated model spec: {architecture: name, options...}
+    recipe: TrainingRecipe
+    defence: dict  # validated defence spec: {method: name, parameters...}
+    draw: int  # seeds the run's training
+
+
+@dataclass(frozen=True, kw_only=True)
+class LogitsSettings:
+    """logits_cache: clean, natural and transfer logits of a run, and the masking checks."""
+
+    masking: MaskingChecks
+    attack_batch_size: int
+    seed: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluateSettings:
+    """evaluate_run: the M sweep, its trials, and ho2024's test mixtures."""
+
+    run: dict  # identity columns of every metric row
+    m_values: list[int]
+    trials: int
+    seed: int
+    hybrid_fractions: list[float]
+    mixtures: dict  # name -> {fraction, attacks}
+
+
+@dataclass(frozen=True, kw_only=True)
+class TablesSettings:
+    """paper_tables: the class pool size (what 'all-class' means)."""
+
+    pool_size: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class FigureSettings:
+    figure: str
+    style: FigureStyle
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExplainSettings:
+    top_k: int
+    style: FigureStyle
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordSettings:
+    """study_record: the resolved config (the commit travels untracked with the paths, so a
+    code edit that reruns nothing does not rewrite the record)."""
+
+    config: dict

@@ -1,0 +1,63 @@
+"""`mart`: Wang et al. 2020, misclassification-aware adversarial training.
+
+No maintained library ships MART's loss, so it is written out here from the paper (Eq. 8):
+boosted CE on PGD examples (CE plus a margin term against the most likely wrong class) plus
+beta * KL(clean || adversarial) weighted by how unsure the model is of the true class.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from robustsweep.registry import number
+from robustsweep.training.defences import DEFENCES
+from robustsweep.training.defences.interface import DefenceTrainer
+from robustsweep.training.defences.online_attack import OnlineAttack, PGDBudget, pgd_attack
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+
+@DEFENCES.register("mart")
+class Mart(PGDBudget):
+    beta: float = number(6.0, minimum=0, doc="weight of the misclassification-aware KL term")
+
+    def build(self, context) -> MartTrainer:
+        return MartTrainer(pgd_attack(self.eps, self.alpha, self.steps), self.beta)
+
+
+def mart_loss(
+    clean_logits: torch.Tensor, adversarial_logits: torch.Tensor, targets: torch.Tensor, beta: float
+) -> torch.Tensor:
+    import torch
+    from torch.nn.functional import cross_entropy, kl_div, nll_loss, softmax
+
+    adversarial_probs = softmax(adversarial_logits, dim=1)
+    top_two = adversarial_probs.argsort(dim=1)[:, -2:]
+    wrong = torch.where(top_two[:, -1] == targets, top_two[:, -2], top_two[:, -1])
+    boosted_ce = cross_entropy(adversarial_logits, targets) + nll_loss(
+        torch.log(1.0001 - adversarial_probs + 1e-12), wrong
+    )
+    clean_probs = softmax(clean_logits, dim=1)
+    true_probs = clean_probs.gather(1, targets[:, None]).squeeze(1)
+    kl = kl_div(torch.log(adversarial_probs + 1e-12), clean_probs, reduction="none").sum(1)
+    return boosted_ce + beta * (kl * (1.0000001 - true_probs)).mean()
+
+
+class MartTrainer(DefenceTrainer):
+    def __init__(self, attack: OnlineAttack, beta: float):
+        self.attack = attack
+        self.beta = beta
+
+    def loss(
+        self,
+        model: nn.Module,
+        images: torch.Tensor,
+        targets: torch.Tensor,
+        positions: torch.Tensor,
+        generator: torch.Generator,
+    ):
+        adversarial_logits = model(self.attack(model, images, targets))
+        clean_logits = model(images)
+        return mart_loss(clean_logits, adversarial_logits, targets, self.beta), clean_logits

@@ -1,0 +1,322 @@
+"""Stage 3 of the design card: train one (model, N, draw, defence) run.
+
+The whole train split lives on the training device as uint8 (the digits and CIFAR fit), so no
+DataLoader worker sits in the loop; augmentation happens there too (batch_augmentation.py).
+A file-index dataset (ImageNet-N) streams instead: DataLoader workers decode and augment
+(data/image_files.py). Either way an epoch is a sequence of uint8 batches (`TrainingImages`).
+All randomness of epoch e comes from a generator seeded with (draw, e), so a run resumed from
+its epoch checkpoint continues exactly as an uninterrupted one would.
+
+On a GPU the model and batches are channels-last (faster convolutions on tensor cores) and,
+with `precision` auto or bf16, the forward pass runs under bf16 autocast, but only for
+defences whose loss has no attack inside (`DefenceTrainer.autocast_safe`): attack gradients stay in
+float32 because bf16's 8-bit mantissa changes which pixels a small-eps step moves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from robustsweep.atomic_output import atomic_path
+from robustsweep.compute_device import configure
+from robustsweep.data.prepared_dataset import is_file_index, load_split, load_split_files
+from robustsweep.input_errors import WeightsError
+from robustsweep.models.architectures import architecture_of
+from robustsweep.models.networks import build_model
+from robustsweep.models.trained_models import save_model
+from robustsweep.provenance import file_sha256
+from robustsweep.stage_settings import Compute, TrainingRecipe, TrainSettings
+from robustsweep.training.batch_augmentation import augment
+from robustsweep.training.defences import DEFENCES, TrainingContext
+
+
+def recipe(**values) -> TrainingRecipe:
+    """A training recipe with the schema's defaults for what `values` leaves out (for tests
+    and scripts; the workflow passes the study's whole `training` section)."""
+    return TrainingRecipe.from_section(values)
+
+
+Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class TrainingImages:
+    """The run's training images: `epoch(generator)` yields (uint8 images, targets, positions
+    in the train split) on the device, in an order and with augmentations drawn from the
+    generator. `indices` are the split's dataset rows (stores are indexed by them)."""
+
+    indices: torch.Tensor
+    image_size: int
+    count: int
+    epoch: Callable[[torch.Generator], Iterator[Batch]]
+
+
+def _targets(labels: np.ndarray, class_ids: list[int]) -> np.ndarray:
+    """Each label's position among the run's classes, -1 for other classes."""
+    remap = {c: i for i, c in enumerate(class_ids)}
+    return np.asarray([remap.get(int(c), -1) for c in labels], dtype=np.int64)
+
+
+def images_on_device(
+    dataset: Path, class_ids: list[int], recipe: TrainingRecipe, device: torch.device
+) -> TrainingImages:
+    """The whole train split on the device as uint8; augmentation there too."""
+    split = load_split(dataset, "train")
+    positions = torch.from_numpy(np.flatnonzero(np.isin(split.labels, class_ids)))
+    images = torch.from_numpy(split.images).permute(0, 3, 1, 2).contiguous().to(device)
+    targets = torch.from_numpy(_targets(split.labels, class_ids)).to(device)
+
+    def epoch(generator: torch.Generator) -> Iterator[Batch]:
+        order = positions[torch.randperm(len(positions), generator=generator)]
+        for start in range(0, len(order), recipe.batch_size):
+            batch = order[start : start + recipe.batch_size].to(device)
+            yield augment(images[batch], recipe.augmentation, generator), targets[batch], batch
+
+    return TrainingImages(torch.from_numpy(split.indices), images.shape[-1], len(positions), epoch)
+
+
+def images_from_files(
+    dataset: Path, class_ids: list[int], recipe: TrainingRecipe, device: torch.device
+) -> TrainingImages:
+    """A file index's train images of the run's classes, decoded and augmented by workers."""
+    from robustsweep.data.image_files import training_batches
+
+    files = load_split_files(dataset, "train")
+    keep = np.flatnonzero(np.isin(files.labels, class_ids))
+    paths = [files.paths[i] for i in keep]
+    targets = _targets(files.labels[keep], class_ids)
+    positions = torch.from_numpy(keep)
+
+    def epoch(generator: torch.Generator) -> Iterator[Batch]:
+        for x, y, rows in training_batches(
+            paths, targets, files.image_size, recipe.augmentation, recipe.batch_size, generator
+        ):
+            yield x.to(device, non_blocking=True), y.to(device), positions[rows].to(device)
+
+    return TrainingImages(torch.from_numpy(files.indices), files.image_size, len(keep), epoch)
+
+
+def use_bf16(precision: str, device: torch.device, trainer) -> bool:
+    """bf16 autocast for this run? 'auto' means yes on a GPU that supports bf16."""
+    if precision == "fp32":
+        return False
+    # select_device has already refused CUDA where none is visible
+    wanted = precision == "bf16" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
+    if wanted and not trainer.autocast_safe:
+        print(f"precision {precision}: float32 kept, {type(trainer).__name__} attacks in its loss")
+        return False
+    return wanted
+
+
+def make_optimizer(
+    parameters: list[torch.nn.Parameter], recipe: TrainingRecipe
+) -> torch.optim.Optimizer:
+    """One optimiser for the model and any network a defence trains beside it."""
+    if recipe.optimizer == "adamw":
+        return torch.optim.AdamW(parameters, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    return torch.optim.SGD(
+        parameters,
+        lr=recipe.lr,
+        momentum=recipe.momentum,
+        weight_decay=recipe.weight_decay,
+        nesterov=True,
+    )
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, recipe: TrainingRecipe, steps_per_epoch: int):
+    """Stepped per batch, so restarts land exactly on epoch boundaries for any batch size."""
+    if recipe.scheduler == "cosine_warm_restarts":
+        return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
+            optimizer, T_0=recipe.restart_epochs * steps_per_epoch, T_mult=recipe.restart_mult
+        )
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+
+
+def epoch_generator(seed: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def _load_checkpoint(path: Path, fingerprint: str):
+    """Checkpoint of the same run, or None; loaded without pickle (weights_only=True).
+
+    Checkpoints are written atomically, so a killed job never leaves a truncated one: an
+    unreadable checkpoint was damaged afterwards, and the user decides whether to throw away
+    the epochs it held. A readable checkpoint of another recipe is stale and is ignored.
+    """
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise WeightsError(
+            f"{path}: training checkpoint is truncated or corrupt ({reason}); delete it and "
+            "rerun the workflow to restart this run from epoch 0"
+        ) from error
+    if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
+        print(f"ignoring checkpoint {path} of another recipe or run; starting at epoch 0")
+        return None
+    return state
+
+
+def _save_checkpoint(
+    path: Path, model, trainer, optimizer, scheduler, epoch: int, log: list, fingerprint: str
+) -> None:
+    with atomic_path(path) as tmp:
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "defence": trainer.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "epoch": epoch,
+                "log": log,
+                "fingerprint": fingerprint,
+            },
+            tmp,
+        )
+
+
+def train_stage(
+    *,
+    settings: TrainSettings,
+    compute: Compute,
+    dataset: Path,
+    subset: Path,
+    weights: Path,
+    epoch_log: Path,
+    stores: dict[str, Path] | None = None,
+    clean_copy: Path | None = None,
+) -> None:
+    """Train the run, or for a pretrained model fetch its published weights."""
+    device = configure(compute)
+    if architecture_of(settings.model).pretrained_weights:
+        from robustsweep.models.pretrained_weights import export_pretrained
+
+        export_pretrained(weights, epoch_log, dataset, subset, settings.model)
+        return
+    train_run(
+        weights,
+        epoch_log,
+        dataset,
+        subset,
+        settings.model,
+        settings.recipe,
+        settings.defence,
+        stores or {},
+        settings.draw,
+        device,
+        clean_copy,
+    )
+
+
+def train_run(
+    weights_out: Path,
+    log_out: Path,
+    dataset: Path,
+    subset: Path,
+    model_spec: dict,
+    recipe: TrainingRecipe,
+    defence: dict,
+    store_paths: dict[str, Path],
+    seed: int,
+    device: torch.device,
+    clean_copy: Path | None = None,
+) -> None:
+    """Train one run and write its weights (safetensors) and per-epoch log (CSV).
+
+    `model_spec` and `defence` are validated config specs; `seed` is the run's draw;
+    `clean_copy` is the weights of the run's `standard` twin, for defences that need one."""
+    class_ids = json.loads(Path(subset).read_text())["class_ids"]
+    read = images_from_files if is_file_index(dataset) else images_on_device
+    data = read(dataset, class_ids, recipe, device)
+    context = TrainingContext(device, data.indices, store_paths, clean_copy, data.image_size)
+    torch.manual_seed(seed)
+    architecture = architecture_of(model_spec)
+    model = build_model(architecture, len(class_ids)).to(device)
+    trainer = DEFENCES.build(defence).build(context)
+    trainer.prepare(model)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    bf16 = use_bf16(recipe.precision, device, trainer)
+    steps = (data.count + recipe.batch_size - 1) // recipe.batch_size
+    optimizer = make_optimizer([*model.parameters(), *trainer.parameters()], recipe)
+    scheduler = make_scheduler(optimizer, recipe, steps)
+    # what the epochs in a checkpoint depend on; a retrained clean copy makes them stale too
+    copy_sha = file_sha256(Path(clean_copy)) if clean_copy is not None else None
+    fingerprint = json.dumps(
+        [model_spec, dataclasses.asdict(recipe), defence, seed, class_ids, copy_sha],
+        sort_keys=True,
+    )
+    checkpoint = Path(weights_out).with_name("checkpoint.pt")
+    log: list[dict] = []
+    start = 0
+    if (state := _load_checkpoint(checkpoint, fingerprint)) is not None:
+        model.load_state_dict(state["model"])
+        trainer.load_state_dict(state.get("defence", {}))
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start, log = state["epoch"] + 1, state["log"]
+        print(f"resuming from {checkpoint} after epoch {state['epoch']}")
+    progress = tqdm(range(start, recipe.epochs), desc="training", unit="epoch", mininterval=5)
+    for epoch in progress:
+        log.append(_train_epoch(model, trainer, optimizer, scheduler, data, seed, bf16, epoch))
+        progress.set_postfix(loss=f"{log[-1]['loss']:.4f}", accuracy=f"{log[-1]['accuracy']:.4f}")
+        _save_checkpoint(checkpoint, model, trainer, optimizer, scheduler, epoch, log, fingerprint)
+    save_model(
+        Path(weights_out),
+        model,
+        architecture.name,
+        architecture.options(),
+        class_ids,
+        trainer.saved_tensors(),
+    )
+    with atomic_path(log_out) as tmp:
+        pd.DataFrame(log).to_csv(tmp, index=False)
+    checkpoint.unlink(missing_ok=True)
+
+
+def _train_epoch(
+    model, trainer, optimizer, scheduler, data: TrainingImages, seed, bf16, epoch
+) -> dict:
+    """One pass over the run's training images in a seeded order."""
+    model.train()
+    generator = epoch_generator(seed, epoch)
+    # torchattacks' random starts (online defences) draw from the global generator: seeding
+    # it per epoch keeps a resumed run identical to an uninterrupted one.
+    torch.manual_seed(seed * 1_000_003 + epoch)
+    device = next(model.parameters()).device
+    started = time.perf_counter()
+    # Sums stay on the device: reading them each batch would stall a GPU once per step.
+    total_loss = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    for images, y, batch in data.epoch(generator):
+        x = images.float().div_(255.0)
+        if x.is_cuda:  # gathered batches come out NCHW-contiguous; the model is channels-last
+            x = x.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            loss, logits = trainer.loss(model, x, y, batch, generator)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        total_loss += loss.detach() * len(batch)
+        correct += (logits.argmax(1) == y).sum()
+    model.eval()
+    return {
+        "epoch": epoch,
+        "loss": total_loss.item() / data.count,
+        "accuracy": correct.item() / data.count,
+        "lr": optimizer.param_groups[0]["lr"],
+        "seconds": time.perf_counter() - started,
+    }
