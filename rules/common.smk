@@ -22,6 +22,7 @@ from robustsweep.study_plan import (
     mining_settings,
     model_code,
     natural_folder_settings,
+    paper_numbers_file,
     pool_size,
     prepare_code,
     prepare_settings,

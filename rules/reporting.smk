@@ -1,5 +1,7 @@
 rule paper_tables:
     input:
+        # the paper's published numbers (reproduction.paper_numbers), when the study names them
+        unpack(lambda wildcards: paper_numbers_file(config)),
         metrics=rules.collect_metrics.output[0],
     output:
         output=f"{R}/tables/tables.md",
@@ -10,7 +12,7 @@ rule paper_tables:
     conda:
         ENV
     params:
-        **job_code("tables"),
+        **tables_code(),
         settings=tables_settings(config),
         job=lambda wildcards, input, output: job(input, output),
     shell:

@@ -35,21 +35,24 @@ def write_skeleton(root: Path, wnids) -> None:
         (root / wnid / "0.JPEG").touch()
 
 
-def stand_in_weights_file(torch_home: Path, name: str) -> Path:
-    """Where torchvision's DEFAULT weights of `name` live under torch_home."""
+def stand_in_weights_file(torch_home: Path, name: str, weights: str = "DEFAULT") -> Path:
+    """Where torchvision's `weights` (a member name) of `name` live under torch_home."""
     from torchvision.models import get_model_weights
 
-    url = get_model_weights(name).DEFAULT.url
+    url = get_model_weights(name)[weights].url
     return torch_home / "hub" / "checkpoints" / Path(urlparse(url).path).name
 
 
-def write_stand_in_weights(torch_home: Path, name: str, seed: int = 0) -> dict:
-    """A randomly initialised 1000-class network's state dict, saved as the pretrained file."""
+def write_stand_in_weights(
+    torch_home: Path, name: str, seed: int = 0, weights: str = "DEFAULT"
+) -> dict:
+    """A randomly initialised 1000-class network's state dict, saved as the file of the
+    pretrained `weights`."""
     from torchvision import models
 
     torch.manual_seed(seed)
     state = models.get_model(name, weights=None).state_dict()
-    path = stand_in_weights_file(torch_home, name)
+    path = stand_in_weights_file(torch_home, name, weights)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
     return state

@@ -127,3 +127,35 @@ def test_confident_mistakes_are_the_surest_wrong_answers_in_order():
     sure = [np.exp(5) / (np.exp(5) + 2), np.exp(3) / (np.exp(3) + 2)]
     np.testing.assert_allclose([m.confidence for m in mistakes], sure)
     assert len(confident_mistakes(logits, labels, [10, 20, 30], k=9)) == 3
+
+
+def hand_grad_cam(model: nn.Module, layer: nn.Module, x: torch.Tensor, score) -> np.ndarray:
+    """Grad-CAM by its equations: weights are the spatial means of the score's gradient at
+    the layer's maps (Eq. 2), the map is the ReLU of their weighted sum (Eq. 3), scaled to
+    [0, 1] for display (the library scales twice, so its 1e-7 guard against a zero map cancels
+    out)."""
+    kept = {}
+    handle = layer.register_forward_hook(lambda module, inputs, output: kept.update(maps=output))
+    output = model(x[None])
+    handle.remove()
+    (gradient,) = torch.autograd.grad(score(output)[0], kept["maps"])
+    weights = gradient.mean((2, 3))[..., None, None]
+    cam = torch.relu((weights * kept["maps"]).sum(1))[0].detach().numpy()
+    cam = cam - cam.min()
+    return cam / cam.max()
+
+
+def test_grad_cam_of_the_softmax_probability_is_zhu2025_eq_1():
+    from robustsweep.reporting.class_activation_maps import grad_cam
+
+    model, x, target = tiny_net(nn.ReLU), image(), 1
+    layer = model[2]  # the last conv: 12 x 12 maps, so no resizing blurs the comparison
+    softmax = grad_cam(model, layer, x, target, score="softmax")
+    logit = grad_cam(model, layer, x, target)
+    expected = hand_grad_cam(model, layer, x, lambda out: out.softmax(1)[:, target])
+    np.testing.assert_allclose(softmax, expected, atol=1e-5)
+    by_logit = hand_grad_cam(model, layer, x, lambda out: out[:, target])
+    np.testing.assert_allclose(logit, by_logit, atol=1e-5)
+    assert np.abs(softmax - logit).max() > 0.05  # the two scores give different maps
+    with pytest.raises(ValueError, match="not one of"):
+        grad_cam(model, layer, x, target, score="probability")

@@ -79,6 +79,7 @@ def test_weights_file_carries_detector_and_the_clean_copy(detector_run, trained_
     _, card = load_model(detector_run)
     assert card.detector["levels"] == "full" and card.detector["layers"] == 2
     assert card.detector["shapes"] == [[8, 8], [16, 4]]  # small_cnn's two blocks at 16 px
+    assert card.detector["grid"] == 4  # the shallowest map's 8 x 8 at grid_stride 2
     with safe_open(str(detector_run), "pt") as run, safe_open(str(trained_model), "pt") as clean:
         assert any(k.startswith("detector.") for k in run.keys())  # noqa: SIM118
         for key in clean.keys():  # noqa: SIM118
@@ -117,3 +118,32 @@ def test_killed_detector_run_resumes_to_the_same_weights(
     )
     assert epochs_run == [2, 3]
     assert resumed.read_bytes() == detector_run.read_bytes()
+
+
+def test_grid_follows_the_shallowest_fused_map_as_in_the_authors_code():
+    from torch import nn
+
+    from robustsweep.training.adversarial_detector import (
+        AdversarialDetector,
+        FeatureTaps,
+        map_shapes,
+        token_grid,
+    )
+
+    torch.manual_seed(0)
+    model = build_model({"architecture": "resnet34"}, 10).eval()  # the CIFAR stem, 32 px
+    shapes = map_shapes(model, FeatureTaps(model, "full"), 32)
+    assert shapes == [(64, 32), (128, 16), (256, 8), (512, 4)]
+    # the authors' head fuses on layer2's 16 x 16: layer1's map at stride 2, "Low" too
+    assert token_grid(shapes, 2) == 16 and token_grid(shapes[:1], 2) == 16
+    assert token_grid(shapes, 4) == 8 and token_grid([(8, 2)], 4) == 1
+    detector = AdversarialDetector(shapes, dim=16, layers=1, grid=16)
+    assert detector.position.shape == (1, 4 * 16 * 16 + 1, 16)
+    for embed, (channels, side) in zip(detector.embed, shapes, strict=True):
+        assert embed(torch.randn(1, channels, side, side)).shape == (1, 16, 16, 16)
+    first, second, third = (embed[0] for embed in detector.embed[:3])
+    assert first.kernel_size == (3, 3) and first.stride == (2, 2)  # the authors' layer1 conv
+    assert second.kernel_size == (1, 1)  # layer2 is the grid itself
+    assert isinstance(third, nn.ConvTranspose2d) and third.stride == (2, 2)
+    embedding, logits = detector([torch.randn(2, c, s, s) for c, s in shapes])
+    assert embedding.shape == (2, 16) and logits.shape == (2, 2)

@@ -27,7 +27,8 @@ CPU = torch.device("cpu")
 METRIC_COLUMNS = [
     "model", "n_train_classes", "draw", "defence", "pretrained_weights", "architecture",
     "parameters", "test_set", "pattern", "m_classes", "trial", "n_images", "accuracy",
-    "precision", "recall", "loss", "auc", "ap", "consistency", "detector_accuracy",
+    "precision", "recall", "loss", "auc", "ap", "accuracy_all_images", "consistency",
+    "detector_accuracy",
     "zero_gradient_fraction", "huge_eps_accuracy", "masking_flags",
 ]  # fmt: skip
 REGISTRIES = {

@@ -29,8 +29,15 @@ COMMON = {
     "all": 1,
 }
 FULL_STUDY_JOBS = {
-    # 12 defences of ResNet-34 + the attack source; 5 attacks over test and train splits
-    "tan2022": {"class_subset": 2, "train_model": 13, "adversarial_store": 10, "runs": 12},
+    # 12 defences of ResNet-34, whose standard run is also the attack source (the authors'
+    # baseline); 5 attacks over test and train splits; every run attacked white-box by each
+    "tan2022": {
+        "class_subset": 1,
+        "train_model": 12,
+        "adversarial_store": 10,
+        "runs": 12,
+        "white_box": 60,
+    },
     # 5 architectures x (standard, hybrid) + the source; 4 attacks over both splits
     "ho2024": {"class_subset": 2, "train_model": 11, "adversarial_store": 8, "runs": 10},
     # 5 feature-map variants x 3 defences x 3 draws + the source; test-split stores only;
@@ -104,14 +111,19 @@ def test_tan2022_smoke_trains_the_detector_head_and_reports_its_accuracy(tmp_pat
     metrics = pd.read_csv(results / "tables" / "metrics.csv")
     assert set(metrics.defence) == {"standard", "adv_train", "smoke_detector"}
     rows = full_rows(metrics)
-    assert set(rows.test_set) == {"clean", "natural"} | {
-        f"attack-{a}" for a in ("gn", "fgsm", "bim", "deepfool", "cw")
-    }
+    attacks = ("gn", "fgsm", "bim", "deepfool", "cw")
+    assert set(rows.test_set) == {"clean", "natural", "whitebox-fgsm"} | {
+        f"attack-{a}" for a in attacks
+    } | {"mix-ratio_050", "mix-ratio_075"}
     detector = rows[rows.defence == "smoke_detector"].set_index("test_set").detector_accuracy
     assert detector.drop("natural").between(0, 1).all() and pd.isna(detector["natural"])
     assert rows[rows.defence != "smoke_detector"].detector_accuracy.isna().all()
+    # Tables 2-3's test set: the stored attacks mixed in at the adversarial ratio
+    parts = metrics[metrics.test_set == "mix-ratio_075"].groupby("pattern").n_images.sum()
+    assert parts["adversarial"] / parts["all"] == pytest.approx(0.75, abs=0.01)
     tables = (results / "tables" / "tables.md").read_text()
     assert "Detector accuracy" in tables and "smoke_detector" in tables
+    assert "## Reproduction" in tables and "Comparison is off" in tables
 
 
 @pytest.mark.study_smoke

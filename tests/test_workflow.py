@@ -265,6 +265,12 @@ def test_editing_the_figure_code_reruns_only_figures_and_says_which_module(moved
         assert planned(workdir, TINY, checkout) == {"figure": 1, "all": 1}
 
 
+def test_editing_a_table_module_reruns_only_the_tables(moved):
+    checkout, workdir = moved
+    with edited(package_file(checkout, "reporting/tables/reproduction.py")):
+        assert planned(workdir, TINY, checkout) == {"paper_tables": 1, "all": 1}
+
+
 def test_editing_masking_checks_reruns_logits_not_training_or_attacks(moved):
     checkout, workdir = moved
     with edited(package_file(checkout, "evaluation/gradient_masking.py")):

@@ -52,6 +52,18 @@ def test_full_study_plans_every_table_and_figure(tmp_path):
     assert planned(tmp_path, config) == FULL_PLAN
 
 
+def test_full_study_pins_the_weights_its_numbers_fit():
+    """torchvision's DEFAULT is V2 for ResNet-50/101/152 (ResNet-101 V2 scores 16.41 % on
+    ImageNet-A, the paper 4.73 %), so every pretrained model names the original V1 weights."""
+    config = yaml.safe_load(STUDY.read_text())
+    pretrained = {name: spec.get("pretrained") for name, spec in config["models"].items()}
+    del pretrained["convnext_n"]  # Table 2's model is trained
+    assert len(pretrained) == PRETRAINED
+    assert set(pretrained.values()) == {"IMAGENET1K_V1"}
+    assert config["evaluation"]["m_sweep_scoring"] == ["chosen_class_images", "all_images"]
+    assert config["explanations"]["grad_cam_score"] == "softmax"
+
+
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("zhu2025")
@@ -62,8 +74,9 @@ def toy_run(tmp_path_factory):
     write_tree(toy / "val", classes, per_class=2, seed=1)
     write_tree(toy / "imagenet-a", pool, per_class=3, seed=2)
     torch_home = workdir / "torch"
+    # the study pins torchvision's V1 weights (for MobileNet-V3-Large not the DEFAULT, V2)
     states = {
-        name: write_stand_in_weights(torch_home, name)
+        name: write_stand_in_weights(torch_home, name, weights="IMAGENET1K_V1")
         for name in ("mobilenet_v3_small", "mobilenet_v3_large")
     }
     env = tool_env() | {"TORCH_HOME": str(torch_home)}
@@ -96,6 +109,19 @@ def test_toy_study_reports_every_table_and_figure(toy_run):
     assert "| draw 0 |" in tables and "1000 (mobilenet_v3_small, pretrained)" in tables
     for model in ("mobilenet_v3_small", "mobilenet_v3_large", "convnext_n"):
         assert model in tables
+    # both M-sweep protocols: the paper's counts the images of unchosen classes as wrong
+    swept = small[small.m_classes < 4]
+    assert swept.accuracy.notna().all() and swept.accuracy_all_images.notna().all()
+    np.testing.assert_allclose(
+        swept.accuracy_all_images, swept.accuracy * swept.n_images / 12, atol=1e-6
+    )  # 12 = every toy ImageNet-A image of the model's 4 classes
+    assert "(all images, unchosen classes wrong)" in tables and "(M classes' images)" in tables
+    # the paper's numbers are listed beside ours, not judged (toy images are not ImageNet-A)
+    assert tables.startswith("# Study tables\n\n## Reproduction")
+    assert "Comparison is off for this study" in tables and "| Table 5" not in tables
+    assert "`studies/zhu2025.paper.yaml`" in tables
+    weights = metrics.groupby("model").pretrained_weights.first()
+    assert weights["mobilenet_v3_large"] == "MobileNet_V3_Large_Weights.IMAGENET1K_V1"
     figures = results / "figures"
     for name in ("model_metrics", "parameters_vs_accuracy", "accuracy_vs_m", "accuracy_vs_n"):
         assert (figures / f"{name}.png").read_bytes()[:4] == b"\x89PNG"

@@ -185,7 +185,7 @@ class LogitsSettings:
 
 @dataclass(frozen=True, kw_only=True)
 class EvaluateSettings:
-    """evaluate_run: the M sweep, its trials, and ho2024's test mixtures."""
+    """evaluate_run: the M sweep, its trials and protocols, and the test mixtures."""
 
     run: dict  # identity columns of every metric row
     m_values: list[int]
@@ -193,13 +193,18 @@ class EvaluateSettings:
     seed: int
     hybrid_fractions: list[float]
     mixtures: dict  # name -> {fraction, attacks}
+    m_sweep_scoring: list[str]  # which images an M < N row scores (run_evaluation.py)
 
 
 @dataclass(frozen=True, kw_only=True)
 class TablesSettings:
-    """paper_tables: the class pool size (what 'all-class' means)."""
+    """paper_tables: the class pool size (what 'all-class' means) and how the paper's
+    published numbers are compared (`reproduction`; the file itself is an input)."""
 
     pool_size: int
+    paper_numbers: str | None  # the file as the config names it, for the report
+    tolerance: float  # percentage points
+    compare: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -212,6 +217,7 @@ class FigureSettings:
 class ExplainSettings:
     top_k: int
     style: FigureStyle
+    grad_cam_score: str  # logit, or softmax (zhu2025's Eq. 1)
 
 
 @dataclass(frozen=True, kw_only=True)

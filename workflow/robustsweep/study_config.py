@@ -22,6 +22,7 @@ from robustsweep.data.sources import DATASET_SOURCES, DatasetSource, source_of
 from robustsweep.input_errors import ConfigError
 from robustsweep.models.architectures import ARCHITECTURES
 from robustsweep.registry import Registry, StudyFacts
+from robustsweep.reporting.paper_numbers import study_paper_numbers
 from robustsweep.training.defences import DEFENCES
 
 
@@ -46,6 +47,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     _check_pretrained(config)
     _check_augmentation(config)
     _check_explanations(config)
+    study_paper_numbers(config)  # the paper's numbers name only what the study defines
     return config
 
 

@@ -199,12 +199,29 @@ def evaluate_settings(config: dict, run: Run) -> str:
             seed=evaluation["seed"],
             hybrid_fractions=evaluation["hybrid_fractions"],
             mixtures=evaluation["mixtures"],
+            m_sweep_scoring=evaluation["m_sweep_scoring"],
         )
     )
 
 
 def tables_settings(config: dict) -> str:
-    return to_json(TablesSettings(pool_size=pool_size(config)))
+    reproduction = config["reproduction"]
+    return to_json(
+        TablesSettings(
+            pool_size=pool_size(config),
+            paper_numbers=reproduction.get("paper_numbers"),
+            tolerance=reproduction["tolerance"],
+            compare=reproduction["compare"],
+        )
+    )
+
+
+def paper_numbers_file(config: dict) -> dict[str, str]:
+    """The paper_tables job's paper-numbers input (none when the study names no file)."""
+    from robustsweep.reporting.paper_numbers import resolve
+
+    name = config["reproduction"].get("paper_numbers")
+    return {} if name is None else {"paper_numbers": str(resolve(name))}
 
 
 def figure_style(config: dict) -> FigureStyle:
@@ -216,8 +233,13 @@ def figure_settings(config: dict, figure: str) -> str:
 
 
 def explain_settings(config: dict) -> str:
+    section = config["explanations"]
     return to_json(
-        ExplainSettings(top_k=config["explanations"]["top_k"], style=figure_style(config))
+        ExplainSettings(
+            top_k=section["top_k"],
+            style=figure_style(config),
+            grad_cam_score=section["grad_cam_score"],
+        )
     )
 
 

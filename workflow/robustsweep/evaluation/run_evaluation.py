@@ -8,6 +8,19 @@ adversarial set is also scored per pattern at M = N. Attacked test sets (transfe
 white-box) also get `consistency`: the share of images whose restricted prediction the attack
 left unchanged (xu2024's consistent accuracy).
 
+Which images an M < N row scores is the study's choice (`evaluation.m_sweep_scoring`), one
+metric column per protocol:
+- `chosen_class_images` (column `accuracy`): only the images of the M chosen classes, so the
+  denominator shrinks with M and accuracy can only fall as M grows (Algorithm 2 as written).
+- `all_images` (column `accuracy_all_images`): every test image of the run's N classes; one
+  whose class is not among the M counts as wrong. It equals (images of the M classes) / (all
+  images) times the first, so it rises with M for a model that is good within few classes.
+  zhu2025's Tables 3-5 fit this one (its M = 200 equals Table 1; its ConvNeXt rises from 6.34 %
+  at M = 20 = 0.1 x 63.4 % to 23.47 % at M = 200).
+A protocol the study does not list leaves its column empty on M < N rows; at M = N both are
+the same number. AUC, AP, precision, recall and loss are always over the chosen classes'
+images.
+
 ho2024's hybrid test mixtures (`hybrid-<attack>-<p>pct`: p % of the clean test images swapped
 for their stored adversarial versions, the rest clean) and the study's named mixtures
 (`mix-<name>`: a fraction of the images swapped, several attacks in equal shares) are
@@ -35,7 +48,13 @@ from robustsweep.evaluation.classification_metrics import (
 )
 from robustsweep.evaluation.gradient_masking import masking_flags
 from robustsweep.evaluation.test_set_logits import TestSetLogits, read_logits
+from robustsweep.evaluation.test_set_names import hybrid_name, mixture_name
 from robustsweep.stage_settings import EvaluateSettings
+
+# the M-sweep protocols (evaluation.m_sweep_scoring) and the metric column each one fills
+CHOSEN_CLASS_IMAGES = "chosen_class_images"
+ALL_IMAGES = "all_images"
+SCORING_COLUMNS = {CHOSEN_CLASS_IMAGES: "accuracy", ALL_IMAGES: "accuracy_all_images"}
 
 
 def adversarial_truth(test_set: str, data: TestSetLogits) -> np.ndarray | None:
@@ -53,10 +72,6 @@ def detector_accuracy(data: TestSetLogits, truth: np.ndarray | None, keep: np.nd
     if data.detector_score is None or truth is None or not keep.any():
         return float("nan")
     return float(np.mean((data.detector_score[keep] > 0.5) == truth[keep]))
-
-
-def hybrid_name(attack_set: str, fraction: float) -> str:
-    return f"hybrid-{attack_set.removeprefix('attack-')}-{fraction * 100:g}pct"
 
 
 def mixed_set(
@@ -116,7 +131,7 @@ def mixture_sets(
         attacks = spec["attacks"]
         which[chosen] = rng.permutation(np.resize(np.arange(len(attacks)), len(chosen)))
         attacked = [sets[f"attack-{attack}"] for attack in attacks]
-        out[f"mix-{name}"] = mixed_set(clean, attacked, adversarial, which)
+        out[mixture_name(name)] = mixed_set(clean, attacked, adversarial, which)
     return out
 
 
@@ -136,11 +151,15 @@ def sweep_rows(
     trials: int,
     evaluation_seed: int,
     clean: TestSetLogits | None = None,
+    m_sweep_scoring: tuple[str, ...] = (CHOSEN_CLASS_IMAGES,),
 ) -> list[dict]:
-    """One row per (M, trial) for one test set; `clean` adds consistency to attacked sets."""
+    """One row per (M, trial) for one test set; `clean` adds consistency to attacked sets;
+    `m_sweep_scoring` names the protocols whose accuracy columns are filled (module
+    docstring)."""
     rows = []
     clean_logits = aligned_clean_logits(data, clean)
     truth = adversarial_truth(test_set, data)
+    own_images = int(np.isin(data.labels, classes).sum())  # the all-images denominator
     for m in sorted(set(m_values) | {len(classes)}):
         for trial in range(1 if m == len(classes) else trials):
             chosen = choose_trial_classes(classes, m, evaluation_seed, trial)
@@ -150,18 +169,38 @@ def sweep_rows(
             if clean_logits is not None:
                 before, _ = restrict_to_classes(clean_logits, data.labels, classes, chosen)
                 consistent = consistency(logits, before)
+            metrics = restricted_metrics(logits, targets)
             rows.append(
                 {
                     "test_set": test_set,
                     "pattern": "all",
                     "m_classes": m,
                     "trial": trial,
-                    **restricted_metrics(logits, targets),
+                    **metrics,
+                    **scored_accuracies(metrics, own_images, m == len(classes), m_sweep_scoring),
                     "consistency": consistent,
                     "detector_accuracy": detector_accuracy(data, truth, keep),
                 }
             )
     return rows
+
+
+def scored_accuracies(
+    metrics: dict, own_images: int, all_classes: bool, m_sweep_scoring: tuple[str, ...]
+) -> dict[str, float]:
+    """The accuracy of each M-sweep protocol: `accuracy` over the chosen classes' images (as
+    computed), `accuracy_all_images` over every image of the run's classes, the images of
+    unchosen classes counted wrong. At M = N both are filled (they agree); below it, only
+    the listed protocols."""
+    correct = metrics["accuracy"] * metrics["n_images"] if metrics["n_images"] else 0.0
+    values = {
+        "accuracy": metrics["accuracy"],
+        "accuracy_all_images": correct / own_images if own_images else float("nan"),
+    }
+    for protocol, column in SCORING_COLUMNS.items():
+        if not all_classes and protocol not in m_sweep_scoring:
+            values[column] = float("nan")
+    return values
 
 
 def part_row(
@@ -176,6 +215,7 @@ def part_row(
         "m_classes": len(classes),
         "trial": 0,
         **restricted_metrics(logits, targets),
+        "accuracy_all_images": float("nan"),  # an M-sweep protocol: pooled rows only
         "consistency": float("nan"),
         "detector_accuracy": float("nan"),
     }
@@ -213,6 +253,7 @@ def evaluate_stage(
         settings.hybrid_fractions,
         white_box,
         settings.mixtures,
+        tuple(settings.m_sweep_scoring),
     )
 
 
@@ -226,6 +267,7 @@ def evaluate_run(
     hybrid_fractions: list[float] = (),
     white_box: dict[str, Path] | None = None,
     mixtures: dict[str, dict] | None = None,
+    m_sweep_scoring: tuple[str, ...] = (CHOSEN_CLASS_IMAGES,),
 ) -> None:
     """Write the tidy metric rows of one run, each tagged with the run's identity and its
     gradient-masking measurements and flags."""
@@ -236,7 +278,14 @@ def evaluate_run(
     rows = []
     for name, data in sets.items():
         rows += sweep_rows(
-            name, data, classes, m_values, trials, evaluation_seed, sets.get("clean")
+            name,
+            data,
+            classes,
+            m_values,
+            trials,
+            evaluation_seed,
+            sets.get("clean"),
+            m_sweep_scoring,
         )
         if data.patterns is not None:
             rows += pattern_rows(data, classes)

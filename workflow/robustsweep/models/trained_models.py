@@ -135,7 +135,8 @@ def load_detector(path: Path, device: str = "cpu", card: ModelCard | None = None
     clean_copy = build_model(card.model_spec, len(card.class_ids))
     clean_copy.load_state_dict(_tensors(path, "clean_copy."))
     spec = card.detector
-    detector = AdversarialDetector([tuple(s) for s in spec["shapes"]], spec["dim"], spec["layers"])
+    shapes = [tuple(s) for s in spec["shapes"]]
+    detector = AdversarialDetector(shapes, spec["dim"], spec["layers"], spec["grid"])
     detector.load_state_dict(_tensors(path, "detector."))
     clean_copy, detector = clean_copy.to(device).eval(), detector.to(device).eval()
     return clean_copy, FeatureTaps(clean_copy, spec["levels"]), detector

@@ -95,13 +95,28 @@ def guided_backprop(model: nn.Module, image: torch.Tensor, target: int) -> np.nd
         return guided(image[None].to(device), target_category=target)
 
 
-def grad_cam(model: nn.Module, layer: nn.Module, image: torch.Tensor, target: int) -> np.ndarray:
-    """Grad-CAM of `target` at `layer` for one (C, H, W) image: (H, W) in [0, 1]."""
-    from pytorch_grad_cam import GradCAM
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+# the class score Grad-CAM differentiates (config explanations.grad_cam_score): the logit, as
+# Selvaraju et al. do, or the softmax probability, zhu2025's Eq. 1 ("y is the probability
+# vector output by the Softmax layer"); the library ships both targets
+GRAD_CAM_SCORES = ("logit", "softmax")
 
+
+def grad_cam(
+    model: nn.Module, layer: nn.Module, image: torch.Tensor, target: int, score: str = "logit"
+) -> np.ndarray:
+    """Grad-CAM of `target` at `layer` for one (C, H, W) image: (H, W) in [0, 1]; `score` is
+    the class score differentiated (GRAD_CAM_SCORES)."""
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import (
+        ClassifierOutputSoftmaxTarget,
+        ClassifierOutputTarget,
+    )
+
+    if score not in GRAD_CAM_SCORES:
+        raise ValueError(f"Grad-CAM score {score!r} is not one of {GRAD_CAM_SCORES}")
+    kind = ClassifierOutputSoftmaxTarget if score == "softmax" else ClassifierOutputTarget
     with GradCAM(model=model, target_layers=[layer]) as cam:
-        return cam(input_tensor=image[None], targets=[ClassifierOutputTarget(target)])[0]
+        return cam(input_tensor=image[None], targets=[kind(target)])[0]
 
 
 @dataclass(frozen=True)
@@ -113,12 +128,15 @@ class Explanation:
     guided_cam: np.ndarray  # (H, W, C), Guided Backprop weighted by the CAM, for display
 
 
-def explain(model: nn.Module, layer: nn.Module, image: torch.Tensor, target: int) -> Explanation:
-    """Grad-CAM, Guided Backprop and Guided Grad-CAM (their product) of `target`."""
+def explain(
+    model: nn.Module, layer: nn.Module, image: torch.Tensor, target: int, score: str = "logit"
+) -> Explanation:
+    """Grad-CAM (of the class `score`, GRAD_CAM_SCORES), Guided Backprop and Guided Grad-CAM
+    (their product) of `target`."""
     from pytorch_grad_cam.utils.image import deprocess_image
 
     model.eval()
-    cam = grad_cam(model, layer, image, target)
+    cam = grad_cam(model, layer, image, target, score)
     guided = guided_backprop(model, image, target)
     return Explanation(
         cam=cam,

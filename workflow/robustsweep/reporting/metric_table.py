@@ -13,6 +13,11 @@ import pandas as pd
 from robustsweep.atomic_output import atomic_path
 
 RUN_KEYS = ["model", "n_train_classes", "draw", "defence"]
+# accuracy column of each M-sweep protocol (evaluation/run_evaluation.py) -> how tables say it
+M_SWEEP_PROTOCOLS = {
+    "accuracy": "M classes' images",
+    "accuracy_all_images": "all images, unchosen classes wrong",
+}
 
 
 def collect_stage(*, metrics: list[Path], output: Path) -> None:

@@ -5,6 +5,8 @@ For one run: the K natural adversarial images it gets wrong with the highest con
 which is what made it wrong: the image with true and predicted class, Grad-CAM over the image,
 Guided Backprop and Guided Grad-CAM (class_activation_maps.py). The last row is zhu2025's
 Fig. 9, the white-to-black gradient edge image, explained for whatever the model predicts.
+Grad-CAM differentiates the class logit or, as zhu2025's Eq. 1 does, its softmax probability
+(`explanations.grad_cam_score`).
 """
 
 from __future__ import annotations
@@ -56,14 +58,16 @@ def display_name(class_name: str) -> str:
         return class_name
 
 
-def _panel_row(axes, model, layer, image: np.ndarray, target: int, title: str) -> None:
-    """Draw one image and its three maps for logit `target` into a row of axes."""
+def _panel_row(
+    axes, model, layer, image: np.ndarray, target: int, title: str, score: str = "logit"
+) -> None:
+    """Draw one image and its three maps for class `target` into a row of axes."""
     from pytorch_grad_cam.utils.image import show_cam_on_image
 
     from robustsweep.reporting.class_activation_maps import explain
 
     x = torch.from_numpy(image).permute(2, 0, 1).float().div(255.0)
-    maps = explain(model, layer, x, target)
+    maps = explain(model, layer, x, target, score)
     rgb = image.astype(np.float32) / 255.0
     pictures = (rgb, show_cam_on_image(rgb, maps.cam, use_rgb=True), maps.guided, maps.guided_cam)
     for ax, picture in zip(axes, pictures, strict=True):
@@ -82,7 +86,16 @@ def explain_stage(
     dataset: Path,
     output: Path,
 ) -> None:
-    draw_explanations(output, weights, logits, natural, dataset, settings.top_k, settings.style)
+    draw_explanations(
+        output,
+        weights,
+        logits,
+        natural,
+        dataset,
+        settings.top_k,
+        settings.style,
+        settings.grad_cam_score,
+    )
 
 
 def draw_explanations(
@@ -93,6 +106,7 @@ def draw_explanations(
     dataset: Path,
     top_k: int,
     style: FigureStyle,
+    grad_cam_score: str = "logit",
 ) -> None:
     """Write the figure: a row per confident mistake, then the gradient-edge row."""
     import matplotlib
@@ -124,14 +138,13 @@ def draw_explanations(
             f"true: {names[mistake.label]}\npredicted: {names[mistake.predicted]}\n"
             f"({mistake.confidence:.0%})"
         )
-        _panel_row(row, model, layer, image, position[mistake.predicted], title)
+        _panel_row(row, model, layer, image, position[mistake.predicted], title, grad_cam_score)
     edge = gradient_edge_image(size)
     with torch.no_grad():
         x = torch.from_numpy(edge).permute(2, 0, 1).float().div(255.0)[None]
         guess = int(model(x).argmax(1))
-    _panel_row(
-        axes[-1], model, layer, edge, guess, f"gradient edge\npredicted: {names[class_ids[guess]]}"
-    )
+    edge_title = f"gradient edge\npredicted: {names[class_ids[guess]]}"
+    _panel_row(axes[-1], model, layer, edge, guess, edge_title, grad_cam_score)
     for ax, column in zip(axes[0], COLUMNS, strict=True):
         ax.set_title(column, fontsize=8)
     figure.tight_layout()

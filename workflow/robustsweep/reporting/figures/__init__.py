@@ -34,9 +34,13 @@ def seaborn():
     return sns
 
 
-def natural_accuracy_lines(rows: pd.DataFrame, x: str, xlabel: str) -> sns.FacetGrid | None:
-    """Natural-adversarial accuracy (%) against `x`, one line per model, mean +- sd."""
+def natural_accuracy_lines(
+    rows: pd.DataFrame, x: str, xlabel: str, style: str | None = None
+) -> sns.FacetGrid | None:
+    """Natural-adversarial accuracy (%) against `x`, one line per model (and per value of
+    the `style` column, if given), mean +- sd."""
     rows = rows[(rows.test_set == "natural") & (rows.defence == "standard")]
+    rows = rows[rows.accuracy.notna()]
     if rows.empty:
         return None
     rows = rows.assign(**{"accuracy (%)": rows.accuracy * 100})
@@ -45,6 +49,7 @@ def natural_accuracy_lines(rows: pd.DataFrame, x: str, xlabel: str) -> sns.Facet
         x=x,
         y="accuracy (%)",
         hue="model",
+        style=style,
         kind="line",
         marker="o",
         errorbar="sd",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from robustsweep.reporting.figures import FIGURES, natural_accuracy_lines
+from robustsweep.reporting.metric_table import M_SWEEP_PROTOCOLS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -14,8 +15,22 @@ if TYPE_CHECKING:
 @FIGURES.register("accuracy_vs_m")
 def accuracy_vs_m(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Natural-adversarial accuracy vs predicted classes M for all-class models, mean +- sd
-    over trials and draws (Fig. 12); the dashed line is chance, 1/M."""
+    over trials and draws (Fig. 12), one line style per scoring protocol the study lists:
+    the M classes' images only (the dashed chance line, 1/M, is for this one) or all images
+    with unchosen classes counted wrong (the protocol zhu2025's Fig. 12 plotted)."""
+    import pandas as pd
+
     rows = metrics[
         (metrics.n_train_classes == metrics.n_train_classes.max()) & (metrics.pattern == "all")
     ]
-    return natural_accuracy_lines(rows, "m_classes", "predicted classes M")
+    below = rows.m_classes < rows.n_train_classes
+    curves = [
+        rows.assign(accuracy=rows[column], scoring=label)
+        for column, label in M_SWEEP_PROTOCOLS.items()
+        if column in rows and rows.loc[below, column].notna().any()
+    ]
+    if not curves:
+        return natural_accuracy_lines(rows, "m_classes", "predicted classes M")
+    long = pd.concat(curves, ignore_index=True)
+    style = "scoring" if len(curves) > 1 else None
+    return natural_accuracy_lines(long, "m_classes", "predicted classes M", style)

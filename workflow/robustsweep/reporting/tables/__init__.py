@@ -19,19 +19,37 @@ from robustsweep.stage_settings import TablesSettings
 if TYPE_CHECKING:
     import pandas as pd
 
+    from robustsweep.reporting.paper_numbers import PaperNumbers
+
 TABLES = Registry("table", __name__)
 NO_RUNS = "no runs in this study produce this table"
 
 
 @dataclass(frozen=True)
 class TableContext:
-    """What tables need besides the metrics: the class pool (what 'all-class' means)."""
+    """What tables need besides the metrics: the class pool (what 'all-class' means) and the
+    paper's published numbers with the study's tolerance (reporting/paper_numbers.py)."""
 
     pool_size: int
+    paper: PaperNumbers | None = None
+    tolerance: float = 1.0  # percentage points
+    compare: bool = True  # judge ours against the paper's (off: show them side by side)
 
 
-def tables_stage(*, settings: TablesSettings, metrics: Path, output: Path) -> None:
-    write_tables(metrics, output, TableContext(settings.pool_size))
+def tables_stage(
+    *,
+    settings: TablesSettings,
+    metrics: Path,
+    output: Path,
+    paper_numbers: Path | None = None,
+) -> None:
+    from robustsweep.reporting.paper_numbers import load_paper_numbers
+
+    paper = None
+    if paper_numbers is not None:
+        paper = load_paper_numbers(paper_numbers, settings.paper_numbers)
+    context = TableContext(settings.pool_size, paper, settings.tolerance, settings.compare)
+    write_tables(metrics, output, context)
 
 
 def write_tables(metrics_path: Path, output: Path, context: TableContext) -> None:

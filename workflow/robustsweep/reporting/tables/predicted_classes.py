@@ -1,15 +1,27 @@
-"""zhu2025's Tables 3-5: natural-adversarial accuracy against the number of predicted classes M."""
+"""zhu2025's Tables 3-5: natural-adversarial accuracy against the number of predicted classes M,
+one table per model and per M-sweep protocol the study lists (evaluation.m_sweep_scoring)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
-from robustsweep.reporting.metric_table import with_mean
+from robustsweep.reporting.metric_table import M_SWEEP_PROTOCOLS, with_mean
 from robustsweep.reporting.tables import TABLES, TableContext, section
 
+NOTES = {
+    "accuracy": "Only the images of the M chosen classes are scored (Algorithm 2 as written), "
+    "so accuracy can only fall as M grows.\n",
+    "accuracy_all_images": "Every image of the model's classes is scored, one of an unchosen "
+    "class counting as wrong: (the M classes' share of the images) x the accuracy among them. "
+    "This is the protocol zhu2025's Tables 3-5 printed (their M = 200 equals Table 1).\n",
+}
 
-def predicted_class_table(metrics: pd.DataFrame, model: str, pool: int) -> pd.DataFrame:
-    """Tables 3-5: natural-adversarial accuracy (%) per trial (rows) and M (columns)."""
+
+def predicted_class_table(
+    metrics: pd.DataFrame, model: str, pool: int, column: str = "accuracy"
+) -> pd.DataFrame:
+    """Tables 3-5: natural-adversarial accuracy (%) per trial (rows) and M (columns), as one
+    M-sweep protocol scores it (`column`)."""
     rows = metrics[
         (metrics.model == model)
         & (metrics.n_train_classes == pool)
@@ -17,7 +29,9 @@ def predicted_class_table(metrics: pd.DataFrame, model: str, pool: int) -> pd.Da
         & (metrics.test_set == "natural")
         & (metrics.pattern == "all")
     ]
-    table = rows.pivot_table(index=["draw", "trial"], columns="m_classes", values="accuracy") * 100
+    if column not in rows:
+        return pd.DataFrame()
+    table = rows.pivot_table(index=["draw", "trial"], columns="m_classes", values=column) * 100
     table.index = [f"draw {draw} trial {trial + 1}" for draw, trial in table.index]
     return with_mean(table)
 
@@ -26,8 +40,9 @@ def predicted_class_table(metrics: pd.DataFrame, model: str, pool: int) -> pd.Da
 def predicted_classes(metrics: pd.DataFrame, context: TableContext) -> str:
     parts = []
     for model in sorted(metrics.model.unique()):
-        table = predicted_class_table(metrics, model, context.pool_size)
-        if table.shape[1] > 1:
-            title = f"Tables 3-5: {model}, accuracy (%) vs predicted classes M"
-            parts.append(section(title, table))
+        for column, label in M_SWEEP_PROTOCOLS.items():
+            table = predicted_class_table(metrics, model, context.pool_size, column)
+            if table.shape[1] > 1:
+                title = f"Tables 3-5: {model}, accuracy (%) vs predicted classes M ({label})"
+                parts.append(section(title, table, note=NOTES[column]))
     return "\n".join(parts)

@@ -11,8 +11,9 @@ starts from the clean copy's weights and minimises Eq. 1,
 where D(.) is the detector's class-token embedding (the paper's "output of a specific layer
 of the auxiliary network"): the detector, frozen inside this term, compares how the two
 networks' features look to it. The detector itself is trained with its own cross-entropy on
-the clean copy's features. Its weights and the clean copy are saved with the model's weights,
-so evaluation reports detector accuracy on every test set.
+the clean copy's features, fused on a grid that follows the shallowest fused map
+(`grid_stride`, adversarial_detector.py). Its weights and the clean copy are saved with the
+model's weights, so evaluation reports detector accuracy on every test set.
 """
 
 from __future__ import annotations
@@ -39,6 +40,12 @@ class DetectorHead(StoreSampling):
         "full", ["low", "full"], doc="embed the shallowest feature map only (low) or all"
     )
     layers: int = integer(4, minimum=1, doc="self-attention layers of the detector")
+    grid_stride: int = integer(
+        2,
+        minimum=1,
+        doc="the detector fuses the maps on the shallowest fused map's grid subsampled by this "
+        "stride (2: tan2022's 16 x 16 grid on a CIFAR ResNet-34's 32 x 32 layer1)",
+    )
     needs_clean_copy = True
 
     def build(self, context) -> DetectorHeadTrainer:
@@ -54,6 +61,7 @@ class DetectorHead(StoreSampling):
             "beta": self.beta,
             "levels": self.levels,
             "layers": self.layers,
+            "grid_stride": self.grid_stride,
             "dim": EMBEDDING_DIM,
         }
         return DetectorHeadTrainer(self.sampler(context), clean_copy, settings, context.image_size)
@@ -73,6 +81,7 @@ class DetectorHeadTrainer(DefenceTrainer):
             AdversarialDetector,
             FeatureTaps,
             map_shapes,
+            token_grid,
         )
 
         model.load_state_dict(self.clean_copy.state_dict())
@@ -80,9 +89,10 @@ class DetectorHeadTrainer(DefenceTrainer):
         self.model_taps = FeatureTaps(model, levels)
         self.clean_taps = FeatureTaps(self.clean_copy, levels)
         self.shapes = map_shapes(self.clean_copy, self.clean_taps, self.image_size)
+        self.grid = token_grid(self.shapes, self.settings["grid_stride"])
         device = next(model.parameters()).device
         self.detector = AdversarialDetector(
-            self.shapes, self.settings["dim"], self.settings["layers"]
+            self.shapes, self.settings["dim"], self.settings["layers"], self.grid
         ).to(device)
 
     def parameters(self) -> list:
@@ -101,6 +111,7 @@ class DetectorHeadTrainer(DefenceTrainer):
             "levels": self.settings["levels"],
             "dim": self.settings["dim"],
             "layers": self.settings["layers"],
+            "grid": self.grid,
             "shapes": [list(shape) for shape in self.shapes],
         }
         return tensors, card

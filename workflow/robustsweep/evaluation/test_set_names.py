@@ -1,0 +1,35 @@
+"""The names of a study's test sets, as the `test_set` column of the metrics spells them.
+
+`clean` (the test split) and `natural` (the natural adversarial set) always; `attack-<name>`
+for every stored attack (transfer from the attack source); `whitebox-<name>` for every attack
+under `evaluation.white_box`; `hybrid-<attack>-<p>pct` for every stored attack and fraction of
+`evaluation.hybrid_fractions` (ho2024's mixtures); `mix-<name>` for every named mixture of
+`evaluation.mixtures` (tan2022's mixed test set). Torch- and numpy-free: the config
+validation checks paper-number files against these names before any job.
+"""
+
+from __future__ import annotations
+
+
+def hybrid_name(attack: str, fraction: float) -> str:
+    """ho2024's mixture of `fraction` adversarial images from one stored attack."""
+    return f"hybrid-{attack.removeprefix('attack-')}-{fraction * 100:g}pct"
+
+
+def mixture_name(name: str) -> str:
+    """A named mixture of `evaluation.mixtures`."""
+    return f"mix-{name}"
+
+
+def configured_test_sets(config: dict) -> list[str]:
+    """Every test set a validated config's runs are scored on, in a stable order."""
+    attacks = list(config["attacks"]["methods"])
+    evaluation = config["evaluation"]
+    return [
+        "clean",
+        "natural",
+        *(f"attack-{name}" for name in attacks),
+        *(f"whitebox-{name}" for name in evaluation["white_box"]),
+        *(hybrid_name(a, f) for a in attacks for f in evaluation["hybrid_fractions"]),
+        *(mixture_name(name) for name in evaluation["mixtures"]),
+    ]

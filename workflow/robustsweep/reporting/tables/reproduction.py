@@ -1,0 +1,153 @@
+"""The "Reproduction" section at the top of tables.md: how many of the paper's published
+numbers the study reproduces within its tolerance, which it misses, and, for every table of
+the paper, ours | paper | difference per number (reporting/paper_numbers.py)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from robustsweep.reporting.paper_numbers import (
+    MISSED,
+    NOT_MEASURED,
+    NOT_RUN,
+    REPRODUCED,
+    PaperNumbers,
+    compare,
+)
+from robustsweep.reporting.tables import TABLES, TableContext
+
+DIGITS = {"percent": 2, "fraction": 4}  # as the papers print them
+
+
+def printed(value: float, unit: str) -> str:
+    return "" if math.isnan(value) else f"{value:.{DIGITS[unit]}f}"
+
+
+def text_table(frame: pd.DataFrame) -> str:
+    """Markdown of cells already written as text (each number with its table's digits)."""
+    return frame.to_markdown(index=False, disable_numparse=True) + "\n"
+
+
+def summary_line(comparison: pd.DataFrame, tolerance: float) -> str:
+    """'**k of n published numbers reproduce within ±t pp**; m miss; ...'."""
+    counts = comparison.status.value_counts()
+    judged = int(counts.get(REPRODUCED, 0) + counts.get(MISSED, 0))
+    line = (
+        f"**{counts.get(REPRODUCED, 0)} of {judged} compared published numbers reproduce "
+        f"within ±{tolerance:g} percentage points**; {counts.get(MISSED, 0)} miss"
+    )
+    skipped = [
+        f"{counts[status]} {words}"
+        for status, words in (
+            (NOT_MEASURED, "not measured by this study"),
+            (NOT_RUN, "from runs this study does not have"),
+        )
+        if counts.get(status, 0)
+    ]
+    if skipped:
+        line += f"; not compared: {', '.join(skipped)}"
+    return line + f" ({len(comparison)} published numbers in all).\n"
+
+
+def per_table_counts(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Reproduced / missed / not compared per paper table, in the paper's order."""
+    order = list(dict.fromkeys(comparison.table))
+    status = comparison.status.replace({NOT_RUN: "not compared", NOT_MEASURED: "not compared"})
+    counts = pd.crosstab(comparison.table, status).reindex(order)
+    columns = [REPRODUCED, MISSED, "not compared"]
+    counts = counts.reindex(columns=columns, fill_value=0).fillna(0).astype(int)
+    return counts.reset_index().astype(str)
+
+
+def comparison_cells(rows: pd.DataFrame, verdict: bool) -> tuple[pd.DataFrame, list[str]]:
+    """ours | paper | difference (and the verdict) per number, with footnote markers for the
+    numbers the paper's printout makes doubtful; the footnotes in order."""
+    footnotes: list[str] = []
+    cells = []
+    for row in rows.itertuples():
+        markers = []
+        for note in row.notes:
+            if note not in footnotes:
+                footnotes.append(note)
+            markers.append(f"[{footnotes.index(note) + 1}]")
+        difference = row.difference_points
+        cell = {
+            "row": row.row,
+            "column": row.column,
+            "ours": printed(row.ours, row.unit),
+            "paper": printed(row.paper, row.unit),
+            "difference (pp)": "" if math.isnan(difference) else f"{difference:+.2f}",
+        }
+        judged = verdict or row.status in (NOT_RUN, NOT_MEASURED)
+        cell["verdict"] = row.status if judged else ""
+        cell["note"] = " ".join(markers)
+        cells.append(cell)
+    frame = pd.DataFrame(cells)
+    empty = [name for name in ("verdict", "note") if (frame[name] == "").all()]
+    return frame.drop(columns=empty), footnotes
+
+
+def table_section(paper: PaperNumbers, comparison: pd.DataFrame, verdict: bool) -> list[str]:
+    """One sub-section per paper table: its heading and note, then every number."""
+    parts = []
+    for table in paper.tables:
+        rows = comparison[comparison.table == table.table]
+        heading = f"### {table.table}" + (f": {table.title}" if table.title else "")
+        parts.append(heading + "\n")
+        about = [f"Values in {'%' if table.unit == 'percent' else 'fractions'}, as printed."]
+        if table.source:
+            about.append(f"Source: {table.source}.")
+        if table.note:
+            about.append(table.note)
+        parts.append(" ".join(about) + "\n")
+        if rows.empty:
+            parts.append("_no published numbers in this table_\n")
+            continue
+        cells, footnotes = comparison_cells(rows, verdict)
+        parts.append(text_table(cells))
+        parts += [f"[{k}] {note}\n" for k, note in enumerate(footnotes, 1)]
+    return parts
+
+
+def reproduction_report(metrics: pd.DataFrame, context: TableContext) -> str:
+    """The whole section: summary, misses, and every paper table's numbers."""
+    paper = context.paper
+    if paper is None:
+        return (
+            "_this study names no published numbers (`reproduction.paper_numbers`), so "
+            "nothing is compared_\n"
+        )
+    comparison = compare(metrics, paper, context.pool_size, context.tolerance)
+    parts = [f"Published numbers of {paper.paper}, from `{paper.file}`.\n"]
+    if paper.note:
+        parts.append(paper.note.strip() + "\n")
+    if comparison.empty:
+        return "\n".join([*parts, "_the file lists no published numbers_\n"])
+    if context.compare:
+        parts.append(summary_line(comparison, context.tolerance))
+        parts.append(text_table(per_table_counts(comparison)))
+        missed = comparison[comparison.status == MISSED]
+        if not missed.empty:
+            parts.append("Missed:\n")
+            listing = missed.assign(
+                ours=[printed(v, u) for v, u in zip(missed.ours, missed.unit, strict=True)],
+                paper=[printed(v, u) for v, u in zip(missed.paper, missed.unit, strict=True)],
+                **{"difference (pp)": missed.difference_points.map(lambda d: f"{d:+.2f}")},
+            )
+            columns = ["table", "row", "column", "ours", "paper", "difference (pp)"]
+            parts.append(text_table(listing[columns]))
+    else:
+        parts.append(
+            "Comparison is off for this study (`reproduction.compare: false`: its data are "
+            "not the paper's, as in a smoke overlay); ours stand beside the paper's numbers "
+            "and nothing is judged.\n"
+        )
+    parts += table_section(paper, comparison, context.compare)
+    return "\n".join(parts)
+
+
+@TABLES.register("reproduction", order=0)
+def reproduction(metrics: pd.DataFrame, context: TableContext) -> str:
+    return "\n".join(["## Reproduction\n", reproduction_report(metrics, context)])
