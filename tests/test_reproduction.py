@@ -265,3 +265,23 @@ def test_a_missing_paper_numbers_file_is_named_before_any_job():
     config = copy.deepcopy(BASE) | {"reproduction": {"paper_numbers": "studies/nope.paper.yaml"}}
     with pytest.raises(ConfigError, match="paper numbers file 'studies/nope.paper.yaml'"):
         validate_config(config)
+
+
+def test_the_readme_example_is_a_valid_paper_numbers_file(tmp_path):
+    readme = (REPO / "README.md").read_text()
+    (example,) = [
+        block.split("```")[0]
+        for block in readme.split("```yaml\n")[1:]
+        if block.startswith("paper:")
+    ]
+    (tmp_path / "example.paper.yaml").write_text(example)
+    paper = load_paper_numbers(tmp_path / "example.paper.yaml")
+    assert [(n.row, n.column, n.value) for n in paper.numbers()] == [
+        ("1st test", "20", 2.96),
+        ("1st test", "160", 3.28),
+        ("Mean value", "20", 2.87),
+        ("Mean value", "160", 3.54),
+    ]
+    assert paper.numbers()[-1].notes == (
+        "the printed mean is 3.54; the mean of its three rows is 3.45",
+    )
