@@ -8,8 +8,9 @@ min_version("9.0")
 
 sys.path.insert(0, f"{workflow.basedir}/workflow")
 
-from robustsweep.atomic_output import check_output_folder
+from robustsweep.config_files import check_config_files
 from robustsweep.input_errors import ConfigError
+from robustsweep.results_folder import check_results_folder, lock_results_folder
 from robustsweep.study_config import validate_config
 
 
@@ -24,10 +25,23 @@ if not workflow.overwrite_configfiles:
 
 
 try:
+    # YAML keeps the later of two equal keys silently: read the files again, strictly
+    check_config_files(
+        workflow.overwrite_configfiles or [f"{workflow.basedir}/config.yaml"]
+    )
     config = validate_config(config)
-    check_output_folder(config["results"])
+    check_results_folder(config["results"], workflow.basedir)
 except ConfigError as error:
     sys.exit(f"robustsweep config error: {error}")
+
+
+# One writer per results folder: taken when jobs are about to run (not in dry runs, not in
+# cluster jobs, which run with --no-hooks), held until this Snakemake ends.
+onstart:
+    try:
+        lock_results_folder(config["results"], workflow.basedir)
+    except ConfigError as error:
+        sys.exit(f"robustsweep: {error}")
 
 
 include: "rules/common.smk"

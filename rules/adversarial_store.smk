@@ -21,4 +21,4 @@ rule adversarial_store:
         ],
         job=lambda wildcards, input, output, threads: job(input, output, threads),
     shell:
-        "python -m robustsweep store {params.settings:q} {params.job:q} > {log:q} 2>&1"
+        "python -m robustsweep store {params.settings:q} {params.job:q} {log:q}"

@@ -14,4 +14,4 @@ rule class_subset:
         settings=lambda w: subset_settings(config, int(w.n), int(w.draw)),
         job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep subset {params.settings:q} {params.job:q} > {log:q} 2>&1"
+        "python -m robustsweep subset {params.settings:q} {params.job:q} {log:q}"

@@ -17,6 +17,7 @@ from robustsweep.study_plan import (
     figure_code,
     figure_settings,
     job_code,
+    job_identities,
     logits_settings,
     mining_code,
     mining_settings,
@@ -118,7 +119,8 @@ def white_box_files(wildcards):
 
 def job(input, output, threads=None, **values):
     """The job JSON: every named input and output path (names `group__key` gathered into a
-    mapping under `group`), for compute jobs the device and thread count, and `values`.
+    mapping under `group`), the identity each input must carry and each output is sealed
+    with (file_identity.py), for compute jobs the device and thread count, and `values`.
     """
     paths = {}
     for files in (input, output):
@@ -129,7 +131,11 @@ def job(input, output, threads=None, **values):
                 paths.setdefault(group, {})[key] = value
             else:
                 paths[name] = value
-    payload = {"paths": paths}
+    payload = {
+        "paths": paths,
+        "outputs": [str(path) for path in output],
+        **job_identities(config, dict(input.items()), dict(output.items())),
+    }
     if threads is not None:
         payload["compute"] = vars(compute(config, threads))
     if values:

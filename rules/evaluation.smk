@@ -20,7 +20,7 @@ rule logits_cache:
         methods=lambda w: model_code(config, "logits", w.model)["methods"],
         job=lambda wildcards, input, output, threads: job(input, output, threads),
     shell:
-        "python -m robustsweep logits {params.settings:q} {params.job:q} > {log:q} 2>&1"
+        "python -m robustsweep logits {params.settings:q} {params.job:q} {log:q}"
 
 
 rule white_box:
@@ -44,7 +44,7 @@ rule white_box:
         methods=lambda w: attack_code(config, "white-box", w.attack, w.model)["methods"],
         job=lambda wildcards, input, output, threads: job(input, output, threads),
     shell:
-        "python -m robustsweep white-box {params.settings:q} {params.job:q} > {log:q} 2>&1"
+        "python -m robustsweep white-box {params.settings:q} {params.job:q} {log:q}"
 
 
 rule evaluate_run:
@@ -62,7 +62,7 @@ rule evaluate_run:
         settings=lambda w: evaluate_settings(config, run_of(w)),
         job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep evaluate {params.settings:q} {params.job:q} > {log:q} 2>&1"
+        "python -m robustsweep evaluate {params.settings:q} {params.job:q} {log:q}"
 
 
 rule collect_metrics:
@@ -81,4 +81,4 @@ rule collect_metrics:
         settings="{}",
         job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep collect {params.settings:q} {params.job:q} > {log:q} 2>&1"
+        "python -m robustsweep collect {params.settings:q} {params.job:q} {log:q}"

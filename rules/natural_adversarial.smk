@@ -18,7 +18,7 @@ if NATURAL_ROOT:
             job=lambda wildcards, input, output: job(input, output),
         shell:
             "python -m robustsweep natural-index {params.settings:q} {params.job:q}"
-            " > {log:q} 2>&1"
+            " {log:q}"
 
 else:
 
@@ -38,4 +38,4 @@ else:
             settings=mining_settings(config),
             job=lambda wildcards, input, output, threads: job(input, output, threads),
         shell:
-            "python -m robustsweep mine {params.settings:q} {params.job:q} > {log:q} 2>&1"
+            "python -m robustsweep mine {params.settings:q} {params.job:q} {log:q}"

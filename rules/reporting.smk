@@ -16,7 +16,7 @@ rule paper_tables:
         settings=tables_settings(config),
         job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep tables {params.settings:q} {params.job:q} > {log:q} 2>&1"
+        "python -m robustsweep tables {params.settings:q} {params.job:q} {log:q}"
 
 
 rule figure:
@@ -42,7 +42,7 @@ rule figure:
         caption=lambda w: caption(w.figure),
         job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep figure {params.settings:q} {params.job:q} > {log:q} 2>&1"
+        "python -m robustsweep figure {params.settings:q} {params.job:q} {log:q}"
 
 
 rule explain_mistakes:
@@ -68,7 +68,7 @@ rule explain_mistakes:
         methods=lambda w: model_code(config, "explain", w.model)["methods"],
         job=lambda wildcards, input, output: job(input, output),
     shell:
-        "python -m robustsweep explain {params.settings:q} {params.job:q} > {log:q} 2>&1"
+        "python -m robustsweep explain {params.settings:q} {params.job:q} {log:q}"
 
 
 rule study_record:
@@ -89,4 +89,4 @@ rule study_record:
             input, output, commit=git_commit(workflow.basedir)
         ),
     shell:
-        "python -m robustsweep record {params.settings:q} {params.job:q} > {log:q} 2>&1"
+        "python -m robustsweep record {params.settings:q} {params.job:q} {log:q}"

@@ -22,4 +22,4 @@ rule train_model:
         methods=lambda w: train_code(config, run_of(w))["methods"],
         job=lambda wildcards, input, output, threads: job(input, output, threads),
     shell:
-        "python -m robustsweep train {params.settings:q} {params.job:q} > {log:q} 2>&1"
+        "python -m robustsweep train {params.settings:q} {params.job:q} {log:q}"

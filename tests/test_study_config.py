@@ -177,3 +177,121 @@ def test_results_folder_that_cannot_be_created_is_refused(tmp_path):
 def test_yaml_number_hint_only_for_text_that_is_a_number():
     assert error_of(changed("training.epochs", "ten")).endswith("got 'ten'")
     assert "YAML reads 1e-3" in error_of(changed("training.weight_decay", "5e-4"))
+
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expected"),
+    [
+        # attack rows of issue #18: each once gave a complete store that was wrong
+        (
+            "attacks.methods.pgd",
+            {"method": "pgd", "eps": -0.1},
+            "config key 'attacks.methods.pgd.eps' is -0.1; it must be > 0 and <= 1",
+        ),
+        (
+            "attacks.methods.pgd",
+            {"method": "pgd", "eps": NAN},
+            "config key 'attacks.methods.pgd.eps' must be a finite number, got nan",
+        ),
+        (
+            "attacks.methods.pgd",
+            {"method": "pgd", "steps": 0},
+            "config key 'attacks.methods.pgd.steps' is 0; it must be >= 1",
+        ),
+        # defence rows
+        (
+            "defences.madry",
+            {"method": "pgd_at", "eps": 2.0},
+            "config key 'defences.madry.eps' is 2.0; it must be > 0 and <= 1",
+        ),
+        (
+            "defences.trades",
+            {"method": "trades", "beta": NAN},
+            "config key 'defences.trades.beta' must be a finite number, got nan",
+        ),
+        (
+            "defences.offline_adversarial",
+            {"method": "offline_adversarial", "ratio": NAN, "attacks": ["fgsm"]},
+            "config key 'defences.offline_adversarial.ratio' must be a finite number, got nan",
+        ),
+        ("training.lr", INF, "config key 'training.lr' must be a finite number, got inf"),
+        ("training.lr", NAN, "config key 'training.lr' must be a finite number, got nan"),
+        (
+            "natural_adversarial.severity",
+            NAN,
+            "config key 'natural_adversarial.severity' must be a finite number, got nan",
+        ),
+        # NaN where only the method types the key, too
+        (
+            "models.small_cnn.width",
+            NAN,
+            "config key 'models.small_cnn.width' must be a finite number, got nan",
+        ),
+        # splits are not rescaled behind the study's back
+        (
+            "dataset.splits",
+            {"train": 0.8, "test": 0.5, "pool": 0.3},
+            "config key 'dataset.splits' sums to 1.6 (train 0.8 + test 0.5 + pool 0.3); the "
+            "shares must sum to 1, e.g. {train: 0.5, test: 0.3125, pool: 0.1875}",
+        ),
+        # a bad name is placed in its section, not at "(the) top level"
+        (
+            "models",
+            {"my model": {"architecture": "small_cnn"}},
+            "name 'my model' under 'models' must start with a letter and use only letters, "
+            "digits and underscores",
+        ),
+        (
+            "attacks.methods",
+            {"fgsm-1": {"method": "fgsm"}},
+            "name 'fgsm-1' under 'attacks.methods' must start with a letter",
+        ),
+    ],
+)
+def test_issue_18_values_are_refused_with_the_key(path, value, expected):
+    assert expected in error_of(changed(path, value))
+
+
+def test_cifar_splits_divide_the_training_set_and_defaults_are_rescaled_on_record():
+    cifar = {"source": "cifar10", "root": "resources/cifar"}
+    config = validate_config(changed("dataset", cifar))
+    assert (
+        config["dataset"]["splits"]["train"] == 0.75 and config["dataset"]["splits"]["pool"] == 0.25
+    )
+    given = changed("dataset", {**cifar, "splits": {"train": 0.9, "pool": 0.2}})
+    assert error_of(given) == (
+        "config key 'dataset.splits' sums to 1.1 (train 0.9 + pool 0.2) (the test split is the "
+        "source's official test set, so train and pool divide the training images); the shares "
+        "must sum to 1, e.g. {train: 0.8182, pool: 0.1818}"
+    )
+    validate_config(changed("dataset", {**cifar, "splits": {"train": 0.9, "pool": 0.1}}))
+
+
+def test_home_folder_is_expanded_in_results_and_folders():
+    config = validate_config(changed("results", "~/studies/digits/"))
+    assert config["results"] == str(Path.home() / "studies" / "digits")
+
+
+def test_a_key_given_twice_is_refused_with_both_lines(tmp_path):
+    from robustsweep.config_files import check_config_files
+
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        "training:\n  lr: 0.01\n  restart_epochs: 4\n"
+        "models:\n  cnn: {architecture: small_cnn}\n"
+        "training:\n  epochs: 3\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        check_config_files([study])
+    assert str(caught.value) == (
+        f"config file '{study}' gives key 'training' twice at the top level (lines 1 and 6); "
+        "YAML would keep only the second: merge them into one"
+    )
+    study.write_text("attacks:\n  methods:\n    pgd: {method: pgd, eps: 0.03, eps: 0.3}\n")
+    with pytest.raises(ConfigError, match="gives key 'eps' twice under 'attacks.methods.pgd'"):
+        check_config_files([study])
+    study.write_text("training:\n  lr: 0.01\nmodels: {}\n")
+    check_config_files([study])

@@ -7,7 +7,9 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,9 +18,19 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, planned, snakemake, snakemake_command, tool_env, with_change
+from conftest import (
+    REPO,
+    planned,
+    snakemake,
+    snakemake_args,
+    snakemake_command,
+    tool_env,
+    with_change,
+)
 
 TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+# a space in the results folder: every path reaches the jobs as data, never split by a shell
+RESULTS = TINY["results"] = "my results"
 # Any config edit also rewrites the study record (resolved config, versions, commit).
 FIGURE_RULES = {"figure": 5, "study_record": 1, "all": 1}
 
@@ -49,7 +61,7 @@ def finished(tmp_path_factory) -> Path:
 
 
 def test_study_produces_tables_figures_and_logs(finished):
-    results = finished / "results"
+    results = finished / RESULTS
     metrics = pd.read_csv(results / "tables" / "metrics.csv")
     runs = metrics[["model", "n_train_classes", "draw", "defence"]].drop_duplicates()
     assert len(runs) == 3  # (cnn, 3, 0, standard), (cnn, 10, 0, standard|offline)
@@ -80,8 +92,68 @@ def test_study_produces_tables_figures_and_logs(finished):
     assert sorted(p.name for p in (results / "store" / "train").iterdir()) == ["fgsm.h5"]
 
 
+def test_every_data_file_is_sealed_for_what_it_is_and_logs_come_first(finished):
+    """Each dataset, subset, store, weights, logits and white-box file verifies against the
+    identity the workflow plans for its path (what the next job checks)."""
+    from robustsweep.file_identity import verify_file
+    from robustsweep.results_folder import LOCK_NAME
+    from robustsweep.study_config import validate_config
+    from robustsweep.study_plan import planned_identity
+
+    config, results = validate_config(TINY), finished / RESULTS
+    kinds = []
+    for path in sorted(results.rglob("*")):
+        expected = planned_identity(config, f"{RESULTS}/{path.relative_to(results)}")
+        if expected is not None:
+            kinds.append(verify_file(path, expected).identity["kind"])
+    assert sorted(set(kinds)) == sorted(
+        ["dataset", "natural_adversarial", "subset", "store", "weights", "logits", "white_box"]
+    )
+    assert kinds.count("weights") == 4 and kinds.count("store") == 3
+    owner = json.loads((results / LOCK_NAME).read_text())
+    assert owner["checkout"] == str(REPO.resolve()) and owner["workdir"] == str(finished)
+    log = (results / "logs" / "prepare_dataset.log").read_text()
+    assert log.startswith("robustsweep prepare on ")
+
+
+def test_a_second_writer_from_another_clone_is_refused_with_one_line(finished, tmp_path):
+    """While another Snakemake (here: a process in another folder holding the lock for
+    another clone) writes the results folder, this one stops before its first job."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from robustsweep.results_folder import lock_results_folder; "
+            "lock_results_folder(sys.argv[1], '/elsewhere/clone'); print('locked', flush=True); "
+            "time.sleep(300)",
+            str(finished / RESULTS),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**tool_env(), "PYTHONPATH": str(REPO / "workflow")},
+        cwd=tmp_path,
+    )
+    subset = finished / RESULTS / "subsets" / "N3" / "draw0.json"
+    before = subset.read_bytes()
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        target = f"{RESULTS}/subsets/N3/draw0.json"
+        result = snakemake(finished, TINY, "--forcerun", "class_subset", target)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode != 0
+    refusals = [line for line in result.stderr.splitlines() if line.startswith("robustsweep:")]
+    assert refusals == [
+        f"robustsweep: results folder '{RESULTS}' is being written by another Snakemake "
+        f"(checkout /elsewhere/clone, working folder {tmp_path}, pid {holder.pid} on "
+        f"{socket.gethostname()}); wait for it to finish or set `results` to another folder"
+    ]
+    assert subset.read_bytes() == before
+
+
 def test_results_carry_config_versions_and_commit(finished):
-    record = json.loads((finished / "results" / "study_record.json").read_text())
+    record = json.loads((finished / RESULTS / "study_record.json").read_text())
     assert record["config"]["experiments"]["sweep"]["train_classes"] == [3, 10]
     assert record["config"]["training"]["optimizer"] == "adamw"  # defaults resolved
     assert record["versions"]["torch"] and record["versions"]["torchattacks"]
@@ -92,8 +164,8 @@ def test_same_config_gives_identical_tables_in_another_folder(finished, tmp_path
     result = snakemake(tmp_path, TINY)
     assert result.returncode == 0, result.stderr[-3000:]
     for table in ("metrics.csv", "tables.md"):
-        assert (tmp_path / "results" / "tables" / table).read_bytes() == (
-            finished / "results" / "tables" / table
+        assert (tmp_path / RESULTS / "tables" / table).read_bytes() == (
+            finished / RESULTS / "tables" / table
         ).read_bytes()
 
 
@@ -125,7 +197,7 @@ def resume(killed: Path, config: dict, target: str) -> None:
 def test_killed_training_job_resumes_from_its_checkpoint(tmp_path):
     """SIGKILL the whole job mid-training; the rerun resumes and ends where a clean run ends."""
     config = changed("training.epochs", 60)
-    target = "results/runs/cnn/N3/draw0/standard/weights.safetensors"
+    target = f"{RESULTS}/runs/cnn/N3/draw0/standard/weights.safetensors"
     clean, killed, process = clean_and_background_runs(tmp_path, config, target)
     checkpoint = killed / target.replace("weights.safetensors", "checkpoint.pt")
     deadline = time.time() + 300
@@ -134,7 +206,7 @@ def test_killed_training_job_resumes_from_its_checkpoint(tmp_path):
     kill_group(process)
     assert checkpoint.exists() and not (killed / target).exists()
     resume(killed, config, target)
-    log = (killed / "results/logs/train_model/cnn_N3_draw0_standard.log").read_text()
+    log = (killed / RESULTS / "logs/train_model/cnn_N3_draw0_standard.log").read_text()
     assert "resuming from" in log
     assert (killed / target).read_bytes() == (clean / target).read_bytes()
 
@@ -156,7 +228,7 @@ def test_killed_store_generation_resumes_at_the_first_unfinished_chunk(tmp_path)
 
     config = changed("attacks.batch_size", 16)
     config["attacks"]["methods"]["cw"] = {"method": "cw", "c": 1.0, "steps": 150, "lr": 0.01}
-    target = "results/store/test/cw.h5"
+    target = f"{RESULTS}/store/test/cw.h5"
     clean, killed, process = clean_and_background_runs(tmp_path, config, target)
     partial = killed / (target + ".partial")
     deadline = time.time() + 300
@@ -167,7 +239,7 @@ def test_killed_store_generation_resumes_at_the_first_unfinished_chunk(tmp_path)
     done = chunks_done(partial)
     assert 0 < done < 23
     resume(killed, config, target)
-    log = (killed / "results/logs/adversarial_store/test_cw.log").read_text()
+    log = (killed / RESULTS / "logs/adversarial_store/test_cw.log").read_text()
     assert f"at chunk {done}: {done} of 23 chunks already done" in log
     resumed, reference = read_store(killed / target), read_store(clean / target)
     assert (resumed.images == reference.images).all()
@@ -327,6 +399,8 @@ def test_adding_an_attack_adds_only_its_jobs(moved):
             {"source": "imagefolder", "root": "no/such/folder"},
             "dataset folder 'no/such/folder' (config key 'dataset.root') does not exist",
         ),
+        # the results-folder checks run in the Snakefile too (the others: test_bad_inputs.py)
+        ("results", "/", "results folder '/' is the filesystem root"),
     ],
 )
 def test_bad_config_stops_before_any_job(tmp_path, path, value, message):
@@ -334,4 +408,26 @@ def test_bad_config_stops_before_any_job(tmp_path, path, value, message):
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if "robustsweep config error" in line]
     assert len(errors) == 1 and message in errors[0]
-    assert not (tmp_path / "results").exists()
+    assert not (tmp_path / RESULTS).exists()
+
+
+def test_a_key_given_twice_in_the_study_file_stops_before_any_job(tmp_path):
+    """YAML would keep the second `training` block only, dropping lr and restart_epochs."""
+    study = (REPO / "tests" / "configs" / "tiny.yaml").read_text()
+    study += "training: {epochs: 3}\n"
+    (tmp_path / "study.yaml").write_text(study)
+    line = study.splitlines().index("training: {epochs: 2, lr: 0.003, restart_epochs: 2}") + 1
+    result = subprocess.run(
+        snakemake_args(tmp_path, [tmp_path / "study.yaml"], "-n"),
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=300,
+    )
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "robustsweep config error" in line]
+    assert errors == [
+        f"robustsweep config error: config file '{tmp_path / 'study.yaml'}' gives key "
+        f"'training' twice at the top level (lines {line} and {len(study.splitlines())}); "
+        "YAML would keep only the second: merge them into one"
+    ]

@@ -1,4 +1,4 @@
-"""`python -m robustsweep <stage> '<settings JSON>' '<job JSON>'`: run one pipeline stage.
+"""`python -m robustsweep <stage> '<settings JSON>' '<job JSON>' [<log>]`: run one pipeline stage.
 
 Each Snakemake rule makes exactly one such call. The settings are the stage's dataclass
 (stage_settings.py) as JSON, built by the Snakefile from the validated config, so the rule's
@@ -7,15 +7,28 @@ outputs by name; a name -> path mapping for several stores), where to compute (d
 threads) and other untracked values (the git commit): data, never words for the shell to
 split. The stage function receives all of it
 keyword-only.
+
+Before the stage runs, every input the job JSON names under `expect` is verified (its content
+digest and identity, file_identity.py), and the identities planned for its outputs under
+`identity` are handed to their writers. With a log file, the job writes its log itself: the
+first line is written before any work, so a disk too full for the log stops the job at once,
+and a one-line error goes to the log and to the console Snakemake shows (also when the log
+cannot take it).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
+import os
+import socket
 import sys
 from pathlib import Path
+from typing import TextIO
 
+from robustsweep.disk_space import disk_full_message, is_disk_full
+from robustsweep.file_identity import plan_outputs, verify_inputs
 from robustsweep.input_errors import InputError
 
 # stage -> "module:function"; the function's `settings` annotation names its dataclass
@@ -56,8 +69,10 @@ def as_paths(value):
 def run_stage(stage: str, settings_json: str, job_json: str) -> None:
     from robustsweep.stage_settings import Compute, from_mapping
 
-    function = stage_function(stage)
     job = json.loads(job_json)
+    verify_inputs(job.get("paths", {}), job.get("expect", {}))
+    plan_outputs(job.get("identity", {}))
+    function = stage_function(stage)
     paths = {name: as_paths(value) for name, value in job.get("paths", {}).items()}
     if "compute" in job:
         paths["compute"] = Compute(**job["compute"])
@@ -72,19 +87,69 @@ def run_stage(stage: str, settings_json: str, job_json: str) -> None:
         function(settings=from_mapping(settings_type, json.loads(settings_json)), **paths)
 
 
+def log_to(log: Path, stage: str) -> TextIO:
+    """Send this process's output (fds 1 and 2, so C libraries' too) to `log`, after writing
+    its first line; return a handle on the console Snakemake shows. A log that cannot be
+    written (a full disk) stops the job here with one line on the console."""
+    console = os.fdopen(os.dup(2), "w", buffering=1)
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(log, "w", buffering=1)  # noqa: SIM115 - kept open as the process's output
+        handle.write(f"robustsweep {stage} on {socket.gethostname()}, pid {os.getpid()}\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    except OSError as error:
+        console.write(
+            f"robustsweep {stage}: cannot write the job's log {log} ({error.strerror or error}); "
+            "free space there and rerun the workflow\n"
+        )
+        raise SystemExit(1) from None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(handle.fileno(), 1)
+    os.dup2(handle.fileno(), 2)
+    return console
+
+
+def report(stage: str, message: str, console: TextIO | None) -> int:
+    """Print the one-line error to stderr: with a log, to the log (if it takes it: fd 2 is
+    the log) and to the console."""
+    line = f"robustsweep {stage}: {message}"
+    if console is None:
+        print(line, file=sys.stderr)
+        return 1
+    with contextlib.suppress(OSError):  # the log's disk may be full
+        sys.stderr.flush()
+        os.write(2, (line + "\n").encode())
+    console.write(line + "\n")
+    return 1
+
+
+def outputs_of(job_json: str) -> list[str]:
+    try:
+        return list(json.loads(job_json).get("outputs", []))
+    except ValueError:
+        return []
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) != 3 or argv[0] not in STAGES:
+    if len(argv) not in (3, 4) or argv[0] not in STAGES:
         print(
-            f"usage: python -m robustsweep <stage> '<settings JSON>' '<job JSON>'; "
+            f"usage: python -m robustsweep <stage> '<settings JSON>' '<job JSON>' [<log file>]; "
             f"stages: {', '.join(STAGES)}",
             file=sys.stderr,
         )
         return 2
+    stage = argv[0]
+    console = log_to(Path(argv[3]), stage) if len(argv) == 4 else None
     try:
-        run_stage(*argv)
+        run_stage(*argv[:3])
     except (InputError, FileNotFoundError) as error:
         # Problems with inputs get one line naming the file and the fix; bugs keep tracebacks.
-        print(f"robustsweep {argv[0]}: {error}", file=sys.stderr)
-        return 1
+        return report(stage, str(error), console)
+    except OSError as error:
+        if not is_disk_full(error):
+            raise
+        return report(stage, disk_full_message(error, outputs_of(argv[2])), console)
     return 0

@@ -133,7 +133,11 @@ def describe(error: ValidationError, prefix: str = "") -> str:
             seen.add(item)
         return f"config key '{key}' lists {duplicates} more than once; list each value once"
     if error.validator == "pattern" and error.validator_value.startswith("^[A-Za-z]"):
-        parent = config_key(list(error.absolute_path)[:-1], prefix) or "the top level"
+        # a mapping's key (propertyNames) is reported at the mapping; a value at itself
+        where = list(error.absolute_path)
+        if "propertyNames" not in error.absolute_schema_path:
+            where = where[:-1]
+        parent = config_key(where, prefix) or "the top level"
         return (
             f"name {error.instance!r} under '{parent}' must "
             "start with a letter and use only letters, digits and underscores"

@@ -19,3 +19,11 @@ class StoreError(InputError):
 
 class WeightsError(InputError):
     """A weights file that is truncated, corrupt or not written by robustsweep."""
+
+
+class FileCheckError(InputError):
+    """A file a job needs that is missing, damaged, or made for another job or study."""
+
+
+class ImageFileError(InputError):
+    """An image file that cannot be decoded (truncated, not an image), named by its path."""

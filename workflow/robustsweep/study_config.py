@@ -12,11 +12,13 @@ Runs in the Snakefile before any job is scheduled, so it must stay light: no tor
 from __future__ import annotations
 
 import copy
+import math
+import os
 from pathlib import Path
 from typing import Any
 
 from robustsweep.attacks.methods import ATTACK_METHODS
-from robustsweep.config_schema import load_schema, validate
+from robustsweep.config_schema import config_key, load_schema, validate
 from robustsweep.data.patterns import NATURAL_PATTERNS
 from robustsweep.data.sources import DATASET_SOURCES, DatasetSource, source_of
 from robustsweep.input_errors import ConfigError
@@ -30,9 +32,13 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     """Fill defaults, check the schema, every method's parameters and the cross-key rules;
     return the completed config."""
     config = copy.deepcopy(dict(config))
+    _check_finite(config)
+    given_splits = set((config.get("dataset") or {}).get("splits") or {})
     validate(config, load_schema())
+    _expand_paths(config)
     config["defences"].setdefault("standard", {"method": "standard"})
     _check_dataset(config)
+    _check_splits(config, given_splits)
     facts = StudyFacts(
         image_size=config["dataset"]["image_size"],
         attacks=tuple(config["attacks"]["methods"]),
@@ -49,6 +55,57 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     _check_explanations(config)
     study_paper_numbers(config)  # the paper's numbers name only what the study defines
     return config
+
+
+def _check_finite(value: Any, path: tuple = ()) -> None:
+    """NaN and infinity nowhere in the config, whatever the key (the schema refuses them where
+    it types a number; this also covers keys only a method reads)."""
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _check_finite(inner, (*path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            _check_finite(inner, (*path, index))
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key '{config_key(path)}' must be a finite number, got {value!r}")
+
+
+def _expand_paths(config: dict) -> None:
+    """`~` in the folder keys means the home folder, as in a shell; `results` normalised
+    (`results/` and `./results` are `results`)."""
+    config["results"] = os.path.normpath(os.path.expanduser(config["results"]))
+    for section, keys in (("dataset", ("root", "test_root")), ("natural_adversarial", ("root",))):
+        for key in keys:
+            if isinstance(config[section].get(key), str):
+                config[section][key] = os.path.expanduser(config[section][key])
+
+
+def _check_splits(config: dict, given: set[str]) -> None:
+    """The split fractions in use sum to 1: no silent rescaling. With an official test set
+    (CIFAR, an imagefolder's test_root) train and pool divide the training images; a study
+    that sets neither gets the defaults' 3:1 (train 0.75, pool 0.25), written into the
+    resolved config that the study record keeps."""
+    splits = config["dataset"]["splits"]
+    official = dataset_source(config).has_official_test()
+    used = ("train", "pool") if official else ("train", "test", "pool")
+    total = sum(splits[name] for name in used)
+    if not given & set(used):
+        for name in used:
+            splits[name] = round(splits[name] / total, 12)
+        return
+    if abs(total - 1) > 1e-6:
+        terms = " + ".join(f"{name} {splits[name]:g}" for name in used)
+        scaled = ", ".join(f"{name}: {splits[name] / total:.4g}" for name in used)
+        official_note = (
+            " (the test split is the source's official test set, so train and pool divide "
+            "the training images)"
+            if official
+            else ""
+        )
+        raise ConfigError(
+            f"config key 'dataset.splits' sums to {total:g} ({terms}){official_note}; the "
+            f"shares must sum to 1, e.g. {{{scaled}}}"
+        )
 
 
 def _resolve_methods(specs: dict, key: str, registry: Registry, facts: StudyFacts) -> None:

@@ -7,10 +7,12 @@ Torch-free, because the Snakefile uses it to build the DAG.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from robustsweep.code_digest import method_code, stage_code
 from robustsweep.data.sources import source_of
+from robustsweep.file_identity import sha256_text
 from robustsweep.registry import Registry
 from robustsweep.stage_settings import (
     AttackSettings,
@@ -245,6 +247,98 @@ def explain_settings(config: dict) -> str:
 
 def record_settings(config: dict) -> str:
     return to_json(RecordSettings(config=config))
+
+
+# -- what each file is made for (file_identity.py: writers seal it, readers check it) -------
+
+RUN_PATTERN = r"runs/(?P<model>[A-Za-z]\w*)/N(?P<n>\d+)/draw(?P<draw>\d+)/(?P<defence>[A-Za-z]\w*)"
+
+
+def _run_of(match: re.Match) -> Run:
+    return Run(match["model"], int(match["n"]), int(match["draw"]), match["defence"])
+
+
+def _natural_settings(config: dict) -> str:
+    if "root" in config["natural_adversarial"]:
+        return natural_folder_settings(config)
+    return mining_settings(config)
+
+
+# a file in the results folder -> the identity it carries: its kind, what it is made for, the
+# sha256 of its job's settings (the tracked settings JSON) and, for pixels, the image size
+PLANNED_FILES = {
+    r"data/dataset\.h5": lambda c, m: {
+        "kind": "dataset",
+        "settings_sha256": sha256_text(prepare_settings(c)),
+        "image_size": c["dataset"]["image_size"],
+    },
+    r"data/natural_adversarial\.h5": lambda c, m: {
+        "kind": "natural_adversarial",
+        "settings_sha256": sha256_text(_natural_settings(c)),
+        "image_size": c["dataset"]["image_size"],
+    },
+    r"subsets/N(?P<n>\d+)/draw(?P<draw>\d+)\.json": lambda c, m: {
+        "kind": "subset",
+        "settings_sha256": sha256_text(subset_settings(c, int(m["n"]), int(m["draw"]))),
+    },
+    r"store/(?P<split>train|test)/(?P<attack>\w+)\.h5": lambda c, m: {
+        "kind": "store",
+        "split": m["split"],
+        "attack": m["attack"],
+        "settings_sha256": sha256_text(store_settings(c, m["split"], m["attack"])),
+        "image_size": c["dataset"]["image_size"],
+    },
+    RUN_PATTERN + r"/weights\.safetensors": lambda c, m: {
+        "kind": "weights",
+        "run": _run_of(m).folder,
+        "settings_sha256": sha256_text(train_settings(c, _run_of(m))),
+        "image_size": c["dataset"]["image_size"],
+    },
+    RUN_PATTERN + r"/logits\.h5": lambda c, m: {
+        "kind": "logits",
+        "run": _run_of(m).folder,
+        "settings_sha256": sha256_text(logits_settings(c)),
+    },
+    RUN_PATTERN + r"/whitebox/(?P<attack>\w+)\.h5": lambda c, m: {
+        "kind": "white_box",
+        "run": _run_of(m).folder,
+        "attack": m["attack"],
+        "settings_sha256": sha256_text(white_box_settings(c, m["attack"])),
+    },
+}
+
+
+def planned_identity(config: dict, path: str) -> dict | None:
+    """The identity the file at `path` (as the rules spell it, under `results`) must carry;
+    None for files without one (tables, figures, logs)."""
+    prefix = config["results"].rstrip("/") + "/"
+    if not path.startswith(prefix):
+        return None
+    relative = path[len(prefix) :]
+    for pattern, identity in PLANNED_FILES.items():
+        if match := re.fullmatch(pattern, relative):
+            return identity(config, match)
+    return None
+
+
+def job_identities(config: dict, inputs: dict, outputs: dict) -> dict:
+    """The job JSON's `expect` (input name, or group and key, -> identity the input must
+    carry) and `identity` (output path -> identity its writer seals it with)."""
+    expect: dict = {}
+    for name, path in inputs.items():
+        if not isinstance(path, str) or (identity := planned_identity(config, path)) is None:
+            continue
+        group, _, key = name.partition("__")
+        if key:
+            expect.setdefault(group, {})[key] = identity
+        else:
+            expect[name] = identity
+    made = {
+        path: identity
+        for path in outputs.values()
+        if isinstance(path, str) and (identity := planned_identity(config, path)) is not None
+    }
+    return {"expect": expect, "identity": made}
 
 
 # -- which code each job runs (tracked by content) ----------------------------------------

@@ -25,6 +25,8 @@ from robustsweep.attacks.methods import ATTACK_METHODS
 from robustsweep.attacks.store_file import expected_attrs, open_partial
 from robustsweep.compute_device import configure
 from robustsweep.data.prepared_dataset import load_split
+from robustsweep.disk_space import require_free_space
+from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
 from robustsweep.input_errors import StoreError
 from robustsweep.models.inference import quantize, to_float
 from robustsweep.models.trained_models import load_model
@@ -62,6 +64,11 @@ def generate_store(
 ) -> None:
     """Attack the source model over a whole split and store every adversarial image."""
     data = load_split(dataset, split)
+    if len(data.labels) == 0:
+        raise StoreError(
+            f"the {split} split holds no images, so the store {output} would be empty; give "
+            f"'dataset.splits.{split}' a larger share"
+        )
     model, card = load_model(source_weights, str(device))
     for p in model.parameters():
         p.requires_grad_(False)
@@ -78,6 +85,8 @@ def generate_store(
     attrs = expected_attrs(attack, spec, split, file_sha256(source_weights), seed, batch_size, n)
     tmp = partial_path(Path(output))
     tmp.parent.mkdir(parents=True, exist_ok=True)
+    if not tmp.exists():
+        require_free_space(tmp, data.images.nbytes + 24 * n, f"{n} adversarial images")
     with open_partial(tmp, attrs, data.images.shape, n_chunks) as h5:
         group = h5[attack]
         done = group["chunk_done"][()]
@@ -112,6 +121,13 @@ def generate_store(
                     "and rerun: generation resumes at the first unfinished chunk"
                 ) from error
         group.attrs["complete"] = True
+        identity = identity_for(
+            "store",
+            output,
+            image_size=int(data.images.shape[1]),
+            dataset_sha256=recorded_digest(dataset),
+        )
+        seal_h5(h5, identity)
     os.replace(tmp, output)
 
 

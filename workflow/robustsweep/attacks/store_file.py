@@ -7,7 +7,8 @@ Layout, one group named after the attack:
   source_pred  (n,) int64   source model's class id for the stored (quantised) image
   chunk_done   (n_chunks,) bool, set after each chunk is flushed (resume point)
   attrs: method, params (JSON), split, source_weights_sha256, versions (JSON), seed,
-         batch_size, and `complete`, written last.
+         batch_size, and `complete`
+root attrs: the seal (file_identity.py: identity, content_sha256), written last.
 
 Generation (adversarial_store.py) writes to `<output>.partial` and renames it when complete;
 readers refuse a file without the completion marker.
@@ -81,7 +82,10 @@ def open_partial(path: Path, attrs: dict, shape: tuple[int, ...], n_chunks: int)
 
 
 def read_store(path: Path) -> StoredSamples:
-    """Load a completed store; a truncated or half-written file raises StoreError naming it."""
+    """Load a completed store; a missing, truncated or half-written file raises StoreError
+    naming it."""
+    if not Path(path).exists():
+        raise StoreError(f"{path}: adversarial store is missing; rerun the workflow to make it")
     try:
         with h5py.File(path, "r") as h5:
             (attack,) = list(h5.keys())

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from robustsweep.atomic_output import write_json
+from robustsweep.file_identity import identity_for, recorded_digest, sealed_json
 from robustsweep.stage_settings import SubsetSettings
 
 
@@ -48,7 +49,15 @@ def subset_stage(*, settings: SubsetSettings, dataset: Path, output: Path) -> No
     from robustsweep.data.prepared_dataset import load_class_names
 
     names = load_class_names(dataset)
-    write_subset(output, range(len(names)), names, settings.n, settings.study_seed, settings.draw)
+    write_subset(
+        output,
+        range(len(names)),
+        names,
+        settings.n,
+        settings.study_seed,
+        settings.draw,
+        recorded_digest(dataset),
+    )
 
 
 def write_subset(
@@ -58,16 +67,17 @@ def write_subset(
     n: int,
     study_seed: int,
     draw: int,
+    dataset_sha256: str | None = None,
 ) -> None:
-    """Save the choice as JSON: the class ids, their names, and how they were chosen."""
+    """Save the choice as JSON: the class ids, their names, how they were chosen, and the
+    seal (file_identity.py) naming the prepared dataset they index."""
     chosen = choose_classes(pool, n, study_seed, draw)
-    write_json(
-        output,
-        {
-            "n": n,
-            "study_seed": study_seed,
-            "draw": draw,
-            "class_ids": chosen,
-            "class_names": [class_names[c] for c in chosen],
-        },
-    )
+    payload = {
+        "n": n,
+        "study_seed": study_seed,
+        "draw": draw,
+        "class_ids": chosen,
+        "class_names": [class_names[c] for c in chosen],
+    }
+    identity = identity_for("subset", output, dataset_sha256=dataset_sha256)
+    write_json(output, sealed_json(payload, identity))

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from robustsweep.input_errors import ImageFileError
+
 # the training augmentations of file-index datasets (`training.augmentation`)
 FILE_AUGMENTATIONS = ("none", "imagenet")
 
@@ -55,12 +57,73 @@ def train_transform(size: int, augmentation: str):
     )
 
 
-def rgb_image(path: str):
-    """PIL image in RGB (grey and CMYK JPEGs exist in ImageNet)."""
+# integer modes Pillow opens 16-bit images in (PNG, TIFF, PGM); convert("RGB") would clip
+# them at 255, turning most of a 16-bit image white
+WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def _eight_bit(image):
+    """A 16-bit greyscale image scaled to 8 bits (0..65535 -> 0..255, rounded); values of a
+    32-bit integer image are read on the same 16-bit scale and clipped to it."""
     from PIL import Image
 
-    with Image.open(path) as image:
-        return image.convert("RGB")
+    wide = np.asarray(image, dtype=np.int64).clip(0, 65535)
+    return Image.fromarray(((wide * 255 + 32767) // 65535).astype(np.uint8), mode="L")
+
+
+def rgb_image(path: str):
+    """PIL image in RGB (grey and CMYK JPEGs exist in ImageNet; 16-bit grey is scaled, not
+    clipped); a file that does not decode raises ImageFileError naming it."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            if image.mode in WIDE_MODES:
+                return _eight_bit(image).convert("RGB")
+            return image.convert("RGB")
+    except (OSError, ValueError, SyntaxError) as error:
+        raise ImageFileError(f"image {path} cannot be decoded ({error}); {IMAGE_FIX}") from None
+
+
+IMAGE_FIX = "replace the file or move it out of the class folder, and rerun"
+
+
+def decode_problem(path: str, size: int) -> str | None:
+    """Why the image at `path` does not decode, or None. A JPEG is decoded at the smallest
+    DCT scale that still covers `size` (Pillow's draft mode): every byte is read, so a
+    truncated file is found, at a fraction of a full decode."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.draft("RGB", (size, size))
+            image.load()
+    except (OSError, ValueError, SyntaxError) as error:
+        return str(error) or type(error).__name__
+    return None
+
+
+def check_images(paths: list[str], size: int, threads: int = 1) -> None:
+    """Decode every image once (threads: Pillow's decoders release the GIL) and stop at the
+    first that does not decode, naming it and counting the others."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm import tqdm
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        problems = list(
+            tqdm(
+                pool.map(decode_problem, paths, [size] * len(paths)),
+                total=len(paths),
+                desc="check images",
+                mininterval=10,
+            )
+        )
+    bad = [(path, problem) for path, problem in zip(paths, problems, strict=True) if problem]
+    if bad:
+        path, problem = bad[0]
+        others = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
+        raise ImageFileError(f"image {path} cannot be decoded ({problem}){others}; {IMAGE_FIX}")
 
 
 class ImageFiles(Dataset):

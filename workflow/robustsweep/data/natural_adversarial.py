@@ -7,12 +7,13 @@ The kept set stores each image's pattern, so accuracy per pattern can be reporte
 
 File layout: images (n, H, W, 3) uint8, label, clean_index, pattern (string),
 reference_pred, reference_confidence; attrs: patterns, severity, seed, candidates and kept
-counts per pattern (JSON), reference weights hash.
+counts per pattern (JSON), reference weights hash, and the seal (file_identity.py). A filter
+that keeps nothing stops the job: an empty set would score every model on nothing.
 
 A study with a natural adversarial set on disk (ImageNet-A: `natural_adversarial.root`) is
 not mined: `index_natural_folder` writes its file index instead (paths, label, clean_index -1,
-pattern = the set's name; attrs image_size, root), labelled by class name with the prepared
-dataset's labels, and readers decode it with the evaluation preprocessing.
+pattern = the set's name; attrs image_size, root, seal), labelled by class name with the
+prepared dataset's labels, and readers decode it with the evaluation preprocessing.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from robustsweep.atomic_output import atomic_path
 from robustsweep.compute_device import configure
 from robustsweep.data.patterns import apply_pattern
 from robustsweep.data.prepared_dataset import load_class_names, load_split
+from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
+from robustsweep.input_errors import InputError
 from robustsweep.models.inference import forward
 from robustsweep.models.trained_models import load_model
 from robustsweep.provenance import file_sha256
@@ -82,6 +85,11 @@ def mine_natural_adversarial(
     """Corrupt the pool, keep what the reference model misclassifies (at most
     `max_confidence` sure of its wrong answer), and store it."""
     pool = load_split(dataset, "pool")
+    if len(pool.labels) == 0:
+        raise InputError(
+            "the pool split holds no images, so there is nothing to mine natural adversarial "
+            "examples from; give 'dataset.splits.pool' a share or set 'natural_adversarial.root'"
+        )
     model, card = load_model(reference_weights, str(device))
     candidates, rows, names = corrupt_pool(pool.images, patterns, severity, seed, variants)
     probabilities = softmax(forward(model, candidates, device), axis=1)
@@ -92,6 +100,14 @@ def mine_natural_adversarial(
         "candidates": dict(Counter(names.tolist())),
         "kept": dict(Counter(names[keep].tolist())),
     }
+    if not keep.any():
+        wrong = int((predicted != pool.labels[rows]).sum())
+        raise InputError(
+            f"the natural adversarial set would be empty: the reference model got {wrong} of "
+            f"{len(keep)} corrupted pool images wrong, none with confidence <= "
+            f"max_confidence {max_confidence}; raise 'natural_adversarial.max_confidence', "
+            "'natural_adversarial.severity' or 'variants', or add patterns"
+        )
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         h5.create_dataset("images", data=candidates[keep])
         h5.create_dataset("label", data=pool.labels[rows][keep])
@@ -107,6 +123,13 @@ def mine_natural_adversarial(
             counts=json.dumps(counts, sort_keys=True),
             reference_weights_sha256=file_sha256(reference_weights),
         )
+        identity = identity_for(
+            "natural_adversarial",
+            output,
+            image_size=int(candidates.shape[1]),
+            dataset_sha256=recorded_digest(dataset),
+        )
+        seal_h5(h5, identity)
     print(f"kept {int(keep.sum())} of {len(keep)} corrupted pool images: {counts['kept']}")
 
 
@@ -125,12 +148,27 @@ def index_natural_folder(output: Path, dataset: Path, root: Path, name: str) -> 
     found = image_paths(root, folders)
     with h5py.File(dataset, "r") as prepared:
         image_size = int(prepared.attrs["image_size"])
+    if not found:
+        raise InputError(
+            f"natural adversarial folder {root} holds no images of the study's classes; "
+            "point 'natural_adversarial.root' at the set (ImageNet-A) or remove it to mine one"
+        )
+    from robustsweep.data.image_files import check_images
+
+    check_images([path for path, _ in found], image_size, torch.get_num_threads())
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         h5.create_dataset("paths", data=[path for path, _ in found], dtype=h5py.string_dtype())
         h5.create_dataset("label", data=np.asarray([label for _, label in found], np.int64))
         h5.create_dataset("clean_index", data=np.full(len(found), -1, np.int64))
         h5.create_dataset("pattern", data=[name] * len(found), dtype=h5py.string_dtype())
         h5.attrs.update(image_size=image_size, root=str(root))
+        identity = identity_for(
+            "natural_adversarial",
+            output,
+            image_size=image_size,
+            dataset_sha256=recorded_digest(dataset),
+        )
+        seal_h5(h5, identity)
     print(f"indexed {len(found)} images of {len(folders)} classes from {root} as '{name}'")
 
 

@@ -7,8 +7,12 @@ Layout of the file (every later stage reads only this):
   /class_names   (K,) UTF-8 strings
   /splits/train, /splits/test, /splits/pool   int64 indices into /images, disjoint
   attrs: source, storage (pixels|files), image_size, official_test (an official test set
-         kept), seed, fractions
+         kept), seed, fractions, and the seal (file_identity.py: identity, content_sha256)
 Readers get pixels either way: a file index is decoded with image_files.py's preprocessing.
+
+Every image of a folder source is decoded once here (image_files.check_images), so a
+truncated or undecodable file stops this job, named, before anything trains on the tree;
+and every class must get at least one train and one test image.
 """
 
 from __future__ import annotations
@@ -21,7 +25,10 @@ import numpy as np
 
 from robustsweep.atomic_output import atomic_path
 from robustsweep.data.sources import source_of
-from robustsweep.stage_settings import PrepareSettings
+from robustsweep.disk_space import require_free_space
+from robustsweep.file_identity import identity_for, seal_h5
+from robustsweep.input_errors import ConfigError
+from robustsweep.stage_settings import Compute, PrepareSettings
 
 SPLITS = ("train", "test", "pool")
 
@@ -65,18 +72,44 @@ def stratified_splits(
     return {name: splits[name] for name in SPLITS}
 
 
-def prepare_stage(*, settings: PrepareSettings, output: Path) -> None:
-    prepare_dataset(output, settings.dataset, settings.seed)
+def check_split_sizes(
+    splits: dict[str, np.ndarray], labels: np.ndarray, class_names: list[str], fractions: dict
+) -> None:
+    """Every class has a train and a test image: a class without one would be trained on
+    nothing, or scored on nothing, and its metrics would look complete."""
+    for split in ("train", "test"):
+        counts = np.bincount(labels[splits[split]], minlength=len(class_names))
+        empty = np.flatnonzero(counts == 0)
+        if len(empty):
+            first = int(empty[0])
+            more = f" (and {len(empty) - 1} more)" if len(empty) > 1 else ""
+            raise ConfigError(
+                f"class '{class_names[first]}'{more} gets no {split} images: its "
+                f"{int(np.sum(labels == first))} image(s) split by 'dataset.splits' "
+                f"{fractions} leave none for {split}; raise 'dataset.splits.{split}' or add "
+                "images to the class"
+            )
 
 
-def prepare_dataset(output: Path, spec: dict, seed: int) -> None:
+def prepare_stage(
+    *, settings: PrepareSettings, output: Path, compute: Compute | None = None
+) -> None:
+    threads = compute.threads if compute is not None else 1
+    prepare_dataset(output, settings.dataset, settings.seed, threads)
+
+
+def prepare_dataset(output: Path, spec: dict, seed: int, threads: int = 1) -> None:
     """Materialise the config's `dataset` mapping (validated: the source's options, image
     size and split fractions) into the layout of the module docstring."""
     source = source_of(spec)
     storage = source.storage
-    raw = source.index() if storage == "files" else source.load(spec["image_size"])
+    indexed = checked_file_index(source, spec["image_size"], threads)
+    raw = indexed if storage == "files" else source.load(spec["image_size"])
     fractions = spec["splits"]
     splits = stratified_splits(raw.labels, fractions, seed, raw.official_test)
+    check_split_sizes(splits, raw.labels, raw.class_names, fractions)
+    if storage != "files":
+        require_free_space(output, raw.images.nbytes, f"{len(raw.images)} images")
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         if storage == "files":
             h5.create_dataset("paths", data=raw.paths, dtype=h5py.string_dtype())
@@ -96,6 +129,20 @@ def prepare_dataset(output: Path, spec: dict, seed: int) -> None:
             seed=seed,
             fractions=[fractions[name] for name in SPLITS],
         )
+        seal_h5(h5, identity_for("dataset", output, image_size=spec["image_size"]))
+
+
+def checked_file_index(source, image_size: int, threads: int):
+    """A folder source's file index, every image decoded once to check it (None for sources
+    without files: digits, CIFAR)."""
+    from robustsweep.data.image_files import check_images
+
+    try:
+        indexed = source.index()
+    except NotImplementedError:
+        return None
+    check_images(indexed.paths, image_size, threads)
+    return indexed
 
 
 @dataclass(frozen=True)
@@ -135,6 +182,11 @@ def load_split(path: Path, split: str) -> Split:
         return Split(
             images=h5["images"][()][indices], labels=h5["labels"][()][indices], indices=indices
         )
+
+
+def dataset_image_size(path: Path) -> int:
+    with h5py.File(path, "r") as h5:
+        return int(h5.attrs["image_size"])
 
 
 def load_class_names(path: Path) -> list[str]:

@@ -11,7 +11,8 @@ white-box sets (`whitebox-<name>`, this model attacked itself) are one file per 
 Layout: one group per test set (test_set_logits.py); file attrs: class_ids (what each of the
 K logits stands for), architecture, parameters, pretrained_weights (the published weights of a
 pretrained run, "" for trained ones), and the gradient-masking measurements
-zero_gradient_fraction and huge_eps_accuracy (NaN when the checks are off).
+zero_gradient_fraction and huge_eps_accuracy (NaN when the checks are off), and the seal
+(file_identity.py) naming the run, the weights and the prepared dataset it was computed from.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ import numpy as np
 from robustsweep.atomic_output import atomic_path
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.test_set_logits import write_test_set
+from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
+from robustsweep.input_errors import InputError
 from robustsweep.stage_settings import Compute, LogitsSettings, MaskingChecks
 
 if TYPE_CHECKING:  # evaluation reads caches without paying for a torch import
@@ -88,6 +91,11 @@ def compute_logits(
         stored = read_store(path)
         test_sets[f"attack-{name}"] = (stored.images, stored.label, None, stored.clean_index)
     own = np.isin(clean.labels, card.class_ids)
+    if not own.any():
+        raise InputError(
+            f"the test split holds no images of the run's classes {card.class_ids}; give "
+            "'dataset.splits.test' a larger share"
+        )
     checks = masking_measurements(
         model,
         card.class_ids,
@@ -108,6 +116,13 @@ def compute_logits(
             pretrained_weights=card.weights_source or "",
             **checks,
         )
+        identity = identity_for(
+            "logits",
+            output,
+            dataset_sha256=recorded_digest(dataset),
+            weights_sha256=recorded_digest(weights),
+        )
+        seal_h5(h5, identity)
 
 
 def masking_measurements(

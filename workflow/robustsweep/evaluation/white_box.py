@@ -7,7 +7,8 @@ evaluation fine-grained: adding a white-box attack, or changing one, reruns only
 
 Layout: one group `whitebox-<attack>` with the adversarial images (n, H, W, 3) uint8, the
 model's logits on them, label, index (rows in the prepared dataset) and, for detector-head
-runs, detector_score; attrs: spec (the attack's method and parameters, JSON).
+runs, detector_score; attrs: spec (the attack's method and parameters, JSON); root attrs:
+the seal (file_identity.py) naming the run, attack, weights and prepared dataset.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from robustsweep.attacks.methods import ATTACK_METHODS
 from robustsweep.compute_device import configure
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.test_set_logits import write_test_set
+from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
+from robustsweep.input_errors import InputError
 from robustsweep.models.inference import quantize, to_float
 from robustsweep.models.trained_models import load_detector, load_model
 from robustsweep.stage_settings import AttackSettings, Compute
@@ -85,6 +88,11 @@ def attack_own_model(
         parameter.requires_grad_(False)
     clean = load_split(dataset, "test")
     own = np.isin(clean.labels, card.class_ids)
+    if not own.any():
+        raise InputError(
+            f"the test split holds no images of the run's classes {card.class_ids}; give "
+            "'dataset.splits.test' a larger share"
+        )
     images, labels = clean.images[own], clean.labels[own]
     adversarial = white_box_images(
         model, card.class_ids, images, labels, spec, batch_size, seed, device
@@ -102,3 +110,10 @@ def attack_own_model(
         )
         group.create_dataset("images", data=adversarial)
         group.attrs["spec"] = json.dumps(spec, sort_keys=True)
+        identity = identity_for(
+            "white_box",
+            output,
+            dataset_sha256=recorded_digest(dataset),
+            weights_sha256=recorded_digest(weights),
+        )
+        seal_h5(h5, identity)

@@ -24,7 +24,8 @@ import torch
 
 from robustsweep.atomic_output import atomic_path
 from robustsweep.data.imagenet_classes import imagenet_synsets
-from robustsweep.data.prepared_dataset import load_class_names
+from robustsweep.data.prepared_dataset import dataset_image_size, load_class_names
+from robustsweep.file_identity import recorded_digest
 from robustsweep.input_errors import InputError, WeightsError
 from robustsweep.models.architectures import Architecture, architecture_of
 from robustsweep.models.networks import build_model
@@ -130,6 +131,10 @@ def export_pretrained(
         class_ids,
         logit_positions=positions,
         weights_source=source,
+        facts={
+            "image_size": dataset_image_size(dataset),
+            "dataset_sha256": recorded_digest(dataset),
+        },
     )
     print(f"{source}: logits of {len(positions)} of ImageNet's 1000 classes kept")
     with atomic_path(log_out) as tmp:

@@ -6,7 +6,8 @@ logit stands for, so a weights file is self-describing. A pretrained ImageNet mo
 records which of its 1000 logits it keeps (`logit_positions`) and whose weights it carries.
 A run trained with tan2022's detector head also holds the detector and the frozen clean
 copy it reads (tensor names prefixed `detector.` and `clean_copy.`), described by the
-card's `detector` entry.
+card's `detector` entry. The header also carries the seal (file_identity.py): the run the
+file was trained for and a sha256 of the whole file, checked before any job uses it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from robustsweep.atomic_output import atomic_path
+from robustsweep.file_identity import SEAL_KEYS, identity_for, sealed_tensor_metadata
 from robustsweep.input_errors import WeightsError
 from robustsweep.models.networks import build_model, parameter_count
 
@@ -50,7 +52,8 @@ class ModelCard:
                 f"{path}: not a robustsweep weights file (no model card in its header); "
                 "delete it and rerun the training rule"
             )
-        return cls(**json.loads(metadata["robustsweep"]))
+        fields = json.loads(metadata["robustsweep"])
+        return cls(**{k: v for k, v in fields.items() if k not in SEAL_KEYS})
 
 
 EXTRA_PREFIXES = ("detector.", "clean_copy.")
@@ -65,8 +68,10 @@ def save_model(
     extras: tuple[dict, dict | None] = ({}, None),
     logit_positions: list[int] | None = None,
     weights_source: str | None = None,
+    facts: dict | None = None,
 ) -> ModelCard:
-    """Write weights (plus a defence's extra tensors) and card atomically; returns the card."""
+    """Write weights (plus a defence's extra tensors) and card atomically, sealed with the
+    identity planned for `path` plus `facts` (image size, dataset digest); returns the card."""
     tensors, detector = extras
     card = ModelCard(
         architecture,
@@ -78,8 +83,10 @@ def save_model(
         weights_source,
     )
     state = {k: v.detach().cpu().contiguous() for k, v in {**model.state_dict(), **tensors}.items()}
+    identity = identity_for("weights", path, **(facts or {}))
+    metadata = sealed_tensor_metadata(state, card.to_metadata(), identity)
     with atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata=card.to_metadata())
+        save_file(state, str(tmp), metadata=metadata)
     return card
 
 

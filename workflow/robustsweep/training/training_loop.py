@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +31,9 @@ from tqdm import tqdm
 from robustsweep.atomic_output import atomic_path
 from robustsweep.compute_device import configure
 from robustsweep.data.prepared_dataset import is_file_index, load_split, load_split_files
-from robustsweep.input_errors import WeightsError
+from robustsweep.disk_space import require_free_space
+from robustsweep.file_identity import recorded_digest
+from robustsweep.input_errors import InputError, WeightsError
 from robustsweep.models.architectures import architecture_of
 from robustsweep.models.networks import build_model
 from robustsweep.models.trained_models import save_model
@@ -146,6 +149,19 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
+def load_failure(error: Exception) -> str:
+    """Why torch.load failed, in a few words. torch's own message for a file holding Python
+    objects advises loading it with weights_only=False, which would run whatever code the
+    file carries: that advice is never repeated."""
+    import pickle
+
+    if isinstance(error, pickle.UnpicklingError):
+        return "it holds Python objects besides tensors, which robustsweep never unpickles"
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).strip()
+    first = re.split(r"(?<=\.)\s", text.splitlines()[0] if text else "", maxsplit=1)[0]
+    return first.rstrip(".:") or type(error).__name__
+
+
 def _load_checkpoint(path: Path, fingerprint: str):
     """Checkpoint of the same run, or None; loaded without pickle (weights_only=True).
 
@@ -158,10 +174,9 @@ def _load_checkpoint(path: Path, fingerprint: str):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise WeightsError(
-            f"{path}: training checkpoint is truncated or corrupt ({reason}); delete it and "
-            "rerun the workflow to restart this run from epoch 0"
+            f"{path}: training checkpoint is truncated or corrupt ({load_failure(error)}); "
+            "delete it and rerun the workflow to restart this run from epoch 0"
         ) from error
     if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
         print(f"ignoring checkpoint {path} of another recipe or run; starting at epoch 0")
@@ -240,6 +255,11 @@ def train_run(
     class_ids = json.loads(Path(subset).read_text())["class_ids"]
     read = images_from_files if is_file_index(dataset) else images_on_device
     data = read(dataset, class_ids, recipe, device)
+    if data.count == 0:
+        raise InputError(
+            f"the train split holds no images of the run's classes {class_ids}; give "
+            "'dataset.splits.train' a larger share"
+        )
     context = TrainingContext(device, data.indices, store_paths, clean_copy, data.image_size)
     torch.manual_seed(seed)
     architecture = architecture_of(model_spec)
@@ -259,6 +279,9 @@ def train_run(
         sort_keys=True,
     )
     checkpoint = Path(weights_out).with_name("checkpoint.pt")
+    # a checkpoint holds the weights and the optimiser's state (AdamW: two more copies)
+    state_bytes = 4 * sum(p.numel() for p in [*model.parameters(), *trainer.parameters()])
+    require_free_space(checkpoint, 4 * state_bytes, "training checkpoint and weights")
     log: list[dict] = []
     start = 0
     if (state := _load_checkpoint(checkpoint, fingerprint)) is not None:
@@ -280,6 +303,7 @@ def train_run(
         architecture.options(),
         class_ids,
         trainer.saved_tensors(),
+        facts={"image_size": data.image_size, "dataset_sha256": recorded_digest(dataset)},
     )
     with atomic_path(log_out) as tmp:
         pd.DataFrame(log).to_csv(tmp, index=False)

@@ -61,6 +61,11 @@ class DatasetSource(Method):
     def class_count(self) -> int:
         raise NotImplementedError
 
+    def has_official_test(self) -> bool:
+        """Does the source keep an official test set as the test split? Then train and pool
+        divide the rest, and `splits.test` is not used."""
+        return False
+
     def class_names(self) -> list[str] | None:
         """The study's class names in label order, where known before any job (folders)."""
         return None

@@ -32,6 +32,9 @@ class CIFAR(DatasetSource):
     def class_count(self) -> int:
         return 10 if self.name == "cifar10" else 100
 
+    def has_official_test(self) -> bool:
+        return True
+
     def _present(self) -> bool:
         _, folder, archive = ARCHIVES[self.name]
         root = Path(self.root)

@@ -45,9 +45,15 @@ def class_folders(root: Path) -> list[str]:
         return sorted(e.name for e in entries if e.is_dir() and not e.name.startswith("."))
 
 
-def _has_image(folder: Path) -> bool:
+def _has_image(folder: Path, seen: set[str] | None = None) -> bool:
     """Any image in the folder or below? Stops at the first one: validation runs at every
-    Snakemake start, and an ImageNet class folder lists some 1,300 files (slow on NFS)."""
+    Snakemake start, and an ImageNet class folder lists some 1,300 files (slow on NFS). A
+    folder reached twice (a symlink loop) is not entered again."""
+    seen = set() if seen is None else seen
+    real = os.path.realpath(folder)
+    if real in seen:
+        return False
+    seen.add(real)
     subfolders = []
     with os.scandir(folder) as entries:
         for entry in entries:
@@ -55,7 +61,7 @@ def _has_image(folder: Path) -> bool:
                 subfolders.append(entry.path)
             elif entry.name.lower().endswith(IMAGE_EXTENSIONS):
                 return True
-    return any(_has_image(Path(sub)) for sub in subfolders)
+    return any(_has_image(Path(sub), seen) for sub in subfolders)
 
 
 def _listing(names: list[str], limit: int = 5) -> str:
@@ -99,12 +105,73 @@ def check_tree(root: Path, key: str, expected: list[str] | None) -> list[str]:
     return found
 
 
+def _inside(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def class_images(root: str, name: str) -> list[str]:
+    """The images under class folder `root/name`, in torchvision's make_dataset order (folders
+    sorted, then files). Symlinked sub-folders are followed, as torchvision does, but one that
+    leads back up the tree (a link to `.` or `..`), into another class's folder or to a folder
+    already walked stops with one line naming the link: followed, it would label other
+    classes' images, or the same images twice, as this class."""
+    folder = os.path.join(root, name)
+    own = os.path.realpath(folder)
+    seen = {own}
+    found: list[tuple[str, list[str]]] = []
+    for current, dirs, files in os.walk(folder, followlinks=True):
+        found.append((current, sorted(f for f in files if f.lower().endswith(IMAGE_EXTENSIONS))))
+        here = os.path.realpath(current)
+        for sub in dirs:
+            link = os.path.join(current, sub)
+            target = os.path.realpath(link)
+            if _inside(here, target):
+                problem = "leads back up the class tree (a loop)"
+            elif _inside(target, root) and not _inside(target, own):
+                problem = f"leads into another part of '{root}'"
+            elif target in seen:
+                problem = "leads to a folder already walked"
+            else:
+                seen.add(target)
+                continue
+            raise ConfigError(
+                f"class folder '{name}' in '{root}': '{link}' {problem} ({target}), so its "
+                f"images would be labelled '{name}'; remove the link or replace it with a "
+                "folder of this class's own images"
+            )
+    return [os.path.join(current, file) for current, files in sorted(found) for file in files]
+
+
+def _check_distinct_class_folders(root: str, names: list[str]) -> None:
+    """No class folder is (a link to) another, or inside another: its images would carry
+    both labels. Linked class folders are named first: they are the likely mistake."""
+    real = {name: os.path.realpath(os.path.join(root, name)) for name in names}
+    for name in sorted(names, key=lambda n: not os.path.islink(os.path.join(root, n))):
+        for other in names:
+            if other != name and _inside(real[name], real[other]):
+                where = "the same folder as" if real[name] == real[other] else "inside"
+                raise ConfigError(
+                    f"class folder '{name}' in '{root}' ({real[name]}) is {where} class folder "
+                    f"'{other}', so its images would carry both labels; replace it with a "
+                    "folder of this class's own images"
+                )
+
+
 def image_paths(tree: Path | str, class_to_idx: dict[str, int]) -> list[tuple[str, int]]:
     """(absolute path, label) of every image in the listed class folders of `tree`, in
     torchvision's ImageFolder order; the tree is resolved once, not every image path."""
-    from torchvision.datasets.folder import make_dataset
-
-    return make_dataset(str(Path(tree).resolve()), class_to_idx, IMAGE_EXTENSIONS)
+    root = str(Path(tree).resolve())
+    _check_distinct_class_folders(root, sorted(class_to_idx))
+    found = []
+    for name in sorted(class_to_idx):
+        images = class_images(root, name)
+        if not images:
+            raise ConfigError(
+                f"class folder(s) {name} in '{root}' hold no images "
+                f"({', '.join(IMAGE_EXTENSIONS)}); add images or remove the folder(s)"
+            )
+        found += [(path, class_to_idx[name]) for path in images]
+    return found
 
 
 CLASS_LIST = {
@@ -153,6 +220,9 @@ class ImageFolder(DatasetSource):
         if pool is None:
             pool = self.expected_classes() or class_folders(Path(self.root))
         return sorted(pool)
+
+    def has_official_test(self) -> bool:
+        return self.test_root is not None
 
     def class_count(self) -> int:
         if self.pool_classes or self.expected_classes():
