@@ -1,6 +1,26 @@
+rule collect_attacks:
+    input:
+        files=attacked_files(),
+    output:
+        output=f"{R}/tables/attacks.csv",
+    log:
+        f"{R}/logs/collect_attacks.log",
+    # reads HDF5 attributes only: run on the submitting host, not through the cluster queue
+    localrule: True
+    conda:
+        ENV
+    params:
+        **job_code("collect-attacks"),
+        settings=attack_table_settings(config),
+        job=lambda wildcards, input, output: job(input, output),
+    shell:
+        "python -m robustsweep collect-attacks {params.settings:q} {params.job:q} > {log:q} 2>&1"
+
+
 rule paper_tables:
     input:
         metrics=rules.collect_metrics.output[0],
+        attacks=rules.collect_attacks.output[0],
     output:
         output=f"{R}/tables/tables.md",
     log:
@@ -19,7 +39,7 @@ rule paper_tables:
 
 rule figure:
     input:
-        metrics=rules.collect_metrics.output[0],
+        unpack(figure_inputs),
     output:
         output=report(
             f"{R}/figures/{{figure}}.{config['figures']['format']}",

@@ -91,6 +91,27 @@ def test_logits_cache_holds_every_test_set(logits, digits_h5):
     assert attrs["class_ids"] == list(range(10))
     assert sets["clean"].logits.shape == (len(load_split(digits_h5, "test").labels), 10)
     assert sets["natural"].patterns is not None and sets["clean"].patterns is None
+    # transfer sets carry their store's attack, as white-box sets do
+    assert sets["attack-fgsm"].spec == {"method": "fgsm", "eps": 0.1}
+    assert sets["whitebox-pgd"].spec["method"] == "pgd" and sets["clean"].spec is None
+
+
+def test_white_box_set_reports_its_success_against_the_run(logits, digits_h5, trained_model):
+    from robustsweep.attacks.success_report import read_report
+
+    report = read_report(logits[1]["pgd"])
+    sets, _ = read_logits(*logits)
+    clean, attacked = sets["clean"], sets["whitebox-pgd"]
+    correct = clean.logits.argmax(1) == clean.labels
+    assert report["group"] == "whitebox-pgd" and report["n_attacked"] == correct.sum()
+    assert report["clean_accuracy"] == pytest.approx(correct.mean())
+    rounded = (attacked.logits.argmax(1) != attacked.labels)[correct].mean()
+    assert report["success_rounded"] == pytest.approx(rounded) and rounded > 0.95
+    assert report["budget_norm"] == "Linf" and report["linf_max"] <= 0.1
+    with h5py.File(logits[1]["pgd"]) as h5:
+        images = h5["whitebox-pgd/images"][()]
+    delta = np.abs(images.astype(int) - load_split(digits_h5, "test").images.astype(int))
+    assert report["linf_max"] == pytest.approx(delta.max() / 255) and delta.max() == 25
 
 
 def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):

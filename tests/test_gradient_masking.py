@@ -86,6 +86,26 @@ def test_black_box_of_another_budget_is_not_compared():
     assert masking_flags(accuracy, specs, 0.0, 0.0, 10) == []
 
 
+def test_label_leaking_is_flagged_where_an_attacked_set_beats_clean():
+    # small_cnn + offline_adversarial in the default study before this check: 98.3 % on
+    # attack-fgsm against 90.3 % clean (Kurakin et al.'s label leaking)
+    specs = {"attack-fgsm": {"method": "fgsm", "eps": 0.1}, "attack-gn": {"method": "gn"}}
+    accuracy = {
+        "clean": 0.903,
+        "attack-fgsm": 0.983,
+        "attack-gn": 0.95,  # noise carries no label: never label leaking
+        "whitebox-pgd": 0.2,
+        "hybrid-fgsm-10pct": 0.91,  # mixtures are not attacked sets of their own
+    }
+    flags = masking_flags(accuracy, specs | {"whitebox-pgd": PGD}, 0.0, 0.0, 10)
+    assert flags == ["label leaking: attack-fgsm accuracy 98.3% above clean 90.3% (Kurakin et al.)"]
+    accuracy |= {"attack-fgsm": 0.903, "whitebox-pgd": 0.91}
+    flags = masking_flags(accuracy, specs | {"whitebox-pgd": PGD}, 0.0, 0.0, 10)
+    assert flags == [
+        "label leaking: whitebox-pgd accuracy 91.0% above clean 90.3% (Kurakin et al.)"
+    ]
+
+
 def test_switched_off_checks_measure_nothing(trained_model, test_batch):
     from dataclasses import replace
 

@@ -14,6 +14,7 @@ from robustsweep.data.sources import source_of
 from robustsweep.registry import Registry
 from robustsweep.stage_settings import (
     AttackSettings,
+    AttackTableSettings,
     Compute,
     EvaluateSettings,
     ExplainSettings,
@@ -59,6 +60,29 @@ class Run:
         }
 
 
+@dataclass(frozen=True, order=True)
+class AttackedSet:
+    """A set of attacked images with a success report: a store (attacked against the attack
+    source, per split) or a white-box set (a run's model attacked itself, test split)."""
+
+    kind: str  # "store" or "whitebox"
+    split: str
+    attack: str
+    run: Run  # the attacked model's run
+
+    @property
+    def file(self) -> str:
+        """Its file, relative to the results folder."""
+        if self.kind == "store":
+            return f"store/{self.split}/{self.attack}.h5"
+        return f"{self.run.folder}/whitebox/{self.attack}.h5"
+
+    def identity(self) -> dict:
+        return {"kind": self.kind, "split": self.split, "attack": self.attack} | (
+            self.run.identity()
+        )
+
+
 def pool_size(config: dict) -> int:
     return source_of(config["dataset"]).class_count()
 
@@ -84,6 +108,31 @@ def support_run(config: dict, role: str) -> Run:
         else config["natural_adversarial"]["reference"]
     )
     return Run(section["model"], pool_size(config), section["draw"], "standard")
+
+
+def train_store_attacks(config: dict) -> list[str]:
+    """Attacks whose train-split store some run's defence reads."""
+    from robustsweep.training.defences import DEFENCES
+
+    names: set[str] = set()
+    for run in experiment_runs(config):
+        names.update(DEFENCES.build(config["defences"][run.defence]).stores_needed())
+    return sorted(names)
+
+
+def attacked_sets(config: dict) -> list[AttackedSet]:
+    """Every store and white-box set of the study, in a stable order."""
+    sets = []
+    if config["attacks"]["methods"]:
+        source = support_run(config, "source")
+        sets += [AttackedSet("store", "test", a, source) for a in config["attacks"]["methods"]]
+        sets += [AttackedSet("store", "train", a, source) for a in train_store_attacks(config)]
+    sets += [
+        AttackedSet("whitebox", "test", attack, run)
+        for run in experiment_runs(config)
+        for attack in config["evaluation"]["white_box"]
+    ]
+    return sorted(sets)
 
 
 def predicted_class_values(config: dict, run: Run) -> list[int]:
@@ -203,6 +252,15 @@ def evaluate_settings(config: dict, run: Run) -> str:
     )
 
 
+def attack_table_settings(config: dict) -> str:
+    return to_json(
+        AttackTableSettings(
+            min_success=config["attacks"]["min_success"],
+            sets=[attacked.identity() for attacked in attacked_sets(config)],
+        )
+    )
+
+
 def tables_settings(config: dict) -> str:
     return to_json(TablesSettings(pool_size=pool_size(config)))
 
@@ -239,6 +297,7 @@ STAGE_MODULES = {
     "white-box": "evaluation.white_box",
     "evaluate": "evaluation.run_evaluation",
     "collect": "reporting.metric_table",
+    "collect-attacks": "reporting.attack_table",
     "tables": "reporting.tables",
     "figure": "reporting.figures",
     "explain": "reporting.mistake_explanations",

@@ -10,7 +10,13 @@ and Carlini et al.'s evaluation checklist), none of which torchattacks offers:
   copy of the same attack from the store, or a black-box method such as Square or plain
   noise, at the same budget) leaves lower accuracy than a gradient-based white-box attack.
 The first two are measured once per model when its logits are cached; the third is read off
-the metric rows. Each flag is a warning next to the numbers, not an error.
+the metric rows. A fourth, read off the rows too, is Kurakin et al.'s label leaking (2017,
+"Adversarial machine learning at scale", sec. 4): a model whose accuracy on an attacked test
+set (transfer or white-box) is above its clean accuracy has learnt to read the attack's
+perturbation, which carries the true label when the attack was made from it (FGSM and
+one-step attacks in adversarial training above all); its robust accuracy on that set says
+nothing about robustness. Noise baselines carry no label and are not checked. Each flag is a
+warning next to the numbers, not an error.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ if TYPE_CHECKING:
 
 # methods that never read the attacked model's gradients
 BLACK_BOX_METHODS = frozenset({"square", "gn"})
+# methods whose perturbation never depends on the label: they cannot leak it
+LABEL_FREE_METHODS = frozenset({"gn"})
 
 
 def zero_gradient_fraction(
@@ -86,15 +94,18 @@ def masking_flags(
 ) -> list[str]:
     """The checks that fail for one run.
 
-    accuracy: test set -> accuracy over all of the run's classes; specs: white-box test set
-    -> its attack spec. Transfer copies (`attack-X`) compare with `whitebox-X`; black-box
-    white-box sets compare with gradient-based ones of the same budget.
+    accuracy: test set -> accuracy over all of the run's classes; specs: attacked test set
+    (`whitebox-X`, and `attack-X` where its store's spec is known) -> its attack spec. Transfer
+    copies (`attack-X`) compare with `whitebox-X`; black-box white-box sets compare with
+    gradient-based ones of the same budget; every attacked set compares with clean accuracy.
     """
     flags = []
     if zero_gradients > 0:
         flags.append(f"zero gradients on {zero_gradients:.1%} of images")
     if huge_accuracy > 1 / n_classes:
         flags.append(f"{huge_accuracy:.1%} accuracy at a huge eps (chance {1 / n_classes:.1%})")
+    flags += label_leaking(accuracy, specs)
+    specs = {name: spec for name, spec in specs.items() if name.startswith("whitebox-")}
     gradient_based = {
         name: spec for name, spec in specs.items() if spec["method"] not in BLACK_BOX_METHODS
     }
@@ -109,4 +120,24 @@ def masking_flags(
         for other, other_spec in gradient_based.items():
             if attack_budget(other_spec) == budget and accuracy[name] < accuracy[other]:
                 flags.append(f"{name} (black box) beats {other}")
+    return flags
+
+
+def label_leaking(accuracy: dict[str, float], specs: dict[str, dict]) -> list[str]:
+    """Attacked sets (transfer `attack-*`, white-box `whitebox-*`) on which the run is more
+    accurate than on the clean images (Kurakin et al.'s label leaking), noise excepted."""
+    clean = accuracy.get("clean")
+    if clean is None:
+        return []
+    flags = []
+    for name, value in sorted(accuracy.items()):
+        if not name.startswith(("attack-", "whitebox-")):
+            continue
+        if specs.get(name, {}).get("method") in LABEL_FREE_METHODS:
+            continue
+        if value > clean:
+            flags.append(
+                f"label leaking: {name} accuracy {value:.1%} above clean {clean:.1%} "
+                "(Kurakin et al.)"
+            )
     return flags

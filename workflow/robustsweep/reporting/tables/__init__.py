@@ -1,9 +1,10 @@
 """Stage 5: paper-style Markdown tables (tables.md), one module per table section.
 
 Each module registers a function (tidy metric table, TableContext) -> Markdown section in
-`TABLES`, with an `order` that places it in tables.md. Paper-style means: one row per draw or
-trial, then the mean, values in percent as printed in the papers. A section whose runs the
-study does not have says so instead of disappearing, so every tables.md has the same outline.
+`TABLES` (the context also holds the attack table, for the stored-attack section), with an
+`order` that places it in tables.md. Paper-style means: one row per draw or trial, then the
+mean, values in percent as printed in the papers. A section whose runs the study does not have
+says so instead of disappearing, so every tables.md has the same outline.
 """
 
 from __future__ import annotations
@@ -25,13 +26,19 @@ NO_RUNS = "no runs in this study produce this table"
 
 @dataclass(frozen=True)
 class TableContext:
-    """What tables need besides the metrics: the class pool (what 'all-class' means)."""
+    """What tables need besides the metrics: the class pool (what 'all-class' means) and the
+    attack table (reporting/attack_table.py: every store's and white-box set's success)."""
 
     pool_size: int
+    attacks: pd.DataFrame | None = None
 
 
-def tables_stage(*, settings: TablesSettings, metrics: Path, output: Path) -> None:
-    write_tables(metrics, output, TableContext(settings.pool_size))
+def tables_stage(
+    *, settings: TablesSettings, metrics: Path, output: Path, attacks: Path | None = None
+) -> None:
+    from robustsweep.reporting.attack_table import read_attack_table
+
+    write_tables(metrics, output, TableContext(settings.pool_size, read_attack_table(attacks)))
 
 
 def write_tables(metrics_path: Path, output: Path, context: TableContext) -> None:
