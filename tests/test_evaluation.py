@@ -15,6 +15,7 @@ from robustsweep.data.patterns import NATURAL_PATTERNS
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.logits_cache import compute_logits
 from robustsweep.evaluation.run_evaluation import (
+    attack_changes,
     evaluate_run,
     hybrid_sets,
     mixture_sets,
@@ -299,3 +300,18 @@ def test_low_confidence_filter_keeps_only_unsure_mistakes(
         ]
     assert len(confidence) > 0 and confidence.max() <= 0.5
     assert len(confidence) == int((every_mistake <= 0.5).sum())
+
+
+def test_attack_changes_pair_each_attacked_image_with_its_clean_version():
+    classes = [0, 1, 2]
+    labels = np.array([0, 1, 2, 0, 5])  # class 5 is not the run's: left out
+    eye = np.eye(3)
+    clean = SetLogits(eye[[0, 1, 0, 1, 0]], labels, None, np.array([10, 11, 12, 13, 14]))
+    # the attacked set lists the same images in another order (rows 13, 12, 11, 10, 14)
+    attacked = SetLogits(
+        eye[[0, 0, 0, 0, 1]], labels[[3, 2, 1, 0, 4]], None, np.array([13, 12, 11, 10, 14])
+    )
+    whitebox = SetLogits(eye[[0, 1, 2, 0, 0]], labels, None, clean.index)
+    sets = {"clean": clean, "attack-x": attacked, "whitebox-y": whitebox, "natural": clean}
+    # attack-x: image 13 made right, 11 made wrong, 10 kept right, 12 kept wrong
+    assert attack_changes(sets, classes) == {"attack-x": (1, 1), "whitebox-y": (2, 0)}

@@ -106,6 +106,15 @@ def test_label_leaking_is_flagged_where_an_attacked_set_beats_clean():
     ]
 
 
+def test_label_leaking_needs_significantly_more_images_made_right_than_wrong():
+    # paired by image: (made right, made wrong) relative to the clean images
+    accuracy = {"clean": 0.911, "attack-fgsm": 0.986, "attack-deepfool": 0.917}
+    changes = {"attack-fgsm": (29, 2), "attack-deepfool": (3, 1)}
+    flags = masking_flags(accuracy, {}, 0.0, 0.0, 10, changes)
+    # 29 of 31 changes one way: p ~ 2e-7; 3 of 4: p = 5/16, an image or two of noise
+    assert flags == ["label leaking: attack-fgsm accuracy 98.6% above clean 91.1% (Kurakin et al.)"]
+
+
 def test_switched_off_checks_measure_nothing(trained_model, test_batch):
     from dataclasses import replace
 

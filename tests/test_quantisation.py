@@ -37,6 +37,16 @@ def test_linf_rounds_towards_the_clean_pixel_where_nearest_would_cross_eps():
     assert levels.flatten().tolist() == [18]
 
 
+def test_outward_rounding_leaves_untouched_pixels_alone():
+    clean = image(100, 100, 100, 100)
+    # float noise of an untouched pixel (1e-5 levels) is no perturbation to round outward
+    adversarial = clean + torch.tensor([1e-5 / 255, 0.3 / 255, -0.3 / 255, -1.0 / 255]).view(
+        1, 1, 1, 4
+    )
+    levels = round_within_budget(clean, adversarial, ("Linf", 0.1), outward=True)
+    assert levels.flatten().tolist() == [100, 101, 99, 99]
+
+
 def test_l2_moves_back_the_pixels_rounded_outward_most_until_the_norm_fits():
     # five pixels 0.9 levels out: norm 2.01 > 2 levels, projected to 0.894 each; nearest
     # rounding gives five whole levels (norm 2.24); one pixel moved back gives norm 2

@@ -51,6 +51,7 @@ GRID_STEP_L2 = 0.25  # an L2 repair step, as a share of the budget
 SCALES = (1.05, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0)  # minimal-norm repair: perturbation x these
 MAX_SCALE = SCALES[-1]
 SLACK = 1e-6  # in grey levels: float error of eps * 255, never a whole level
+FLOAT_NOISE = 1e-3  # in grey levels: float32 error of a [0, 1] pixel times 255 is ~2e-5
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,11 @@ def round_within_budget(
 
 
 def _round(delta: torch.Tensor, outward: bool) -> torch.Tensor:
-    return delta.sign() * delta.abs().ceil() if outward else delta.round()
+    """Nearest level, or the next level away from the clean pixel (`outward`); within
+    FLOAT_NOISE of a level counts as that level (an untouched pixel stays untouched)."""
+    if not outward:
+        return delta.round()
+    return delta.sign() * (delta.abs() - FLOAT_NOISE).ceil().clamp_min(0)
 
 
 def _l2(delta: torch.Tensor) -> torch.Tensor:

@@ -78,10 +78,13 @@ def stored_attacks(metrics: pd.DataFrame, context: TableContext) -> str:
         "images, max over all. `below min_success`: success after rounding below "
         "`attacks.min_success` times the float success (noise baselines are not held to it).\n"
     )
+    sources = attacks[attacks.kind == "store"][["model", "draw"]].drop_duplicates()
+    source = "".join(f"Attack source: {m}, draw {d}.\n" for m, d in sources.itertuples(False))
     return "\n".join(
         [
             "## Stored attacks\n",
             note,
+            *([source] if source else []),
             rendered(stores, "no stored attacks in this study"),
             "### White-box sets\n",
             rendered(white_box, "no white-box attacks in this study"),
