@@ -19,6 +19,9 @@ rule adversarial_store:
         methods=lambda w: attack_code(config, "store", w.attack, SOURCE.model)[
             "methods"
         ],
-        job=lambda wildcards, input, output, threads: job(input, output, threads),
+        # attacks.min_success only words the log's warning: untracked, never reruns a store
+        job=lambda wildcards, input, output, threads: job(
+            input, output, threads, min_success=config["attacks"]["min_success"]
+        ),
     shell:
         "python -m robustsweep store {params.settings:q} {params.job:q} {log:q}"

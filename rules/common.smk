@@ -9,6 +9,8 @@ import shlex
 from robustsweep.study_plan import (
     Run,
     attack_code,
+    attack_table_settings,
+    attacked_sets,
     compute,
     evaluate_settings,
     experiment_runs,
@@ -38,7 +40,7 @@ from robustsweep.study_plan import (
     white_box_settings,
 )
 from robustsweep.training.defences import DEFENCES
-from robustsweep.reporting.figures import FIGURES, caption
+from robustsweep.reporting.figures import FIGURES, caption, reads as figure_table
 from robustsweep.provenance import git_commit
 
 ENV = "../envs/robustsweep.yaml"
@@ -143,6 +145,17 @@ def job(input, output, threads=None, **values):
     return json.dumps(payload, sort_keys=True)
 
 
+def attacked_files():
+    """Every store and white-box file, in the order of the attack table's settings."""
+    return [f"{R}/{attacked.file}" for attacked in attacked_sets(config)]
+
+
+def figure_inputs(wildcards):
+    """The table a figure is drawn from: the metric table, or the attack table."""
+    table = figure_table(wildcards.figure)
+    return {table: f"{R}/tables/{table}.csv"}
+
+
 def explained_run(model):
     return explanation_run(config, model)
 
@@ -152,6 +165,7 @@ def final_outputs():
     return [
         f"{R}/study_record.json",
         f"{R}/tables/metrics.csv",
+        f"{R}/tables/attacks.csv",
         f"{R}/tables/tables.md",
         *[f"{R}/figures/{kind}.{extension}" for kind in FIGURES.names()],
         *[

@@ -42,7 +42,10 @@ rule white_box:
         settings=lambda w: white_box_settings(config, w.attack),
         code=lambda w: attack_code(config, "white-box", w.attack, w.model)["code"],
         methods=lambda w: attack_code(config, "white-box", w.attack, w.model)["methods"],
-        job=lambda wildcards, input, output, threads: job(input, output, threads),
+        # attacks.min_success only words the log's warning: untracked, as for the store
+        job=lambda wildcards, input, output, threads: job(
+            input, output, threads, min_success=config["attacks"]["min_success"]
+        ),
     shell:
         "python -m robustsweep white-box {params.settings:q} {params.job:q} {log:q}"
 

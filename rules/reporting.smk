@@ -1,8 +1,28 @@
+rule collect_attacks:
+    input:
+        files=attacked_files(),
+    output:
+        output=f"{R}/tables/attacks.csv",
+    log:
+        f"{R}/logs/collect_attacks.log",
+    # reads HDF5 attributes only: run on the submitting host, not through the cluster queue
+    localrule: True
+    conda:
+        ENV
+    params:
+        **job_code("collect-attacks"),
+        settings=attack_table_settings(config),
+        job=lambda wildcards, input, output: job(input, output),
+    shell:
+        "python -m robustsweep collect-attacks {params.settings:q} {params.job:q} {log:q}"
+
+
 rule paper_tables:
     input:
         # the paper's published numbers (reproduction.paper_numbers), when the study names them
         unpack(lambda wildcards: paper_numbers_file(config)),
         metrics=rules.collect_metrics.output[0],
+        attacks=rules.collect_attacks.output[0],
     output:
         output=f"{R}/tables/tables.md",
     log:
@@ -21,7 +41,7 @@ rule paper_tables:
 
 rule figure:
     input:
-        metrics=rules.collect_metrics.output[0],
+        unpack(figure_inputs),
     output:
         output=report(
             f"{R}/figures/{{figure}}.{config['figures']['format']}",

@@ -9,6 +9,7 @@ import robustsweep.attacks.adversarial_store as store_module
 from robustsweep.atomic_output import partial_path
 from robustsweep.attacks.adversarial_store import generate_store
 from robustsweep.attacks.store_file import read_store
+from robustsweep.attacks.success_report import REPORT_FIELDS, read_report
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.input_errors import StoreError
 from robustsweep.models.inference import quantize, to_float
@@ -42,15 +43,51 @@ def test_store_round_trips_images_and_provenance(tmp_path, digits_h5, trained_mo
     assert stored.attrs["split"] == "test" and stored.attrs["complete"]
     assert stored.attrs["source_weights_sha256"] == file_sha256(trained_model)
     assert "torchattacks" in json.loads(stored.attrs["versions"])
-    # the perturbation stays within eps, plus at most half a grey level from rounding
+    # the perturbation stays within eps after rounding: 0.1 is 25.5 grey levels, so 25
     delta = np.abs(stored.images.astype(int) - clean.images.astype(int)).max()
-    assert 0 < delta <= round(0.1 * 255 + 0.5)
+    assert delta == 25
     # source_pred is the source model's prediction on the stored (quantised) images
     model, _ = load_model(trained_model)
     with torch.no_grad():
         pred = model(to_float(stored.images, CPU)).argmax(1).numpy()
     np.testing.assert_array_equal(stored.source_pred, pred)
     assert not partial_path(tmp_path / "pgd.h5").exists()
+
+
+def test_store_reports_its_success_against_the_source(tmp_path, digits_h5, trained_model):
+    spec = {"method": "deepfool", "steps": 30}
+    stored = make(tmp_path / "df.h5", digits_h5, trained_model, spec, "deepfool")
+    clean = load_split(digits_h5, "test")
+    model, _ = load_model(trained_model)
+    with torch.no_grad():
+        clean_pred = model(to_float(clean.images, CPU)).argmax(1).numpy()
+    correct = clean_pred == clean.labels
+    with h5py.File(tmp_path / "df.h5") as h5:
+        records = {name: h5["deepfool"][name][()] for name in ("clean_pred", "repaired", "l2")}
+    np.testing.assert_array_equal(records["clean_pred"], clean_pred)
+    attrs = stored.attrs
+    assert attrs["n_images"] == len(clean.labels) and attrs["n_attacked"] == correct.sum()
+    assert attrs["clean_accuracy"] == pytest.approx(correct.mean())
+    # success after rounding is what the stored images do to the source, correct images only
+    rounded = (stored.source_pred != stored.label)[correct].mean()
+    assert attrs["success_rounded"] == pytest.approx(rounded) and rounded >= 0.95
+    assert attrs["success_float"] == 1.0
+    assert attrs["repair_needed"] == records["repaired"].sum() > 0
+    delta = (stored.images.astype(float) - clean.images.astype(float)) / 255
+    l2 = np.sqrt((delta.reshape(len(delta), -1) ** 2).sum(1))
+    np.testing.assert_allclose(records["l2"], l2)
+    assert attrs["l2_median"] == pytest.approx(np.median(l2[correct]))
+    assert attrs["budget_norm"] == "" and np.isnan(attrs["budget_eps"]) and not attrs["baseline"]
+    assert read_report(tmp_path / "df.h5")["success_rounded"] == attrs["success_rounded"]
+
+
+def test_a_store_without_a_report_names_the_fix(tmp_path, digits_h5, trained_model):
+    out = tmp_path / "old.h5"
+    make(out, digits_h5, trained_model, FGSM, "fgsm")
+    with h5py.File(out, "a") as h5:
+        del h5["fgsm"].attrs["success_rounded"]
+    with pytest.raises(StoreError, match="no success report.*delete it and rerun"):
+        read_report(out)
 
 
 def test_pgd_is_never_weaker_than_fgsm_on_the_source(tmp_path, digits_h5, trained_model):
@@ -90,12 +127,14 @@ def test_interrupted_generation_resumes_to_the_same_store(
 
     attacked = []
     monkeypatch.setattr(
-        store_module, "_attack_chunk", lambda *a, **k: attacked.append(a[8]) or real_chunk(*a, **k)
+        store_module, "_attack_chunk", lambda *a, **k: attacked.append(a[9]) or real_chunk(*a, **k)
     )
     resumed = make(out, digits_h5, trained_model, PGD, "pgd")
     assert attacked == [3, 4, 5]  # only the unfinished chunks ran
     np.testing.assert_array_equal(resumed.images, reference.images)
     np.testing.assert_array_equal(resumed.source_pred, reference.source_pred)
+    for key in REPORT_FIELDS:  # the report comes from per-image records kept on disk
+        assert resumed.attrs[key] == reference.attrs[key], key
 
 
 def test_partial_file_from_other_settings_is_not_reused(tmp_path, digits_h5, trained_model):

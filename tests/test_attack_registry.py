@@ -70,10 +70,11 @@ def test_gaussian_noise_has_the_configured_spread(batch):
     ids=["deepfool", "cw"],
 )
 def test_minimum_norm_attacks_flip_most_predictions_with_small_changes(batch, spec):
-    # DeepFool stops just past the boundary and torchattacks clips to [0, 1] afterwards,
-    # which pulls some digits (mostly 0 and 1 pixels) back: most, not all, flip.
+    # DeepFool (foolbox's semantics: overshoot on the accumulated perturbation) ends past
+    # the boundary, so every prediction flips; C&W at 50 steps flips most.
     delta, accuracy = attacked(batch, spec)
-    assert accuracy < 0.5 and clean_accuracy(batch) > 0.85
+    assert accuracy < (0.01 if spec["method"] == "deepfool" else 0.5)
+    assert clean_accuracy(batch) > 0.85
     assert delta.flatten(1).norm(dim=1).median().item() < 3.0
 
 
@@ -108,6 +109,8 @@ def test_autoattack_uses_the_reference_standard_settings(batch):
         True,
     )
     assert (square.n_queries, square.n_restarts, square.p_init) == (5000, 1, 0.8)
+    # auto-attack's standard version does not rescale Square's p schedule (torchattacks does)
+    assert square.rescale_schedule is False
     assert all(a.eps == EPS and a.norm == "Linf" for a in (apgd, apgdt, fab, square))
     assert REFERENCE_AUTOATTACK["apgd-t"]["n_target_classes"] == 9
     # what torchattacks' own AutoAttack would have run instead (upstream #196, #188)

@@ -1,5 +1,12 @@
-"""Our batched DeepFool makes the perturbations torchattacks' per-image DeepFool makes."""
+"""Our batched DeepFool makes the perturbations foolbox's L2DeepFoolAttack makes.
 
+foolbox 3 is the reference implementation of Moosavi-Dezfooli et al.'s algorithm (overshoot
+on the accumulated perturbation, candidates ranked once by the clean logits); ours must give
+the same images, batched. torchattacks' DeepFool, which ours copied before, differs: it
+applies the overshoot per step and ends on the decision boundary.
+"""
+
+import foolbox
 import pytest
 import torch
 import torchattacks
@@ -14,54 +21,67 @@ def batch(attack_batch):
     return model, images[:64], labels[:64]
 
 
-def margin(logits: torch.Tensor) -> torch.Tensor:
-    top2 = logits.topk(2, dim=1).values
-    return top2[:, 0] - top2[:, 1]
+def foolbox_deepfool(model, images, labels, **settings):
+    attack = foolbox.attacks.L2DeepFoolAttack(**settings)
+    _, adversarial, _ = attack(
+        foolbox.PyTorchModel(model.eval(), bounds=(0, 1)), images, labels, epsilons=None
+    )
+    return adversarial
 
 
-@pytest.mark.parametrize("steps, overshoot", [(20, 0.02), (2, 0.0), (50, 0.5)])
-def test_same_labels_and_norms_as_torchattacks(batch, steps, overshoot):
-    model, images, labels = batch
-    # Digits are mostly pixels at exactly 0 or 1; clipping there shortens every step, so both
-    # implementations creep up to the boundary and stop on a tie (top-2 logits equal to 1e-7)
-    # where the argmax is float noise. Mid-grey contrast keeps the steps unclipped.
-    images = 0.25 + 0.5 * images
-    ours = BatchedDeepFool(model, steps=steps, overshoot=overshoot)(images, labels)
-    theirs = torchattacks.DeepFool(model, steps=steps, overshoot=overshoot)(images, labels)
+def predictions(model, images):
     with torch.no_grad():
-        ours_logits, theirs_logits = model(ours), model(theirs)
-    ours_pred, theirs_pred = ours_logits.argmax(1), theirs_logits.argmax(1)
-    # Where the labels are decided (not on a boundary to float noise), they must agree.
-    decided = (margin(ours_logits) > 1e-4) & (margin(theirs_logits) > 1e-4)
-    assert decided.float().mean().item() > 0.5
-    assert torch.equal(ours_pred[decided], theirs_pred[decided])
-    ours_norm = (ours - images).flatten(1).norm(dim=1)
-    theirs_norm = (theirs - images).flatten(1).norm(dim=1)
-    torch.testing.assert_close(ours_norm, theirs_norm, rtol=1e-3, atol=1e-4)
-    # the attack actually moved images: most correct predictions flip with enough steps
-    if steps >= 20:
-        assert (ours_pred == labels).float().mean().item() < 0.5
+        return model(images).argmax(1)
 
 
-def test_clipped_steps_give_the_same_norms(batch):
+@pytest.mark.parametrize(
+    "steps, overshoot, candidates", [(50, 0.02, None), (3, 0.0, None), (20, 0.5, 3)]
+)
+def test_same_images_as_foolbox(batch, steps, overshoot, candidates):
     model, images, labels = batch
-    ours = BatchedDeepFool(model, steps=20)(images, labels)
-    theirs = torchattacks.DeepFool(model, steps=20)(images, labels)
-    for adversarial in (ours, theirs):
-        assert adversarial.min().item() >= 0 and adversarial.max().item() <= 1
-    torch.testing.assert_close(ours, theirs, rtol=1e-3, atol=1e-4)
+    ours = BatchedDeepFool(model, steps, overshoot, candidates)(images, labels)
+    theirs = foolbox_deepfool(
+        model, images, labels, steps=steps, overshoot=overshoot, candidates=candidates
+    )
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-5)
+    assert torch.equal(predictions(model, ours), predictions(model, theirs))
+
+
+def test_fools_every_correct_image_where_torchattacks_stops_on_the_boundary(batch):
+    model, images, labels = batch
+    correct = predictions(model, images) == labels
+    ours = BatchedDeepFool(model, steps=50)(images, labels)
+    theirs = torchattacks.DeepFool(model, steps=50)(images, labels)
+    fooled = (predictions(model, ours) != labels)[correct].float().mean().item()
+    stuck = (predictions(model, theirs) != labels)[correct].float().mean().item()
+    assert fooled == 1.0 and stuck < 0.9
+    assert ours.min() >= 0 and ours.max() <= 1
 
 
 def test_misclassified_images_are_left_untouched(batch):
     model, images, labels = batch
     wrong = (labels + 1) % 10  # every image "misclassified" under these labels (mostly)
-    with torch.no_grad():
-        already = model(images).argmax(1) != wrong
+    already = predictions(model, images) != wrong
     adversarial = BatchedDeepFool(model, steps=5)(images, wrong)
     assert torch.equal(adversarial[already], images[already])
 
 
+def test_candidates_limit_the_classes_to_the_top_k(batch):
+    model, images, labels = batch
+    correct = predictions(model, images) == labels
+    adversarial = BatchedDeepFool(model, steps=50, candidates=2)(images, labels)
+    with torch.no_grad():
+        runner_up = model(images).argsort(1, descending=True)[:, 1]
+    # with two candidates the only class DeepFool walks towards is the clean runner-up
+    fooled = correct & (predictions(model, adversarial) != labels)
+    assert fooled.float().mean() > 0.8
+    assert (predictions(model, adversarial)[fooled] == runner_up[fooled]).float().mean() > 0.9
+    with pytest.raises(ValueError, match="at least 2"):
+        BatchedDeepFool(model, candidates=1)
+
+
 def test_registry_builds_the_batched_attack(batch):
-    attack = build_attack(batch[0], {"method": "deepfool", "steps": 7, "overshoot": 0.1}, 10)
+    spec = {"method": "deepfool", "steps": 7, "overshoot": 0.1, "candidates": 4}
+    attack = build_attack(batch[0], spec, 10)
     assert isinstance(attack, BatchedDeepFool)
-    assert (attack.steps, attack.overshoot) == (7, 0.1)
+    assert (attack.steps, attack.overshoot, attack.candidates) == (7, 0.1, 4)

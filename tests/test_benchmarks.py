@@ -29,7 +29,7 @@ def test_tiny_run_prints_every_row_with_a_finite_ratio(capsys):
         for line in out.splitlines()
         if line.startswith("| P")
     }
-    assert sorted(rows) == ["P1", "P2", "P3", "P3b", "P4", "P5", "P6", "P7", "P9"]  # P8: --make-run
+    assert sorted(rows) == ["P1", "P2", "P2b", "P3", "P3b", "P4", "P5", "P6", "P7", "P9"]  # no P8
     for cells in rows.values():
         ratio = float(cells[5])
         assert math.isfinite(ratio) and ratio > 0

@@ -128,3 +128,27 @@ def test_vectorised_scores_equal_scikit_learn_per_class(seed, decimals):
     options = {"labels": labels, "average": "macro", "zero_division": 0}
     assert precision == pytest.approx(precision_score(targets, predictions, **options), abs=1e-12)
     assert recall == pytest.approx(recall_score(targets, predictions, **options), abs=1e-12)
+
+
+def test_saturated_softmax_does_not_tie_confident_images():
+    # Two classes, logits (margin, 0): every score is a monotone function of the margin, so
+    # scikit-learn on the margins is the exact AUC and AP. Margins of 18-30 give softmax
+    # probabilities that are all exactly 1.0 in float32 (ties), distinct in our scores.
+    margins = np.array([18, 20, 21, 23, 24, 26, 27, 29, 30, -3, 19, 22, 25, 28, -1, -2])
+    targets = np.array([0] * 9 + [1] * 7)
+    logits = np.stack([margins, np.zeros_like(margins)], axis=1).astype(np.float32)
+    metrics = restricted_metrics(logits, targets)
+    exact_ap = np.mean(
+        [
+            average_precision_score(targets == 0, margins),
+            average_precision_score(targets == 1, -margins),
+        ]
+    )
+    exact_auc = roc_auc_score(targets == 0, margins)
+    assert metrics["ap"] == pytest.approx(exact_ap, abs=1e-12)
+    assert metrics["auc"] == pytest.approx(exact_auc, abs=1e-12)
+    # what float32 probabilities give instead: the confident images tie
+    probs = softmax(logits, axis=1)
+    assert probs.dtype == np.float32 and (probs[margins >= 18, 0] == 1.0).all()
+    tied_ap = np.mean([average_precision_score(targets == c, probs[:, c]) for c in (0, 1)])
+    assert abs(tied_ap - exact_ap) > 1e-3

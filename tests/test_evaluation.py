@@ -15,6 +15,7 @@ from robustsweep.data.patterns import NATURAL_PATTERNS
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.logits_cache import compute_logits
 from robustsweep.evaluation.run_evaluation import (
+    attack_changes,
     evaluate_run,
     hybrid_sets,
     mixture_sets,
@@ -91,6 +92,27 @@ def test_logits_cache_holds_every_test_set(logits, digits_h5):
     assert attrs["class_ids"] == list(range(10))
     assert sets["clean"].logits.shape == (len(load_split(digits_h5, "test").labels), 10)
     assert sets["natural"].patterns is not None and sets["clean"].patterns is None
+    # transfer sets carry their store's attack, as white-box sets do
+    assert sets["attack-fgsm"].spec == {"method": "fgsm", "eps": 0.1}
+    assert sets["whitebox-pgd"].spec["method"] == "pgd" and sets["clean"].spec is None
+
+
+def test_white_box_set_reports_its_success_against_the_run(logits, digits_h5, trained_model):
+    from robustsweep.attacks.success_report import read_report
+
+    report = read_report(logits[1]["pgd"])
+    sets, _ = read_logits(*logits)
+    clean, attacked = sets["clean"], sets["whitebox-pgd"]
+    correct = clean.logits.argmax(1) == clean.labels
+    assert report["group"] == "whitebox-pgd" and report["n_attacked"] == correct.sum()
+    assert report["clean_accuracy"] == pytest.approx(correct.mean())
+    rounded = (attacked.logits.argmax(1) != attacked.labels)[correct].mean()
+    assert report["success_rounded"] == pytest.approx(rounded) and rounded > 0.95
+    assert report["budget_norm"] == "Linf" and report["linf_max"] <= 0.1
+    with h5py.File(logits[1]["pgd"]) as h5:
+        images = h5["whitebox-pgd/images"][()]
+    delta = np.abs(images.astype(int) - load_split(digits_h5, "test").images.astype(int))
+    assert report["linf_max"] == pytest.approx(delta.max() / 255) and delta.max() == 25
 
 
 def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
@@ -278,3 +300,18 @@ def test_low_confidence_filter_keeps_only_unsure_mistakes(
         ]
     assert len(confidence) > 0 and confidence.max() <= 0.5
     assert len(confidence) == int((every_mistake <= 0.5).sum())
+
+
+def test_attack_changes_pair_each_attacked_image_with_its_clean_version():
+    classes = [0, 1, 2]
+    labels = np.array([0, 1, 2, 0, 5])  # class 5 is not the run's: left out
+    eye = np.eye(3)
+    clean = SetLogits(eye[[0, 1, 0, 1, 0]], labels, None, np.array([10, 11, 12, 13, 14]))
+    # the attacked set lists the same images in another order (rows 13, 12, 11, 10, 14)
+    attacked = SetLogits(
+        eye[[0, 0, 0, 0, 1]], labels[[3, 2, 1, 0, 4]], None, np.array([13, 12, 11, 10, 14])
+    )
+    whitebox = SetLogits(eye[[0, 1, 2, 0, 0]], labels, None, clean.index)
+    sets = {"clean": clean, "attack-x": attacked, "whitebox-y": whitebox, "natural": clean}
+    # attack-x: image 13 made right, 11 made wrong, 10 kept right, 12 kept wrong
+    assert attack_changes(sets, classes) == {"attack-x": (1, 1), "whitebox-y": (2, 0)}

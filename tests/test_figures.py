@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from robustsweep.reporting.figures import FIGURES, draw_figure
+from robustsweep.reporting.figures import FIGURES, draw_figure, reads
 from robustsweep.reporting.figures.parameters_vs_accuracy import architecture_family
 from robustsweep.stage_settings import FigureStyle
 
@@ -36,14 +36,31 @@ def metrics_of(defences: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def attacks_of(kinds: list[str]) -> pd.DataFrame:
+    """A small attack table (reporting/attack_table.py): one FGSM set of each kind."""
+    return pd.DataFrame(
+        [
+            {"kind": kind, "split": "test", "attack": "fgsm", "method": "fgsm", "model": "cnn",
+             "n_train_classes": 4, "draw": 0, "defence": "standard", "success_float": 0.9,
+             "success_rounded": 0.8}
+            for kind in kinds
+        ],
+        columns=["kind", "split", "attack", "method", "model", "n_train_classes", "draw",
+                 "defence", "success_float", "success_rounded"],
+    )  # fmt: skip
+
+
 @pytest.mark.parametrize("defences", [["standard", "pgd_at"], ["pgd_at", "trades"]])
 @pytest.mark.parametrize("kind", FIGURES.names())
 def test_every_figure_is_drawn_with_or_without_standard_runs(tmp_path, kind, defences):
-    metrics = tmp_path / "metrics.csv"
-    metrics_of(defences).to_csv(metrics, index=False)
-    draw_figure(kind, metrics, tmp_path / "figure.png", STYLE)
+    table = tmp_path / "table.csv"
+    if reads(kind) == "attacks":  # drawn from the attack table: with and without sets
+        attacks_of(["store", "whitebox"] if "standard" in defences else []).to_csv(table)
+    else:
+        metrics_of(defences).to_csv(table, index=False)
+    draw_figure(kind, table, tmp_path / "figure.png", STYLE)
     assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
-    has_data = FIGURES.get(kind).target(pd.read_csv(metrics)) is not None
+    has_data = FIGURES.get(kind).target(pd.read_csv(table)) is not None
     assert has_data == ("standard" in defences or kind == "robust_accuracy")
 
 

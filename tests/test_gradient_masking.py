@@ -86,6 +86,35 @@ def test_black_box_of_another_budget_is_not_compared():
     assert masking_flags(accuracy, specs, 0.0, 0.0, 10) == []
 
 
+def test_label_leaking_is_flagged_where_an_attacked_set_beats_clean():
+    # small_cnn + offline_adversarial in the default study before this check: 98.3 % on
+    # attack-fgsm against 90.3 % clean (Kurakin et al.'s label leaking)
+    specs = {"attack-fgsm": {"method": "fgsm", "eps": 0.1}, "attack-gn": {"method": "gn"}}
+    accuracy = {
+        "clean": 0.903,
+        "attack-fgsm": 0.983,
+        "attack-gn": 0.95,  # noise carries no label: never label leaking
+        "whitebox-pgd": 0.2,
+        "hybrid-fgsm-10pct": 0.91,  # mixtures are not attacked sets of their own
+    }
+    flags = masking_flags(accuracy, specs | {"whitebox-pgd": PGD}, 0.0, 0.0, 10)
+    assert flags == ["label leaking: attack-fgsm accuracy 98.3% above clean 90.3% (Kurakin et al.)"]
+    accuracy |= {"attack-fgsm": 0.903, "whitebox-pgd": 0.91}
+    flags = masking_flags(accuracy, specs | {"whitebox-pgd": PGD}, 0.0, 0.0, 10)
+    assert flags == [
+        "label leaking: whitebox-pgd accuracy 91.0% above clean 90.3% (Kurakin et al.)"
+    ]
+
+
+def test_label_leaking_needs_significantly_more_images_made_right_than_wrong():
+    # paired by image: (made right, made wrong) relative to the clean images
+    accuracy = {"clean": 0.911, "attack-fgsm": 0.986, "attack-deepfool": 0.917}
+    changes = {"attack-fgsm": (29, 2), "attack-deepfool": (3, 1)}
+    flags = masking_flags(accuracy, {}, 0.0, 0.0, 10, changes)
+    # 29 of 31 changes one way: p ~ 2e-7; 3 of 4: p = 5/16, an image or two of noise
+    assert flags == ["label leaking: attack-fgsm accuracy 98.6% above clean 91.1% (Kurakin et al.)"]
+
+
 def test_switched_off_checks_measure_nothing(trained_model, test_batch):
     from dataclasses import replace
 

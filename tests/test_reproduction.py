@@ -122,7 +122,7 @@ def table_rows(markdown: str) -> list[tuple[str, ...]]:
 
 
 def test_summary_counts_a_hand_set_run():
-    text = reproduction(hand_set_run(), TableContext(200, ZHU, tolerance=1.0))
+    text = reproduction(hand_set_run(), TableContext(200, paper=ZHU, tolerance=1.0))
     # Table 1: Acc reproduces, AUC misses (+1.30 pp), AP is not run; Table 3: 9 trials, 3
     # means and M = 200 (Table 1's Acc again) reproduce; everything else is not run
     assert (
@@ -138,7 +138,7 @@ def test_summary_counts_a_hand_set_run():
 
 
 def test_a_tight_tolerance_catches_the_papers_own_inconsistent_mean():
-    comparison = reproduction(hand_set_run(), TableContext(200, ZHU, tolerance=0.05))
+    comparison = reproduction(hand_set_run(), TableContext(200, paper=ZHU, tolerance=0.05))
     misses = table_rows(comparison.split("Missed:")[1].split("###")[0])
     # the mean of Table 3's M = 160 trials is 3.45, printed 3.54; M = 80's 3.4267 vs 3.42 and
     # M = 20's 2.8667 vs 2.87 stay within 0.05
@@ -171,7 +171,7 @@ ZHU_SELECT = {"model": "vgg16", "test_set": "natural", "metric": "accuracy_all_i
 
 
 def test_comparison_off_shows_ours_beside_the_papers_and_judges_nothing():
-    text = reproduction(hand_set_run(), TableContext(200, ZHU, compare=False))
+    text = reproduction(hand_set_run(), TableContext(200, paper=ZHU, compare=False))
     assert "Comparison is off for this study" in text and "reproduce within" not in text
     assert ("VGG16", "Acc", "0.0264", "0.0264", "+0.00", "", "") in table_rows(text)
     assert "reproduced" not in text and "missed" not in text

@@ -23,8 +23,9 @@ COMMON = {
     "prepare_dataset": 1,
     "mine_natural_adversarial": 1,
     "collect_metrics": 1,
+    "collect_attacks": 1,
     "paper_tables": 1,
-    "figure": 5,
+    "figure": 6,
     "study_record": 1,
     "all": 1,
 }

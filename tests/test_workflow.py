@@ -32,7 +32,9 @@ TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
 # a space in the results folder: every path reaches the jobs as data, never split by a shell
 RESULTS = TINY["results"] = "my results"
 # Any config edit also rewrites the study record (resolved config, versions, commit).
-FIGURE_RULES = {"figure": 5, "study_record": 1, "all": 1}
+FIGURE_RULES = {"figure": 6, "study_record": 1, "all": 1}
+# what a new store or white-box set adds: its success report, the tables and the figures
+REPORTING = {"collect_metrics": 1, "collect_attacks": 1, "paper_tables": 1, **FIGURE_RULES}
 
 
 def changed(path: str, value) -> dict:
@@ -80,8 +82,24 @@ def test_study_produces_tables_figures_and_logs(finished):
     tables = (results / "tables" / "tables.md").read_text()
     assert "Table 1" in tables and "Table 2: cnn" in tables and "Tables 3-5: cnn" in tables
     assert "Consistent accuracy" in tables and "whitebox-fgsm" in tables
-    for figure in ("accuracy_vs_n", "accuracy_vs_m", "model_metrics", "robust_accuracy"):
+    for figure in (
+        "accuracy_vs_n",
+        "accuracy_vs_m",
+        "model_metrics",
+        "robust_accuracy",
+        "attack_success",
+    ):
         assert (results / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
+    # every store and white-box set reports its success; tables.md shows it
+    attacks = pd.read_csv(results / "tables" / "attacks.csv")
+    assert sorted(zip(attacks.kind, attacks.split, attacks.attack, strict=True)) == [
+        *[("store", "test", name) for name in ("fgsm", "gn")],
+        ("store", "train", "fgsm"),
+        *[("whitebox", "test", "fgsm")] * 3,
+    ]
+    fgsm = attacks[attacks.attack == "fgsm"]
+    assert (fgsm.linf_max <= 0.1).all() and fgsm.success_rounded.notna().all()
+    assert "## Stored attacks" in tables and "### White-box sets" in tables
     training_log = (results / "logs" / "train_model" / "cnn_N3_draw0_standard.log").read_text()
     assert "training: 100%" in training_log
     assert (
@@ -260,6 +278,17 @@ def test_figure_option_reruns_only_figures(finished):
     assert planned(finished, changed("figures.dpi", 80)) == FIGURE_RULES
 
 
+def test_min_success_redraws_the_attack_table_without_rerunning_attacks(finished):
+    plan = planned(finished, changed("attacks.min_success", 0.5))
+    assert plan == {
+        "collect_attacks": 1,
+        "paper_tables": 1,
+        "figure": 1,
+        "study_record": 1,
+        "all": 1,
+    }
+
+
 def test_adding_n_adds_only_the_new_run(finished):
     plan = planned(finished, changed("experiments.sweep.train_classes", [3, 5, 10]))
     assert plan == {
@@ -268,9 +297,7 @@ def test_adding_n_adds_only_the_new_run(finished):
         "logits_cache": 1,
         "white_box": 1,
         "evaluate_run": 1,
-        "collect_metrics": 1,
-        "paper_tables": 1,
-        **FIGURE_RULES,
+        **REPORTING,
     }
 
 
@@ -329,7 +356,7 @@ def test_editing_a_method_the_study_does_not_use_reruns_nothing(moved, unused):
 def test_editing_the_figure_code_reruns_only_figures_and_says_which_module(moved):
     checkout, workdir = moved
     with edited(package_file(checkout, "reporting/figures/__init__.py")):
-        assert planned(workdir, TINY, checkout) == {"figure": 5, "all": 1}
+        assert planned(workdir, TINY, checkout) == {"figure": 6, "all": 1}
         result = snakemake(workdir, TINY, "-n", checkout=checkout)
     reasons = [line for line in result.stdout.splitlines() if "Params have changed" in line]
     assert reasons and all("reporting/figures/__init__.py=" in line for line in reasons)
@@ -380,9 +407,8 @@ def test_adding_an_attack_adds_only_its_jobs(moved):
         as_store = planned(workdir, config, checkout)
         config["evaluation"]["white_box"] = ["fgsm", "uniform"]
         as_white_box = planned(workdir, config, checkout)
-    reporting = {"collect_metrics": 1, "paper_tables": 1, **FIGURE_RULES}
     # its test-split store, then the forward passes and metrics of every run
-    assert as_store == {"adversarial_store": 1, "logits_cache": 3, "evaluate_run": 3, **reporting}
+    assert as_store == {"adversarial_store": 1, "logits_cache": 3, "evaluate_run": 3, **REPORTING}
     # white-box: one attack job per run on top
     assert as_white_box == {**as_store, "white_box": 3}
 

@@ -43,6 +43,7 @@ STAGES: dict[str, str] = {
     "white-box": "robustsweep.evaluation.white_box:white_box_stage",
     "evaluate": "robustsweep.evaluation.run_evaluation:evaluate_stage",
     "collect": "robustsweep.reporting.metric_table:collect_stage",
+    "collect-attacks": "robustsweep.reporting.attack_table:collect_attacks_stage",
     "tables": "robustsweep.reporting.tables:tables_stage",
     "figure": "robustsweep.reporting.figures:figure_stage",
     "explain": "robustsweep.reporting.mistake_explanations:explain_stage",

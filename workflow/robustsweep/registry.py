@@ -79,12 +79,17 @@ def number(
 
 
 def integer(
-    default: int = REQUIRED, *, minimum: int | None = None, maximum: int | None = None, doc=""
+    default: int | None = REQUIRED,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    nullable: bool = False,
+    doc: str = "",
 ) -> Any:
-    """An integer parameter within the given bounds."""
-    return _parameter(
-        default, {"type": "integer", **_bounds(minimum=minimum, maximum=maximum)}, doc
-    )
+    """An integer parameter within the given bounds (`nullable`: null means the method's
+    unbounded case, e.g. DeepFool's every class as a candidate)."""
+    kind = ["integer", "null"] if nullable else "integer"
+    return _parameter(default, {"type": kind, **_bounds(minimum=minimum, maximum=maximum)}, doc)
 
 
 def flag(default: bool = REQUIRED, *, doc: str = "") -> Any:

@@ -165,6 +165,14 @@ class StoreSettings(AttackSettings):
 
 
 @dataclass(frozen=True, kw_only=True)
+class AttackTableSettings:
+    """collect_attacks: which attacked set each input file is, and `attacks.min_success`."""
+
+    min_success: float
+    sets: list[dict]  # per file: kind (store/whitebox), split, attack, the attacked run
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainSettings:
     """train_model: one (model, N, draw, defence) run."""
 

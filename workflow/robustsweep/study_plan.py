@@ -16,6 +16,7 @@ from robustsweep.file_identity import sha256_text
 from robustsweep.registry import Registry
 from robustsweep.stage_settings import (
     AttackSettings,
+    AttackTableSettings,
     Compute,
     EvaluateSettings,
     ExplainSettings,
@@ -61,6 +62,29 @@ class Run:
         }
 
 
+@dataclass(frozen=True, order=True)
+class AttackedSet:
+    """A set of attacked images with a success report: a store (attacked against the attack
+    source, per split) or a white-box set (a run's model attacked itself, test split)."""
+
+    kind: str  # "store" or "whitebox"
+    split: str
+    attack: str
+    run: Run  # the attacked model's run
+
+    @property
+    def file(self) -> str:
+        """Its file, relative to the results folder."""
+        if self.kind == "store":
+            return f"store/{self.split}/{self.attack}.h5"
+        return f"{self.run.folder}/whitebox/{self.attack}.h5"
+
+    def identity(self) -> dict:
+        return {"kind": self.kind, "split": self.split, "attack": self.attack} | (
+            self.run.identity()
+        )
+
+
 def pool_size(config: dict) -> int:
     return source_of(config["dataset"]).class_count()
 
@@ -86,6 +110,31 @@ def support_run(config: dict, role: str) -> Run:
         else config["natural_adversarial"]["reference"]
     )
     return Run(section["model"], pool_size(config), section["draw"], "standard")
+
+
+def train_store_attacks(config: dict) -> list[str]:
+    """Attacks whose train-split store some run's defence reads."""
+    from robustsweep.training.defences import DEFENCES
+
+    names: set[str] = set()
+    for run in experiment_runs(config):
+        names.update(DEFENCES.build(config["defences"][run.defence]).stores_needed())
+    return sorted(names)
+
+
+def attacked_sets(config: dict) -> list[AttackedSet]:
+    """Every store and white-box set of the study, in a stable order."""
+    sets = []
+    if config["attacks"]["methods"]:
+        source = support_run(config, "source")
+        sets += [AttackedSet("store", "test", a, source) for a in config["attacks"]["methods"]]
+        sets += [AttackedSet("store", "train", a, source) for a in train_store_attacks(config)]
+    sets += [
+        AttackedSet("whitebox", "test", attack, run)
+        for run in experiment_runs(config)
+        for attack in config["evaluation"]["white_box"]
+    ]
+    return sorted(sets)
 
 
 def predicted_class_values(config: dict, run: Run) -> list[int]:
@@ -202,6 +251,15 @@ def evaluate_settings(config: dict, run: Run) -> str:
             hybrid_fractions=evaluation["hybrid_fractions"],
             mixtures=evaluation["mixtures"],
             m_sweep_scoring=evaluation["m_sweep_scoring"],
+        )
+    )
+
+
+def attack_table_settings(config: dict) -> str:
+    return to_json(
+        AttackTableSettings(
+            min_success=config["attacks"]["min_success"],
+            sets=[attacked.identity() for attacked in attacked_sets(config)],
         )
     )
 
@@ -355,6 +413,7 @@ STAGE_MODULES = {
     "white-box": "evaluation.white_box",
     "evaluate": "evaluation.run_evaluation",
     "collect": "reporting.metric_table",
+    "collect-attacks": "reporting.attack_table",
     "tables": "reporting.tables",
     "figure": "reporting.figures",
     "explain": "reporting.mistake_explanations",

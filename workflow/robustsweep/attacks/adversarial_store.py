@@ -6,6 +6,11 @@ fine-grained: adding an attack adds one job. The file format is store_file.py's.
 
 Generation writes to `<output>.partial` and renames it when complete; a killed job leaves only
 the partial file, and the next run resumes at the first chunk not marked done.
+
+Attacked images are rounded to uint8 within the attack's budget and repaired where rounding
+undid them (quantisation.py); each store reports how well it attacks the source model
+(success_report.py), and a success after rounding below `attacks.min_success` of the float
+success is a warning line in the job's log.
 """
 
 from __future__ import annotations
@@ -21,24 +26,41 @@ from tqdm import tqdm
 
 from robustsweep.atomic_output import partial_path
 from robustsweep.attacks.attack_batches import attack_in_parts
-from robustsweep.attacks.methods import ATTACK_METHODS
-from robustsweep.attacks.store_file import expected_attrs, open_partial
+from robustsweep.attacks.methods import ATTACK_METHODS, AttackMethod
+from robustsweep.attacks.quantisation import quantise_attack
+from robustsweep.attacks.store_file import expected_attrs, open_partial, read_report_records
+from robustsweep.attacks.success_report import (
+    below_min_success,
+    perturbation_norms,
+    success_report,
+    summary_line,
+    warning_line,
+    write_report,
+)
 from robustsweep.compute_device import configure
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.disk_space import require_free_space
 from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
 from robustsweep.input_errors import StoreError
-from robustsweep.models.inference import quantize, to_float
+from robustsweep.models.inference import to_float
 from robustsweep.models.trained_models import load_model
 from robustsweep.provenance import file_sha256
 from robustsweep.stage_settings import Compute, StoreSettings
 
 
 def store_stage(
-    *, settings: StoreSettings, compute: Compute, dataset: Path, source: Path, output: Path
+    *,
+    settings: StoreSettings,
+    compute: Compute,
+    dataset: Path,
+    source: Path,
+    output: Path,
+    min_success: float | None = None,
 ) -> None:
+    """`min_success` (attacks.min_success) only decides the log's warning, so it travels
+    untracked: changing it redraws the tables, it does not rerun the attack."""
     device = configure(compute)
-    generate_store(
+    report = generate_store(
         output,
         dataset,
         settings.split,
@@ -49,6 +71,10 @@ def store_stage(
         settings.seed,
         device,
     )
+    name = f"{settings.split}/{settings.attack}"
+    print(summary_line(name, report))
+    if min_success is not None and below_min_success(report, min_success):
+        print(warning_line(name, report, min_success))
 
 
 def generate_store(
@@ -61,8 +87,9 @@ def generate_store(
     batch_size: int,
     seed: int,
     device: torch.device,
-) -> None:
-    """Attack the source model over a whole split and store every adversarial image."""
+) -> dict:
+    """Attack the source model over a whole split and store every adversarial image; returns
+    the store's success report."""
     data = load_split(dataset, split)
     if len(data.labels) == 0:
         raise StoreError(
@@ -79,7 +106,8 @@ def generate_store(
             "the attack source must be trained on all classes"
         )
     output_index = {c: i for i, c in enumerate(card.class_ids)}
-    attacker = ATTACK_METHODS.build(spec).build(model, len(card.class_ids))
+    method = ATTACK_METHODS.build(spec)
+    attacker = method.build(model, len(card.class_ids))
     n = len(data.labels)
     n_chunks = (n + batch_size - 1) // batch_size
     attrs = expected_attrs(attack, spec, split, file_sha256(source_weights), seed, batch_size, n)
@@ -104,6 +132,7 @@ def generate_store(
                     rows,
                     data,
                     model,
+                    method,
                     attacker,
                     output_index,
                     card.class_ids,
@@ -120,6 +149,8 @@ def generate_store(
                     f"disk full while writing {tmp} (chunk {chunk} of {n_chunks}); free space "
                     "and rerun: generation resumes at the first unfinished chunk"
                 ) from error
+        report = store_report(group, method)
+        write_report(group, report)
         group.attrs["complete"] = True
         identity = identity_for(
             "store",
@@ -129,6 +160,23 @@ def generate_store(
         )
         seal_h5(h5, identity)
     os.replace(tmp, output)
+    return report
+
+
+def store_report(group: h5py.Group, method: AttackMethod) -> dict:
+    """The success report of a store whose every chunk is written."""
+    records = read_report_records(group)
+    return success_report(
+        records["label"],
+        records["clean_pred"],
+        records["float_pred"],
+        records["source_pred"],
+        records["repaired"],
+        records["linf"],
+        records["l2"],
+        method.budget(),
+        method.baseline,
+    )
 
 
 def _attack_chunk(
@@ -136,6 +184,7 @@ def _attack_chunk(
     rows: slice,
     data,
     model,
+    method: AttackMethod,
     attacker,
     output_index: dict,
     class_ids: list[int],
@@ -143,14 +192,23 @@ def _attack_chunk(
     chunk: int,
     device: torch.device,
 ) -> None:
-    """Attack one batch and write it; seeded per chunk so a resumed run matches a fresh one."""
+    """Attack one batch, round it to uint8 within the budget (repairing what rounding undid)
+    and write it with its success records; seeded per chunk so a resumed run matches a fresh
+    one."""
     torch.manual_seed(seed * 1_000_003 + chunk)
     images = to_float(data.images[rows], device)
     targets = torch.as_tensor([output_index[int(c)] for c in data.labels[rows]], device=device)
-    adversarial = quantize(attack_in_parts(attacker, images, targets))
-    with torch.no_grad():
-        pred = model(to_float(adversarial, device)).argmax(1).cpu().numpy()
-    group["images"][rows] = adversarial.cpu().numpy()
+    adversarial = attack_in_parts(attacker, images, targets)
+    batch = quantise_attack(model, method, images, adversarial, targets)
+    stored = batch.images.cpu().numpy()
+    linf, l2 = perturbation_norms(data.images[rows], stored)
+    ids = np.asarray(class_ids)
+    group["images"][rows] = stored
     group["clean_index"][rows] = data.indices[rows]
     group["label"][rows] = data.labels[rows]
-    group["source_pred"][rows] = np.asarray(class_ids)[pred]
+    group["source_pred"][rows] = ids[batch.final_pred.cpu().numpy()]
+    group["clean_pred"][rows] = ids[batch.clean_pred.cpu().numpy()]
+    group["float_pred"][rows] = ids[batch.float_pred.cpu().numpy()]
+    group["repaired"][rows] = batch.repaired.cpu().numpy()
+    group["linf"][rows] = linf
+    group["l2"][rows] = l2

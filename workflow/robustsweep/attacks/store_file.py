@@ -6,8 +6,14 @@ Layout, one group named after the attack:
   label        (n,) int64   true class id
   source_pred  (n,) int64   source model's class id for the stored (quantised) image
   chunk_done   (n_chunks,) bool, set after each chunk is flushed (resume point)
+  per-image records of the success report (success_report.py):
+  clean_pred   (n,) int64   source model's class id for the clean image
+  float_pred   (n,) int64   source model's class id for the attack's float output
+  repaired     (n,) bool    fooled in float, not after rounding within the budget (repaired)
+  linf, l2     (n,) float64 size of the stored perturbation, in [0, 1] units
   attrs: method, params (JSON), split, source_weights_sha256, versions (JSON), seed,
-         batch_size, and `complete`
+         batch_size, layout (STORE_LAYOUT), the success report's attributes (written and
+         read by success_report.py) and `complete`
 root attrs: the seal (file_identity.py: identity, content_sha256), written last.
 
 Generation (adversarial_store.py) writes to `<output>.partial` and renames it when complete;
@@ -25,6 +31,17 @@ import numpy as np
 
 from robustsweep.input_errors import StoreError
 from robustsweep.provenance import package_versions
+
+# 2: per-image success records and the success report (issue #13); a partial file of another
+# layout is started afresh instead of resumed
+STORE_LAYOUT = 2
+REPORT_RECORDS = {
+    "clean_pred": np.int64,
+    "float_pred": np.int64,
+    "repaired": bool,
+    "linf": np.float64,
+    "l2": np.float64,
+}
 
 
 @dataclass(frozen=True)
@@ -53,6 +70,7 @@ def expected_attrs(
         "seed": seed,
         "batch_size": batch_size,
         "n": n,
+        "layout": STORE_LAYOUT,
     }
 
 
@@ -76,6 +94,7 @@ def open_partial(path: Path, attrs: dict, shape: tuple[int, ...], n_chunks: int)
     for name in ("clean_index", "label", "source_pred"):
         group.create_dataset(name, shape=(shape[0],), dtype=np.int64)
     group.create_dataset("chunk_done", shape=(n_chunks,), dtype=bool)
+    create_report_records(group, shape[0])
     group.attrs.update(attrs)
     group.attrs["versions"] = json.dumps(package_versions(), sort_keys=True)
     return h5
@@ -108,3 +127,19 @@ def read_store(path: Path) -> StoredSamples:
             f"{path}: adversarial store is corrupt or truncated ({error}); "
             "delete it and rerun the workflow to regenerate it"
         ) from error
+
+
+# -- the success report (success_report.py) ------------------------------------------------
+
+
+def create_report_records(group: h5py.Group, n: int) -> None:
+    """The per-image datasets the success report is computed from, filled chunk by chunk."""
+    for name, dtype in REPORT_RECORDS.items():
+        group.create_dataset(name, shape=(n,), dtype=dtype)
+
+
+def read_report_records(group: h5py.Group) -> dict[str, np.ndarray]:
+    """The per-image records and the stored predictions and labels, for
+    success_report.success_report()."""
+    names = [*REPORT_RECORDS, "label", "source_pred"]
+    return {name: group[name][()] for name in names}

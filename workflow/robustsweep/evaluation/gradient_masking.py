@@ -10,7 +10,16 @@ and Carlini et al.'s evaluation checklist), none of which torchattacks offers:
   copy of the same attack from the store, or a black-box method such as Square or plain
   noise, at the same budget) leaves lower accuracy than a gradient-based white-box attack.
 The first two are measured once per model when its logits are cached; the third is read off
-the metric rows. Each flag is a warning next to the numbers, not an error.
+the metric rows. A fourth, read off the rows too, is Kurakin et al.'s label leaking (2017,
+"Adversarial machine learning at scale", sec. 4): a model whose accuracy on an attacked test
+set (transfer or white-box) is above its clean accuracy has learnt to read the attack's
+perturbation, which carries the true label when the attack was made from it (FGSM and
+one-step attacks in adversarial training above all); its robust accuracy on that set says
+nothing about robustness. "Above" is tested on the images, paired: the attacked set must have
+made right significantly more images than it made wrong (McNemar's exact test, one-sided,
+p < 0.05), so that a minimal-norm transfer set that changes nothing on another model, where an
+image or two flip either way, is not flagged. Noise baselines carry no label and are not
+checked. Each flag is a warning next to the numbers, not an error.
 """
 
 from __future__ import annotations
@@ -22,6 +31,9 @@ if TYPE_CHECKING:
 
 # methods that never read the attacked model's gradients
 BLACK_BOX_METHODS = frozenset({"square", "gn"})
+# methods whose perturbation never depends on the label: they cannot leak it
+LABEL_FREE_METHODS = frozenset({"gn"})
+LEAK_SIGNIFICANCE = 0.05  # one-sided p-value of the paired test below which a set leaks
 
 
 def zero_gradient_fraction(
@@ -83,18 +95,24 @@ def masking_flags(
     zero_gradients: float,
     huge_accuracy: float,
     n_classes: int,
+    changes: dict[str, tuple[int, int]] | None = None,
 ) -> list[str]:
     """The checks that fail for one run.
 
-    accuracy: test set -> accuracy over all of the run's classes; specs: white-box test set
-    -> its attack spec. Transfer copies (`attack-X`) compare with `whitebox-X`; black-box
-    white-box sets compare with gradient-based ones of the same budget.
+    accuracy: test set -> accuracy over all of the run's classes; specs: attacked test set
+    (`whitebox-X`, and `attack-X` where its store's spec is known) -> its attack spec. Transfer
+    copies (`attack-X`) compare with `whitebox-X`; black-box white-box sets compare with
+    gradient-based ones of the same budget; every attacked set compares with clean accuracy
+    (`changes`: attacked set -> images it made right, images it made wrong, for the paired
+    label-leaking test; a set without them is flagged whenever it is more accurate).
     """
     flags = []
     if zero_gradients > 0:
         flags.append(f"zero gradients on {zero_gradients:.1%} of images")
     if huge_accuracy > 1 / n_classes:
         flags.append(f"{huge_accuracy:.1%} accuracy at a huge eps (chance {1 / n_classes:.1%})")
+    flags += label_leaking(accuracy, specs, changes or {})
+    specs = {name: spec for name, spec in specs.items() if name.startswith("whitebox-")}
     gradient_based = {
         name: spec for name, spec in specs.items() if spec["method"] not in BLACK_BOX_METHODS
     }
@@ -109,4 +127,32 @@ def masking_flags(
         for other, other_spec in gradient_based.items():
             if attack_budget(other_spec) == budget and accuracy[name] < accuracy[other]:
                 flags.append(f"{name} (black box) beats {other}")
+    return flags
+
+
+def label_leaking(
+    accuracy: dict[str, float], specs: dict[str, dict], changes: dict[str, tuple[int, int]]
+) -> list[str]:
+    """Attacked sets (transfer `attack-*`, white-box `whitebox-*`) on which the run is more
+    accurate than on the clean images (Kurakin et al.'s label leaking), noise excepted; where
+    the paired changes are known, only significantly more accurate ones."""
+    from scipy.stats import binomtest
+
+    clean = accuracy.get("clean")
+    if clean is None:
+        return []
+    flags = []
+    for name, value in sorted(accuracy.items()):
+        if not name.startswith(("attack-", "whitebox-")) or value <= clean:
+            continue
+        if specs.get(name, {}).get("method") in LABEL_FREE_METHODS:
+            continue
+        if name in changes:
+            gained, lost = changes[name]
+            test = binomtest(gained, gained + lost, 0.5, alternative="greater")
+            if test.pvalue >= LEAK_SIGNIFICANCE:
+                continue
+        flags.append(
+            f"label leaking: {name} accuracy {value:.1%} above clean {clean:.1%} (Kurakin et al.)"
+        )
     return flags

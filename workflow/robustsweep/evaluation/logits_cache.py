@@ -4,9 +4,10 @@ Every metric downstream (all M values, all trials, per-pattern accuracy) is deri
 logits, so evaluation never runs the network again.
 
 Test sets of this file: `clean` (the test split), `natural` (the natural adversarial set) and
-`attack-<name>` (transfer: the store's images made against the attack source model). The
-white-box sets (`whitebox-<name>`, this model attacked itself) are one file per attack
-(white_box.py), so adding or changing a white-box attack reruns only that attack's jobs.
+`attack-<name>` (transfer: the store's images made against the attack source model, with the
+store's attack `spec` as an attribute, as white-box groups have theirs). The white-box sets
+(`whitebox-<name>`, this model attacked itself) are one file per attack (white_box.py), so
+adding or changing a white-box attack reruns only that attack's jobs.
 
 Layout: one group per test set (test_set_logits.py); file attrs: class_ids (what each of the
 K logits stands for), architecture, parameters, pretrained_weights (the published weights of a
@@ -17,6 +18,7 @@ zero_gradient_fraction and huge_eps_accuracy (NaN when the checks are off), and 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -87,9 +89,11 @@ def compute_logits(
         "clean": (clean.images, clean.labels, None, clean.indices),
         "natural": (natural_set["images"], natural_set["label"], natural_set["pattern"], None),
     }
+    specs = {}
     for name, path in stores.items():
         stored = read_store(path)
         test_sets[f"attack-{name}"] = (stored.images, stored.label, None, stored.clean_index)
+        specs[f"attack-{name}"] = store_spec(stored.attrs)
     own = np.isin(clean.labels, card.class_ids)
     if not own.any():
         raise InputError(
@@ -108,7 +112,11 @@ def compute_logits(
     )
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         for name, (images, labels, patterns, index) in test_sets.items():
-            write_test_set(h5, name, model, detector, images, labels, device, index, patterns)
+            group = write_test_set(
+                h5, name, model, detector, images, labels, device, index, patterns
+            )
+            if name in specs:
+                group.attrs["spec"] = json.dumps(specs[name], sort_keys=True)
         h5.attrs.update(
             class_ids=card.class_ids,
             architecture=card.architecture,
@@ -123,6 +131,11 @@ def compute_logits(
             weights_sha256=recorded_digest(weights),
         )
         seal_h5(h5, identity)
+
+
+def store_spec(attrs: dict) -> dict:
+    """The attack spec (method and parameters) a store was made with, from its attributes."""
+    return {"method": str(attrs["method"]), **json.loads(attrs["params"])}
 
 
 def masking_measurements(

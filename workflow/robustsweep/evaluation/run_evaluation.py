@@ -143,6 +143,28 @@ def aligned_clean_logits(data: TestSetLogits, clean: TestSetLogits | None) -> np
     return clean.logits[[row[int(i)] for i in data.index]]
 
 
+def attack_changes(sets: dict[str, TestSetLogits], classes: list[int]) -> dict[str, tuple]:
+    """Per attacked set (`attack-*`, `whitebox-*`): how many images of the run's classes the
+    attack made right that were wrong clean, and made wrong that were right, paired by image
+    (what the label-leaking check tests)."""
+    clean, changes = sets.get("clean"), {}
+    for name, data in sets.items():
+        if not name.startswith(("attack-", "whitebox-")):
+            continue
+        before = aligned_clean_logits(data, clean)
+        if before is None:
+            continue
+        keep = np.isin(data.labels, classes)
+        ids = np.asarray(classes)
+        right_after = ids[data.logits[keep].argmax(1)] == data.labels[keep]
+        right_before = ids[before[keep].argmax(1)] == data.labels[keep]
+        changes[name] = (
+            int((right_after & ~right_before).sum()),
+            int((right_before & ~right_after).sum()),
+        )
+    return changes
+
+
 def sweep_rows(
     test_set: str,
     data: TestSetLogits,
@@ -299,6 +321,7 @@ def evaluate_run(
         attrs["zero_gradient_fraction"],
         attrs["huge_eps_accuracy"],
         len(classes),
+        attack_changes(sets, classes),
     )
     table["zero_gradient_fraction"] = attrs["zero_gradient_fraction"]
     table["huge_eps_accuracy"] = attrs["huge_eps_accuracy"]

@@ -3,9 +3,9 @@
 One HDF5 group per test set: logits (n, K) float32, label (n,) int64 class ids, `index` (n,)
 rows in the prepared dataset (aligns attacked images with their clean version; not for the
 natural set), `pattern` for the natural set, `detector_score` (n,) for a run with tan2022's
-detector head (its probability that each image is adversarial) and, on white-box groups, the
-attack's `spec` (JSON) as an attribute. Written by logits_cache.py and white_box.py, read by
-run_evaluation.py and the Grad-CAM panels.
+detector head (its probability that each image is adversarial) and, on white-box and transfer
+groups, the attack's `spec` (JSON) as an attribute. Written by logits_cache.py and
+white_box.py, read by run_evaluation.py and the Grad-CAM panels.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ class TestSetLogits:
     patterns: np.ndarray | None
     index: np.ndarray | None = None
     detector_score: np.ndarray | None = None
-    spec: dict | None = None  # the attack of a white-box set
+    spec: dict | None = None  # the attack of a white-box or transfer set
     adversarial: np.ndarray | None = None  # which images are attacked (hybrid mixtures)
 
 

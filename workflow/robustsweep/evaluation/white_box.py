@@ -2,13 +2,15 @@
 
 The store's images (transfer robustness) were made against one source model; here the attack
 reads the run's own gradients, on the clean test images of the run's classes, and the results
-are rounded to uint8 like the store's. One file per (run, attack) keeps the expensive part of
-evaluation fine-grained: adding a white-box attack, or changing one, reruns only its jobs.
+are rounded to uint8 like the store's: within the attack's budget, repaired where rounding
+undid the attack (attacks/quantisation.py). One file per (run, attack) keeps the expensive part
+of evaluation fine-grained: adding a white-box attack, or changing one, reruns only its jobs.
 
 Layout: one group `whitebox-<attack>` with the adversarial images (n, H, W, 3) uint8, the
 model's logits on them, label, index (rows in the prepared dataset) and, for detector-head
-runs, detector_score; attrs: spec (the attack's method and parameters, JSON); root attrs:
-the seal (file_identity.py) naming the run, attack, weights and prepared dataset.
+runs, detector_score; attrs: spec (the attack's method and parameters, JSON) and the set's
+success report against the run's model (attacks/success_report.py); root attrs: the seal
+(file_identity.py) naming the run, attack, weights and prepared dataset.
 """
 
 from __future__ import annotations
@@ -23,21 +25,37 @@ import torch
 from robustsweep.atomic_output import atomic_path
 from robustsweep.attacks.attack_batches import attack_in_parts
 from robustsweep.attacks.methods import ATTACK_METHODS
+from robustsweep.attacks.quantisation import quantise_attack
+from robustsweep.attacks.success_report import (
+    below_min_success,
+    perturbation_norms,
+    success_report,
+    summary_line,
+    warning_line,
+    write_report,
+)
 from robustsweep.compute_device import configure
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.test_set_logits import write_test_set
 from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
 from robustsweep.input_errors import InputError
-from robustsweep.models.inference import quantize, to_float
+from robustsweep.models.inference import to_float
 from robustsweep.models.trained_models import load_detector, load_model
 from robustsweep.stage_settings import AttackSettings, Compute
 
 
 def white_box_stage(
-    *, settings: AttackSettings, compute: Compute, weights: Path, dataset: Path, output: Path
+    *,
+    settings: AttackSettings,
+    compute: Compute,
+    weights: Path,
+    dataset: Path,
+    output: Path,
+    min_success: float | None = None,
 ) -> None:
+    """`min_success` only decides the log's warning (untracked, as for the store)."""
     device = configure(compute)
-    attack_own_model(
+    report = attack_own_model(
         output,
         weights,
         dataset,
@@ -47,6 +65,10 @@ def white_box_stage(
         settings.seed,
         device,
     )
+    name = f"whitebox-{settings.attack}"
+    print(summary_line(name, report))
+    if min_success is not None and below_min_success(report, min_success):
+        print(warning_line(name, report, min_success))
 
 
 def white_box_images(
@@ -58,17 +80,46 @@ def white_box_images(
     batch_size: int,
     seed: int,
     device: torch.device,
-) -> np.ndarray:
-    """Attack `model` itself on images of its classes; uint8 results like the store's."""
+) -> tuple[np.ndarray, dict]:
+    """Attack `model` itself on images of its classes; uint8 results like the store's, and
+    their success report against `model`."""
     position = {c: i for i, c in enumerate(class_ids)}
-    attack = ATTACK_METHODS.build(spec).build(model, len(class_ids))
+    method = ATTACK_METHODS.build(spec)
+    attack = method.build(model, len(class_ids))
+    targets = np.asarray([position[int(c)] for c in labels], dtype=np.int64)
     torch.manual_seed(seed)
-    parts = []
+    fields = ("images", "clean_pred", "float_pred", "final_pred", "repaired")
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in (*fields, "linf", "l2")}
     for start in range(0, len(images), batch_size):
-        x = to_float(images[start : start + batch_size], device)
-        y = torch.as_tensor([position[int(c)] for c in labels[start : start + batch_size]])
-        parts.append(quantize(attack_in_parts(attack, x, y.to(device))).cpu().numpy())
-    return np.concatenate(parts) if parts else images[:0]
+        rows = slice(start, start + batch_size)
+        x = to_float(images[rows], device)
+        y = torch.as_tensor(targets[rows], device=device)
+        batch = quantise_attack(model, method, x, attack_in_parts(attack, x, y), y)
+        for name in fields:
+            parts[name].append(getattr(batch, name).cpu().numpy())
+        # per batch: the float64 differences of a whole ImageNet-sized set would not fit
+        linf, l2 = perturbation_norms(images[rows], parts["images"][-1])
+        parts["linf"].append(linf)
+        parts["l2"].append(l2)
+    if len(images) == 0:
+        parts = {"images": [images[:0]]} | {
+            name: [targets[:0]] for name in parts if name != "images"
+        }
+    adversarial, clean_pred, float_pred, final_pred, repaired, linf, l2 = (
+        np.concatenate(column) for column in parts.values()
+    )
+    report = success_report(
+        targets,
+        clean_pred,
+        float_pred,
+        final_pred,
+        repaired,
+        linf,
+        l2,
+        method.budget(),
+        method.baseline,
+    )
+    return adversarial, report
 
 
 def attack_own_model(
@@ -80,8 +131,9 @@ def attack_own_model(
     batch_size: int,
     seed: int,
     device: torch.device,
-) -> None:
-    """Attack the run's model on the clean test images of its classes and cache the result."""
+) -> dict:
+    """Attack the run's model on the clean test images of its classes and cache the result;
+    returns the set's success report."""
     model, card = load_model(weights, str(device))
     detector = load_detector(weights, str(device), card)
     for parameter in model.parameters():
@@ -94,7 +146,7 @@ def attack_own_model(
             "'dataset.splits.test' a larger share"
         )
     images, labels = clean.images[own], clean.labels[own]
-    adversarial = white_box_images(
+    adversarial, report = white_box_images(
         model, card.class_ids, images, labels, spec, batch_size, seed, device
     )
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
@@ -110,6 +162,7 @@ def attack_own_model(
         )
         group.create_dataset("images", data=adversarial)
         group.attrs["spec"] = json.dumps(spec, sort_keys=True)
+        write_report(group, report)
         identity = identity_for(
             "white_box",
             output,
@@ -117,3 +170,4 @@ def attack_own_model(
             weights_sha256=recorded_digest(weights),
         )
         seal_h5(h5, identity)
+    return report

@@ -4,10 +4,13 @@ torchattacks implements the attacks; each module here declares the method's type
 (with torchattacks' defaults and the bounds of its threat model) and builds the attack.
 Two are assembled here instead of taken as they are: `autoattack` (torchattacks' own runs 10
 steps and targets n_classes - 1 classes, upstream #196 and #188; ours uses the reference
-'standard' settings of Croce & Hein's auto-attack) and `deepfool` (batched; torchattacks'
-loops over images). Every method also says what the other stages need to know about it: its
-budget (norm and eps) where it has one, and whether it is black-box (never reads the attacked
-model's gradients), for the gradient-masking checks.
+'standard' settings of Croce & Hein's auto-attack) and `deepfool` (batched, with foolbox's
+semantics; torchattacks' loops over images and stops on the decision boundary). Every method
+also says what the other stages need to know about it: its budget (norm and eps) where it has
+one, whether it is black-box (never reads the attacked model's gradients; for the
+gradient-masking checks and the gradient-free repair after rounding), minimal-norm (DeepFool,
+C&W: no budget, repaired by pushing along the perturbation) or a noise baseline (reported, not
+held to `attacks.min_success`); quantisation.py reads them.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ class AttackMethod(Method):
 
     black_box: ClassVar[bool] = False  # never reads the attacked model's gradients
     minimal_norm: ClassVar[bool] = False  # searches the smallest perturbation, no budget
+    # a baseline perturbation (noise), not an attack: its success is reported, never repaired
+    # after rounding nor held to attacks.min_success
+    baseline: ClassVar[bool] = False
 
     def budget(self) -> tuple[str, float] | None:
         """(norm, eps) of a bounded attack ('Linf' or 'L2'); None for unbounded ones."""

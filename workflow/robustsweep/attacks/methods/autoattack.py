@@ -3,6 +3,8 @@
 torchattacks' own `AutoAttack` runs APGD/APGD-T/FAB-T for 10 steps and targets n_classes - 1
 classes (upstream issues #196, #188), so this assembles the same four torchattacks attacks
 with the reference settings of the auto-attack package (REFERENCE_AUTOATTACK).
+tests/test_attack_parity.py checks its robust accuracy against the official code (fra31's
+auto-attack, as repackaged on PyPI by pyautoattack).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ REFERENCE_AUTOATTACK: dict[str, dict] = {
     "apgd-ce": {"steps": 100, "n_restarts": 1, "loss": "ce", "rho": 0.75, "eot_iter": 1},
     "apgd-t": {"steps": 100, "n_restarts": 1, "n_target_classes": 9, "rho": 0.75},
     "fab-t": {"steps": 100, "n_restarts": 1, "n_target_classes": 9, "multi_targeted": True},
-    "square": {"n_queries": 5000, "n_restarts": 1, "p_init": 0.8},
+    # auto-attack's standard version turns the p schedule's rescaling off; torchattacks'
+    # Square (and auto-attack's SquareAttack class) default to rescaling it to n_queries
+    "square": {"n_queries": 5000, "n_restarts": 1, "p_init": 0.8, "resc_schedule": False},
 }
 
 

@@ -10,6 +10,7 @@ from robustsweep.registry import number
 class GaussianNoise(AttackMethod):
     std: float = number(0.1, exclusive_minimum=0, maximum=1, doc="noise standard deviation")
     black_box = True  # noise reads no gradient
+    baseline = True  # not meant to fool: reported, not held to attacks.min_success
 
     def build(self, model, n_classes):
         import torchattacks

@@ -1,7 +1,9 @@
 """Stage 5: seaborn figures, one per file, each a pivot of the tidy metric table.
 
 One module per figure, each registering a function (metrics table -> seaborn grid, or None
-when the study has nothing to plot) in `FIGURES`; its docstring is the report's caption. The
+when the study has nothing to plot) in `FIGURES`; its docstring is the report's caption. A
+figure registered with `reads="attacks"` is drawn from the attack table instead (every store's
+and white-box set's success report, reporting/attack_table.py). The
 Snakefile names the figure files from the registry's index, so plotting libraries are imported
 only when a figure is drawn. A study whose runs give a figure nothing to plot (no `standard`
 runs, say) gets a placeholder that says so, as the tables do, so `rule all` still completes.
@@ -78,17 +80,30 @@ def caption(kind: str) -> str:
     return " ".join(FIGURES.get(kind).target.__doc__.split())
 
 
-def figure_stage(*, settings: FigureSettings, metrics: Path, output: Path) -> None:
-    draw_figure(settings.figure, metrics, output, settings.style)
+def reads(kind: str) -> str:
+    """The table a figure is drawn from: `metrics` (default) or `attacks` (the attack table,
+    reporting/attack_table.py), as its registration says (`reads="attacks"`)."""
+    return FIGURES.get(kind).facts.get("reads", "metrics")
 
 
-def draw_figure(kind: str, metrics_path: Path, output: Path, style: FigureStyle) -> None:
-    """Draw one figure with the config's style and save it atomically."""
+def figure_stage(
+    *,
+    settings: FigureSettings,
+    output: Path,
+    metrics: Path | None = None,
+    attacks: Path | None = None,
+) -> None:
+    table = {"metrics": metrics, "attacks": attacks}[reads(settings.figure)]
+    draw_figure(settings.figure, table, output, settings.style)
+
+
+def draw_figure(kind: str, table_path: Path, output: Path, style: FigureStyle) -> None:
+    """Draw one figure from its table with the config's style and save it atomically."""
     import pandas as pd
     from matplotlib import pyplot as plt
 
     seaborn().set_theme(style=style.style, context=style.context)
-    grid = FIGURES.get(kind).target(pd.read_csv(metrics_path))
+    grid = FIGURES.get(kind).target(pd.read_csv(table_path))
     figure = grid.figure if grid is not None else _placeholder(kind)
     with atomic_path(output) as tmp:
         figure.savefig(tmp, dpi=style.dpi, format=style.format, bbox_inches="tight")

@@ -1,14 +1,15 @@
 """Stage 5: paper-style Markdown tables (tables.md), one module per table section.
 
 Each module registers a function (tidy metric table, TableContext) -> Markdown section in
-`TABLES`, with an `order` that places it in tables.md. Paper-style means: one row per draw or
-trial, then the mean, values in percent as printed in the papers. A section whose runs the
-study does not have says so instead of disappearing, so every tables.md has the same outline.
+`TABLES` (the context also holds the attack table, for the stored-attack section), with an
+`order` that places it in tables.md. Paper-style means: one row per draw or trial, then the
+mean, values in percent as printed in the papers. A section whose runs the study does not have
+says so instead of disappearing, so every tables.md has the same outline.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,12 +29,15 @@ NO_RUNS = "no runs in this study produce this table"
 @dataclass(frozen=True)
 class TableContext:
     """What tables need besides the metrics: the class pool (what 'all-class' means) and the
-    paper's published numbers with the study's tolerance (reporting/paper_numbers.py)."""
+    paper's published numbers with the study's tolerance (reporting/paper_numbers.py), and the
+    attack table (reporting/attack_table.py: every store's and white-box set's success)."""
 
     pool_size: int
+    _: KW_ONLY  # the rest by name: several optional parts, easy to pass in the wrong slot
     paper: PaperNumbers | None = None
     tolerance: float = 1.0  # percentage points
     compare: bool = True  # judge ours against the paper's (off: show them side by side)
+    attacks: pd.DataFrame | None = None
 
 
 def tables_stage(
@@ -42,13 +46,21 @@ def tables_stage(
     metrics: Path,
     output: Path,
     paper_numbers: Path | None = None,
+    attacks: Path | None = None,
 ) -> None:
+    from robustsweep.reporting.attack_table import read_attack_table
     from robustsweep.reporting.paper_numbers import load_paper_numbers
 
     paper = None
     if paper_numbers is not None:
         paper = load_paper_numbers(paper_numbers, settings.paper_numbers)
-    context = TableContext(settings.pool_size, paper, settings.tolerance, settings.compare)
+    context = TableContext(
+        settings.pool_size,
+        paper=paper,
+        tolerance=settings.tolerance,
+        compare=settings.compare,
+        attacks=read_attack_table(attacks),
+    )
     write_tables(metrics, output, context)
 
 

@@ -12,7 +12,7 @@ def masking_table(metrics: pd.DataFrame) -> pd.DataFrame:
     """Every run whose robust numbers fail a gradient-masking check, with what failed."""
     keys = [*RUN_KEYS, "zero_gradient_fraction", "huge_eps_accuracy", "masking_flags"]
     runs = metrics[keys].drop_duplicates(RUN_KEYS)
-    flagged = runs[runs.masking_flags.fillna("") != ""]
+    flagged = runs[runs.masking_flags.astype(object).fillna("") != ""]
     return flagged.set_index(RUN_KEYS)
 
 

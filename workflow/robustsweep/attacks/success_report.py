@@ -1,0 +1,166 @@
+"""How well a set of attacked images attacks: the success report of a store or white-box set.
+
+A robust-accuracy number is only as good as the attack behind it, so every store (per split
+and attack) and every white-box set (per run and attack) records, as HDF5 attributes:
+
+  n_images          images in the set
+  clean_accuracy    the attacked model's accuracy on their clean versions
+  n_attacked        how many of them it classified correctly (the images success is over)
+  success_float     share of those the attack's float output misclassifies
+  success_rounded   share of those the stored uint8 images misclassify (after rounding and
+                    repair, quantisation.py): what the store really holds
+  linf_mean, linf_median, l2_mean, l2_median
+                    size of the stored perturbation (stored - clean, in [0, 1] units) over
+                    the correctly classified images
+  linf_max, l2_max  its largest size over all images (never above the budget)
+  repair_needed     images that fooled the model in float but not after rounding within the
+                    budget; `repaired`: how many of them the repair made adversarial again
+  budget_norm, budget_eps  the attack's budget ("" and NaN for minimal-norm attacks)
+  baseline          a noise baseline (`gn`): reported, not held to attacks.min_success
+
+The numbers come from per-image records (predictions, repair flag, norms) kept beside the
+images, so a store resumed after a kill reports exactly what an uninterrupted one does.
+`write_report`/`read_report` put the report on, and take it off, the group of a store or
+white-box file; reporting/attack_table.py collects them into one table.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from robustsweep.input_errors import StoreError
+
+FLOAT_FIELDS = (
+    "clean_accuracy",
+    "success_float",
+    "success_rounded",
+    "linf_mean",
+    "linf_median",
+    "linf_max",
+    "l2_mean",
+    "l2_median",
+    "l2_max",
+    "budget_eps",
+)
+INT_FIELDS = ("n_images", "n_attacked", "repair_needed", "repaired")
+REPORT_FIELDS = (*INT_FIELDS, *FLOAT_FIELDS, "budget_norm", "baseline")
+
+
+def perturbation_norms(clean: np.ndarray, attacked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image L-inf and L2 size of (attacked - clean) for uint8 (n, H, W, C) images, in
+    [0, 1] units (float64: exact for any realistic image size)."""
+    delta = (attacked.astype(np.float64) - clean.astype(np.float64)).reshape(len(clean), -1)
+    delta /= 255.0
+    if delta.shape[1] == 0:
+        return np.zeros(len(clean)), np.zeros(len(clean))
+    return np.abs(delta).max(axis=1), np.sqrt((delta**2).sum(axis=1))
+
+
+def success_report(
+    labels: np.ndarray,
+    clean_pred: np.ndarray,
+    float_pred: np.ndarray,
+    final_pred: np.ndarray,
+    repaired: np.ndarray,
+    linf: np.ndarray,
+    l2: np.ndarray,
+    budget: tuple[str, float] | None,
+    baseline: bool,
+) -> dict:
+    """The report of one attacked set from its per-image records (see the module docstring);
+    predictions and labels in the same class numbering."""
+    correct = clean_pred == labels
+    n = len(labels)
+
+    def share(mask: np.ndarray) -> float:
+        return float(mask[correct].mean()) if correct.any() else float("nan")
+
+    def stat(values: np.ndarray, how) -> float:
+        return float(how(values[correct])) if correct.any() else float("nan")
+
+    needed = repaired.astype(bool)
+    return {
+        "n_images": int(n),
+        "n_attacked": int(correct.sum()),
+        "repair_needed": int(needed.sum()),
+        "repaired": int((needed & (final_pred != labels)).sum()),
+        "clean_accuracy": float(correct.mean()) if n else float("nan"),
+        "success_float": share(float_pred != labels),
+        "success_rounded": share(final_pred != labels),
+        "linf_mean": stat(linf, np.mean),
+        "linf_median": stat(linf, np.median),
+        "linf_max": float(linf.max()) if n else float("nan"),
+        "l2_mean": stat(l2, np.mean),
+        "l2_median": stat(l2, np.median),
+        "l2_max": float(l2.max()) if n else float("nan"),
+        "budget_norm": budget[0] if budget else "",
+        "budget_eps": float(budget[1]) if budget else float("nan"),
+        "baseline": bool(baseline),
+    }
+
+
+def below_min_success(report: dict, min_success: float) -> bool:
+    """Whether rounding lost too much of the attack: success after rounding below
+    `min_success` times the success in float. Noise baselines are never held to it."""
+    if report["baseline"] or not np.isfinite(report["success_float"]):
+        return False
+    return report["success_rounded"] < min_success * report["success_float"]
+
+
+def summary_line(name: str, report: dict) -> str:
+    """One line for the job log."""
+    return (
+        f"{name}: clean accuracy {report['clean_accuracy']:.1%}; success over its "
+        f"{report['n_attacked']} correctly classified images {report['success_float']:.1%} in "
+        f"float, {report['success_rounded']:.1%} after rounding to uint8 "
+        f"({report['repaired']} of {report['repair_needed']} repaired); median L-inf "
+        f"{report['linf_median']:.4f}, median L2 {report['l2_median']:.4f}, largest L-inf "
+        f"{report['linf_max']:.4f}, L2 {report['l2_max']:.4f}"
+    )
+
+
+def warning_line(name: str, report: dict, min_success: float) -> str:
+    return (
+        f"warning: {name}: success after rounding {report['success_rounded']:.1%} is below "
+        f"attacks.min_success ({min_success:g}) x success in float "
+        f"({report['success_float']:.1%}); the stored images attack less than the attack did"
+    )
+
+
+# -- the report as HDF5 attributes of a store's or white-box file's group ---------------
+
+
+def write_report(group: h5py.Group, report: dict) -> None:
+    group.attrs.update({key: report[key] for key in REPORT_FIELDS})
+
+
+def read_report(path: Path) -> dict:
+    """The success report of a completed store (or white-box file), its group's attributes
+    with the report's fields; a file written before reports existed names the fix."""
+    try:
+        with h5py.File(path, "r") as h5:
+            (name,) = list(h5.keys())
+            attrs = dict(h5[name].attrs)
+    except (OSError, ValueError) as error:
+        raise StoreError(
+            f"{path}: attacked-image file is corrupt or truncated ({error}); delete it and "
+            "rerun the workflow to regenerate it"
+        ) from error
+    missing = [key for key in REPORT_FIELDS if key not in attrs]
+    if missing:
+        raise StoreError(
+            f"{path}: has no success report (written before attack reports existed); delete "
+            "it and rerun the workflow to regenerate it"
+        )
+    report = {key: _plain(attrs[key]) for key in REPORT_FIELDS}
+    return {"group": name, **report, "attrs": attrs}
+
+
+def _plain(value):
+    """HDF5 attribute values (numpy scalars, bytes) as plain Python values."""
+    if isinstance(value, bytes):
+        return value.decode()
+    return value.item() if hasattr(value, "item") else value

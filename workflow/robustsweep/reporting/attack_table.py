@@ -1,0 +1,79 @@
+"""The attack table: every store's and white-box set's success report in one tidy CSV.
+
+Stores (per split and attack, against the attack source) and white-box sets (per run and
+attack, against the run's own model) record how well their images attack as HDF5 attributes
+(attacks/success_report.py). This stage reads only those attributes, so it takes seconds,
+and writes `tables/attacks.csv`, from which the "Stored attacks" table and the attack-success
+figure are drawn. It also applies `attacks.min_success`: a set whose success after rounding
+is below that share of its float success is flagged (`below_min_success`) and named in this
+job's log, so changing the threshold redraws the table without rerunning any attack.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from robustsweep.atomic_output import atomic_path
+from robustsweep.attacks.success_report import (
+    REPORT_FIELDS,
+    below_min_success,
+    read_report,
+    warning_line,
+)
+from robustsweep.stage_settings import AttackTableSettings
+
+IDENTITY = ["kind", "split", "attack", "method", "model", "n_train_classes", "draw", "defence"]
+COLUMNS = [*IDENTITY, *REPORT_FIELDS, "below_min_success"]
+
+
+def collect_attacks_stage(
+    *, settings: AttackTableSettings, output: Path, files: list[Path] | None = None
+) -> None:
+    collect_attack_reports(output, settings.sets, files or [], settings.min_success)
+
+
+def collect_attack_reports(
+    output: Path, sets: list[dict], files: list[Path], min_success: float
+) -> pd.DataFrame:
+    """One row per attacked set: `sets[i]` (kind, split, attack and the attacked run's
+    identity) is the set in `files[i]`."""
+    if len(sets) != len(files):
+        raise ValueError(f"{len(sets)} attacked sets but {len(files)} files")
+    rows = []
+    for identity, path in zip(sets, files, strict=True):
+        report = read_report(path)
+        flagged = below_min_success(report, min_success)
+        name = f"{identity['kind']} {identity['split']}/{identity['attack']}"
+        if identity["kind"] == "whitebox":
+            name += " of " + "/".join(str(identity[k]) for k in IDENTITY[4:])
+        if flagged:
+            print(warning_line(name, report, min_success))
+        rows.append(
+            {
+                **identity,
+                "method": attacked_method(report["attrs"]),
+                **{key: report[key] for key in REPORT_FIELDS},
+                "below_min_success": flagged,
+            }
+        )
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    with atomic_path(output) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6f")
+    return table
+
+
+def attacked_method(attrs: dict) -> str:
+    """The attack method of a store (its `method` attribute) or white-box set (its `spec`)."""
+    if "method" in attrs:
+        return str(attrs["method"])
+    return json.loads(attrs["spec"])["method"]
+
+
+def read_attack_table(path: Path | None) -> pd.DataFrame:
+    """The attack table, or an empty one with its columns (a study without attacks)."""
+    if path is None:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.read_csv(path, keep_default_na=False, na_values=[""])
