@@ -10,12 +10,15 @@ from robustsweep.study_plan import (
     Run,
     attack_code,
     compute,
+    corruption_code,
+    corruption_settings,
     evaluate_settings,
     experiment_runs,
     explain_settings,
     explanation_run,
     figure_code,
     figure_settings,
+    has_corruptions,
     job_code,
     logits_settings,
     mining_code,
@@ -47,6 +50,7 @@ CONFIGURED_ATTACKS = config["attacks"]["methods"]
 WHITE_BOX = config["evaluation"]["white_box"]
 NATURAL = f"{R}/data/natural_adversarial.h5"
 NATURAL_ROOT = config["natural_adversarial"].get("root")
+CORRUPTED = f"{R}/data/corruptions.h5" if has_corruptions(config) else None
 SOURCE = support_run(config, "source") if CONFIGURED_ATTACKS else None
 RUN = "runs/{model}/N{n}/draw{draw}/{defence}"
 # Every rule runs `python -m robustsweep <stage>`; the package is found through PYTHONPATH, set
@@ -106,6 +110,11 @@ def clean_copy(wildcards):
 
 def test_stores(wildcards=None):
     return {f"stores__{name}": store_path("test", name) for name in CONFIGURED_ATTACKS}
+
+
+def corrupted_set(wildcards=None):
+    """The corrupted test set, for studies that have one."""
+    return {"corrupted": CORRUPTED} if CORRUPTED else {}
 
 
 def white_box_files(wildcards):

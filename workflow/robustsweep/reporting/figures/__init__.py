@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from robustsweep.atomic_output import atomic_path
 from robustsweep.registry import Registry
 from robustsweep.reporting.metric_table import full_rows
+from robustsweep.reporting.spread import t_interval
 from robustsweep.stage_settings import FigureSettings, FigureStyle
 
 if TYPE_CHECKING:
@@ -35,7 +36,8 @@ def seaborn():
 
 
 def natural_accuracy_lines(rows: pd.DataFrame, x: str, xlabel: str) -> sns.FacetGrid | None:
-    """Natural-adversarial accuracy (%) against `x`, one line per model, mean +- sd."""
+    """Natural-adversarial accuracy (%) against `x`, one line per model, the mean and its 95 %
+    t-interval over the runs (spread.py, as the tables print it)."""
     rows = rows[(rows.test_set == "natural") & (rows.defence == "standard")]
     if rows.empty:
         return None
@@ -47,7 +49,7 @@ def natural_accuracy_lines(rows: pd.DataFrame, x: str, xlabel: str) -> sns.Facet
         hue="model",
         kind="line",
         marker="o",
-        errorbar="sd",
+        errorbar=t_interval,
         height=3.2,
         aspect=1.4,
     )

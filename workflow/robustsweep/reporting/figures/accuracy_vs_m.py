@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 
 @FIGURES.register("accuracy_vs_m")
 def accuracy_vs_m(metrics: pd.DataFrame) -> sns.FacetGrid | None:
-    """Natural-adversarial accuracy vs predicted classes M for all-class models, mean +- sd
-    over trials and draws (Fig. 12); the dashed line is chance, 1/M."""
+    """Natural-adversarial accuracy vs predicted classes M for all-class models, mean and 95 %
+    t-interval over trials and draws (Fig. 12); the dashed line is chance, 1/M."""
     rows = metrics[
         (metrics.n_train_classes == metrics.n_train_classes.max()) & (metrics.pattern == "all")
     ]
