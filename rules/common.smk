@@ -12,12 +12,15 @@ from robustsweep.study_plan import (
     attack_table_settings,
     attacked_sets,
     compute,
+    corruption_code,
+    corruption_settings,
     evaluate_settings,
     experiment_runs,
     explain_settings,
     explanation_run,
     figure_code,
     figure_settings,
+    has_corruptions,
     job_code,
     job_identities,
     logits_settings,
@@ -51,6 +54,7 @@ CONFIGURED_ATTACKS = config["attacks"]["methods"]
 WHITE_BOX = config["evaluation"]["white_box"]
 NATURAL = f"{R}/data/natural_adversarial.h5"
 NATURAL_ROOT = config["natural_adversarial"].get("root")
+CORRUPTED = f"{R}/data/corruptions.h5" if has_corruptions(config) else None
 SOURCE = support_run(config, "source") if CONFIGURED_ATTACKS else None
 RUN = "runs/{model}/N{n}/draw{draw}/{defence}"
 # Every rule runs `python -m robustsweep <stage>`; the package is found through PYTHONPATH, set
@@ -110,6 +114,11 @@ def clean_copy(wildcards):
 
 def test_stores(wildcards=None):
     return {f"stores__{name}": store_path("test", name) for name in CONFIGURED_ATTACKS}
+
+
+def corrupted_set(wildcards=None):
+    """The corrupted test set, for studies that have one."""
+    return {"corrupted": CORRUPTED} if CORRUPTED else {}
 
 
 def white_box_files(wildcards):

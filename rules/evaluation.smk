@@ -1,6 +1,7 @@
 rule logits_cache:
     input:
         unpack(test_stores),
+        unpack(corrupted_set),
         weights=f"{R}/{RUN}/weights.safetensors",
         dataset=rules.prepare_dataset.output[0],
         natural=NATURAL,
@@ -54,6 +55,8 @@ rule evaluate_run:
     input:
         unpack(white_box_files),
         logits=f"{R}/{RUN}/logits.h5",
+        # ho2024's Table 2: epochs, final training loss and accuracy
+        epoch_log=f"{R}/{RUN}/epochs.csv",
     output:
         output=f"{R}/{RUN}/metrics.csv",
     log:

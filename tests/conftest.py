@@ -107,6 +107,17 @@ def planned(workdir: Path, config: dict, checkout: Path = REPO) -> dict[str, int
     return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", block, re.M)}
 
 
+def place_cifar_c(folder: Path) -> None:
+    """Empty stand-ins for the CIFAR-10-C release where xu2024 expects it: a dry run only
+    checks that the files are there."""
+    from robustsweep.data.corruptions import ALL_CORRUPTIONS
+
+    release = folder / "resources" / "CIFAR-10-C"
+    release.mkdir(parents=True)
+    for name in ["labels", *ALL_CORRUPTIONS]:
+        (release / f"{name}.npy").touch()
+
+
 def kill_at_epoch(monkeypatch, epoch: int) -> None:
     """Make training die (as a SIGKILL would, mid-run) when it reaches `epoch`."""
     real_epoch = training_module._train_epoch

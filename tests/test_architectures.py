@@ -26,18 +26,129 @@ def map_before_pooling(model: nn.Module, size: int = 32) -> tuple[int, ...]:
     return tuple(seen["x"].shape[2:])
 
 
-@pytest.mark.parametrize("architecture", ["resnet18", "resnet50"])
-def test_last_stride_and_upsampling_enlarge_the_map_and_keep_the_parameters(architecture):
-    plain = build_model({"architecture": architecture}, 7)
+def test_stage_strides_and_upsampling_enlarge_the_map_and_keep_the_parameters():
+    def built(architecture="resnet18", **options):
+        return build_model({"architecture": architecture, **options}, 7)
+
+    plain = built()
     assert map_before_pooling(plain) == (4, 4)  # CIFAR stem: 32 -> 4 in the last stage
-    stride_one = build_model({"architecture": architecture, "last_stride": 1}, 7)
-    assert map_before_pooling(stride_one) == (8, 8)
-    upsampled = build_model({"architecture": architecture, "upsample": 2}, 7)
-    assert map_before_pooling(upsampled) == (8, 8)
-    both = build_model({"architecture": architecture, "upsample": 2, "last_stride": 1}, 7)
-    assert map_before_pooling(both) == (16, 16)
-    counts = {parameter_count(m) for m in (plain, stride_one, upsampled, both)}
-    assert len(counts) == 1
+    models = {"1122": (8, 8), "1221": (8, 8), "1112": (16, 16)}  # xu2024's; former last_stride 1
+    models = {built(strides=scheme): side for scheme, side in models.items()}
+    models[built(upsample=2)] = (8, 8)
+    models[built(upsample=2, strides="1221")] = (16, 16)
+    for model, side in models.items():
+        assert map_before_pooling(model) == side
+    assert {parameter_count(m) for m in models} == {parameter_count(plain)}
+    # the bottleneck family strides its 3x3 conv (conv2) and shortcut alike
+    deep, deep_wide = built("resnet50"), built("resnet50", strides="1122")
+    assert map_before_pooling(deep_wide) == (8, 8)
+    assert parameter_count(deep) == parameter_count(deep_wide)
+
+
+def test_a_strided_first_stage_gets_the_shortcut_it_needs():
+    # ResNet-18's first stage keeps its width, so a stride there needs a new 1x1 shortcut
+    model = build_model({"architecture": "resnet18", "strides": "2222"}, 7)
+    assert map_before_pooling(model) == (2, 2)
+    plain = build_model({"architecture": "resnet18"}, 7)
+    assert parameter_count(model) - parameter_count(plain) == 64 * 64 + 2 * 64
+
+
+def test_nearest_upsampling_repeats_pixels_inside_the_model():
+    nearest = build_model({"architecture": "resnet18", "upsample": 2}, 7).net[0]
+    bilinear = build_model(
+        {"architecture": "resnet18", "upsample": 2, "upsample_mode": "bilinear"}, 7
+    ).net[0]
+    x = torch.rand(1, 3, 4, 4)
+    assert torch.equal(nearest(x), x.repeat_interleave(2, -1).repeat_interleave(2, -2))
+    assert not torch.allclose(bilinear(x), nearest(x))
+
+
+def test_stride_digits_are_checked_and_last_stride_names_its_replacement():
+    from robustsweep.input_errors import ConfigError
+    from robustsweep.models.architectures import ARCHITECTURES
+    from robustsweep.registry import StudyFacts
+
+    with pytest.raises(ConfigError, match=r"'models.r.strides' is '1322'; it must be 4 digits"):
+        ARCHITECTURES.spec({"architecture": "resnet18", "strides": "1322"}, "models.r")
+    with pytest.raises(ConfigError, match=r"it must be 5 digits, each 1 or 2 \(e.g. '22222'\)"):
+        ARCHITECTURES.spec({"architecture": "vgg16_bn", "strides": "1122"}, "models.v")
+    spec = {"architecture": "resnet18", "strides": 1122}  # YAML's unquoted digits
+    assert ARCHITECTURES.spec(spec, "models.r", StudyFacts(32)).strides == "1122"
+    with pytest.raises(ConfigError) as error:
+        ARCHITECTURES.spec({"architecture": "resnet18", "last_stride": 1}, "models.r")
+    assert str(error.value) == (
+        "config key 'models.r.last_stride' is now called 'strides' (one stride digit per stage, "
+        "xu2024's --strides: last_stride 1 is strides '1221', 2 is the default '1222'); "
+        "replace it"
+    )
+
+
+def test_preact_resnet18_is_he_et_als_pre_activation_network():
+    from robustsweep.models.preact_blocks import PreActBlock
+
+    model = build_model({"architecture": "preact_resnet18"}, 10)
+    # by hand: stem 3*64*9; per block BN(in) + conv(in, out) + BN(out) + conv(out, out), plus a
+    # 1x1 shortcut where the width changes; final BN(512); linear 512*10 + 10
+    blocks = [(64, 64), (64, 64), (64, 128), (128, 128), (128, 256), (256, 256)]
+    blocks += [(256, 512), (512, 512)]
+    expected = 3 * 64 * 9 + 2 * 512 + 512 * 10 + 10
+    for cin, cout in blocks:
+        expected += 2 * cin + cin * cout * 9 + 2 * cout + cout * cout * 9
+        expected += cin * cout if cin != cout else 0
+    assert parameter_count(model) == expected == 11_172_170
+    first = next(m for m in model.modules() if isinstance(m, PreActBlock))
+    assert first.shortcut is None and isinstance(model.net.conv1, nn.Conv2d)
+    assert map_before_pooling(build_model({"architecture": "preact_resnet18"}, 7)) == (4, 4)
+    wide = build_model({"architecture": "preact_resnet18", "strides": "1122"}, 7)
+    assert map_before_pooling(wide) == (8, 8)
+    # pre-activation: a block's shortcut reads BN -> ReLU of its input, not the input itself
+    block = PreActBlock(4, 8, 2).eval()
+    x = torch.randn(1, 4, 6, 6)
+    with torch.no_grad():
+        residual = block.conv2(torch.relu(block.bn2(block.conv1(torch.relu(block.bn1(x))))))
+        shortcut = block.shortcut(torch.relu(block.bn1(x)))
+        torch.testing.assert_close(block(x), residual + shortcut)
+
+
+def test_vgg16_bn_pool_strides_remove_pools():
+    plain = build_model({"architecture": "vgg16_bn"}, 7)
+    assert map_before_pooling(plain) == (1, 1)
+    wide = build_model({"architecture": "vgg16_bn", "strides": "11222"}, 7)
+    assert map_before_pooling(wide) == (4, 4)
+    pools = [m for m in wide.net.features if isinstance(m, nn.MaxPool2d)]
+    assert len(pools) == 3
+    # xu2024's VGG16-BN has 14,922,826 parameters for 10 classes; 7 outputs drop 3 x 257
+    assert parameter_count(plain) == parameter_count(wide) == 14_922_826 - 3 * 257
+    sides = []
+    for stage in feature_stages(wide):
+        stage.register_forward_hook(lambda _m, _i, out: sides.append(out.shape[-1]))
+    with torch.no_grad():
+        wide.eval()(torch.rand(1, 3, 32, 32))
+    assert sides == [32, 32, 16, 8, 4]
+
+
+# Activation elements of one 32 px image (all leaf-module outputs) and parameters, from an
+# independent count (a script of our research notes that builds the networks itself); its
+# VGG has a Flatten module, torchvision flattens functionally: 512 elements fewer here.
+DERIVED_COST = [
+    ({"architecture": "resnet18"}, 1_851_914, "4x4"),
+    ({"architecture": "resnet18", "strides": "1122"}, 4_260_362, "8x8"),
+    ({"architecture": "resnet18", "strides": "1221"}, 2_195_978, "8x8"),
+    ({"architecture": "resnet18", "strides": "1112"}, 8_389_130, "16x16"),
+    ({"architecture": "resnet18", "upsample": 2}, 7_418_378, "8x8"),
+    ({"architecture": "vgg16_bn"}, 863_242 - 512, "1x1"),
+    ({"architecture": "vgg16_bn", "strides": "11222"}, 5_122_570 - 512, "4x4"),
+]
+
+
+@pytest.mark.parametrize(("spec", "elements", "side"), DERIVED_COST)
+def test_feature_map_cost_matches_an_independent_count(spec, elements, side):
+    from robustsweep.models.feature_map_cost import feature_map_cost
+
+    model = build_model(spec, 10)
+    cost = feature_map_cost(model, 32, torch.device("cpu"))
+    assert (cost.activation_elements, cost.feature_map) == (elements, side)
+    assert model.training  # measured in eval mode, the mode restored
 
 
 def test_max_pooling_option_swaps_the_global_pool():
@@ -58,6 +169,7 @@ def test_imagenet_stem_keeps_torchvision_downsampling():
         # CIFAR variants as in ho2024's comparison (pytorch-cifar-models' sizes)
         ("vgg19_bn", 20.57),
         ("shufflenet_v2_x1_0", 1.26),
+        ("shufflenet_v2_x2_0", 5.37),  # the paper's 93.81 % model (chenyaofo: 5.37 M)
         ("repvgg_a2", 26.82),
     ],
 )

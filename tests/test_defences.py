@@ -9,6 +9,13 @@ from robustsweep.attacks.methods import build_attack
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.models.inference import to_float
 from robustsweep.models.trained_models import load_model
+from robustsweep.training.defences.alp import alp_loss
+from robustsweep.training.defences.awp import (
+    AwpTrainer,
+    perturbed_weights,
+    weight_perturbation,
+)
+from robustsweep.training.defences.fat import early_stopped_pgd, tau_at
 from robustsweep.training.defences.mart import mart_loss
 from robustsweep.training.defences.sign_init_mix import (
     mix_examples,
@@ -47,8 +54,12 @@ def train_defended(folder, digits_h5, subset, defence: dict):
         {"method": "trades", "beta": 6.0, **BUDGET},
         {"method": "mart", "beta": 6.0, **BUDGET},
         {"method": "sign_init_mix", "eps": EPS},
+        {"method": "alp", **BUDGET},
+        {"method": "fat", **BUDGET, "tau": 1, "tau_epochs": [4]},
+        {"method": "awp", "base": "at", **BUDGET},
+        {"method": "awp", "base": "trades", **BUDGET, "warmup": 2},
     ],
-    ids=lambda d: d["method"],
+    ids=lambda d: "_".join(str(d[k]) for k in ("method", "base") if k in d),
 )
 def test_adversarial_training_beats_standard_under_white_box_pgd(
     tmp_path, digits_h5, all_classes_subset, trained_model, defence
@@ -58,7 +69,7 @@ def test_adversarial_training_beats_standard_under_white_box_pgd(
     robust, clean = robust_and_clean_accuracy(weights, digits_h5)
     assert standard_robust < 0.2 and standard_clean > 0.85
     # measured: standard 0.00; pgd_at 0.27, fgsm_rs 0.30, trades 0.27, mart 0.24,
-    # sign_init_mix 0.27
+    # sign_init_mix 0.27, alp 0.32, fat 0.30, awp (at) 0.26, awp (trades) 0.27
     assert robust > standard_robust + 0.2
     assert clean > 0.5  # still a classifier, not a constant
 
@@ -118,3 +129,123 @@ def test_sign_init_mix_mixes_images_and_losses_with_the_same_weights():
     assert mixed_cross_entropy(logits, targets, lam, partner).item() == pytest.approx(
         expected.item(), rel=1e-6
     )
+
+
+def reference_early_stop(model, images, targets, start, eps, alpha, steps, tau):
+    """FAT's early-stopped PGD as its reference code writes it (zjfheart/
+    Friendly-Adversarial-Training, earlystop.py, omega 0): examples leave the batch when they
+    stop; the output is re-ordered back to the input order here."""
+    index = torch.arange(len(targets))
+    x, clean, y, control = (
+        start.clone(),
+        images.clone(),
+        targets.clone(),
+        torch.full_like(targets, tau),
+    )
+    out = torch.empty_like(images)
+    for _ in range(steps):
+        x.requires_grad_(True)
+        logits = model(x)
+        keep = []
+        for k in range(len(y)):
+            if logits[k].argmax() != y[k]:
+                if control[k] == 0:
+                    out[index[k]] = x[k].detach()
+                    continue
+                control[k] -= 1
+            keep.append(k)
+        grad = torch.autograd.grad(torch.nn.functional.cross_entropy(logits, y), x)[0]
+        if not keep:
+            return out
+        keep = torch.tensor(keep)
+        x, clean, y, index, control = x[keep], clean[keep], y[keep], index[keep], control[keep]
+        stepped = x.detach() + alpha * grad[keep].sign()
+        x = torch.min(torch.max(stepped, clean - eps), clean + eps).clamp(0, 1)
+    out[index] = x.detach()
+    return out
+
+
+@pytest.mark.parametrize("tau", [0, 2])
+def test_early_stopped_pgd_is_the_reference_algorithm(attack_batch, tau):
+    import torchattacks
+
+    model, images, labels = attack_batch
+    torch.manual_seed(0)
+    ours = early_stopped_pgd(model, images, labels, EPS, 0.02, 8, tau, omega=0.0)
+    torch.manual_seed(0)  # the same uniform start: the first draw of either
+    start = (images + torch.empty_like(images).uniform_(-EPS, EPS)).clamp(0, 1)
+    reference = reference_early_stop(model, images, labels, start, EPS, 0.02, 8, tau)
+    torch.testing.assert_close(ours, reference, rtol=0, atol=1e-6)
+    # with a budget past the step count nothing stops early: torchattacks' PGD exactly
+    torch.manual_seed(0)
+    never = early_stopped_pgd(model, images, labels, EPS, 0.02, 8, tau=8, omega=0.0)
+    torch.manual_seed(0)
+    pgd = torchattacks.PGD(model, eps=EPS, alpha=0.02, steps=8, random_start=True)
+    torch.testing.assert_close(never, pgd(images, labels), rtol=0, atol=1e-6)
+    assert not torch.equal(ours, never)  # early stopping changed some examples
+
+
+def test_fat_tau_grows_at_the_listed_epochs():
+    assert [tau_at(epoch, 0, [50, 90]) for epoch in (0, 49, 50, 89, 90, 119)] == [0, 0, 1, 1, 2, 2]
+    assert tau_at(3, 2, []) == 2
+
+
+def test_awp_perturbs_each_weight_by_gamma_times_its_norm_and_takes_it_back(attack_batch):
+    import copy
+
+    model, images, labels = attack_batch
+    model = copy.deepcopy(model).train()
+    for p in model.parameters():
+        p.requires_grad_(True)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    objective = lambda net: torch.nn.functional.cross_entropy(net(images), labels)  # noqa: E731
+    direction = weight_perturbation(model, copy.deepcopy(model), objective)
+    named = dict(perturbed_weights(model))
+    assert set(direction) == set(named) and all(named[k].dim() > 1 for k in named)
+    grads = torch.autograd.grad(objective(model), list(named.values()))
+    for (name, weight), grad in zip(named.items(), grads, strict=True):
+        v = direction[name]
+        assert v.norm().item() == pytest.approx(weight.norm().item(), rel=1e-5)
+        cosine = torch.nn.functional.cosine_similarity(v.flatten(), grad.flatten(), dim=0)
+        assert cosine.item() == pytest.approx(1.0, abs=1e-5)  # ascent: along the gradient
+    # the perturbed weights raise the loss; after the step's hook the weights are back
+    from robustsweep.training.defences.awp import AdversarialWeightPerturbation
+
+    method = AdversarialWeightPerturbation(name="awp", eps=EPS, alpha=0.025, steps=2)
+    assert (method.gamma, method.warmup) == (0.01, 0)
+    trainer = AwpTrainer(lambda m, x, y: x, method)  # no attack: the clean images
+    trainer.prepare(model)
+    trainer.start_epoch(0)
+    with torch.no_grad():
+        plain = objective(model).item()
+    loss, _ = trainer.loss(model, images, labels, None, None)
+    assert loss.item() > plain
+    trainer.after_step(model)
+    for key, value in model.state_dict().items():
+        if value.is_floating_point() and "running" not in key:
+            torch.testing.assert_close(value, before[key], rtol=0, atol=1e-6)
+
+
+def test_awp_defaults_follow_its_base_method():
+    from robustsweep.training.defences.awp import AdversarialWeightPerturbation
+
+    trades = AdversarialWeightPerturbation(name="awp", base="trades")
+    assert (trades.gamma, trades.warmup, trades.beta) == (0.005, 10, 6.0)
+    trainer = AwpTrainer(None, trades)
+    trainer.start_epoch(9)
+    assert not trainer.active
+    trainer.start_epoch(10)
+    assert trainer.active
+
+
+def test_alp_loss_by_hand():
+    clean = torch.tensor([[2.0, 0.0], [0.0, 1.0]])
+    adversarial = torch.tensor([[1.0, 1.0], [0.0, 3.0]])
+    targets = torch.tensor([0, 1])
+    ce_clean = (-torch.log_softmax(clean, 1)[[0, 1], targets]).mean()
+    ce_adv = (-torch.log_softmax(adversarial, 1)[[0, 1], targets]).mean()
+    mse = ((1.0 - 2.0) ** 2 + 1.0**2 + 0 + 2.0**2) / 4
+    expected = 0.5 * (ce_clean + ce_adv) + 0.5 * mse
+    assert alp_loss(clean, adversarial, targets, 0.5, 0.5).item() == pytest.approx(expected.item())
+    rcm = ce_clean + ce_adv + 0.5 * mse  # xu2024's code: the two CEs summed
+    assert alp_loss(clean, adversarial, targets, 1.0, 0.5).item() == pytest.approx(rcm.item())

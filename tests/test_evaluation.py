@@ -315,3 +315,47 @@ def test_attack_changes_pair_each_attacked_image_with_its_clean_version():
     sets = {"clean": clean, "attack-x": attacked, "whitebox-y": whitebox, "natural": clean}
     # attack-x: image 13 made right, 11 made wrong, 10 kept right, 12 kept wrong
     assert attack_changes(sets, classes) == {"attack-x": (1, 1), "whitebox-y": (2, 0)}
+
+
+def test_corrupted_set_is_scored_per_corruption_and_severity(
+    tmp_path, digits_h5, trained_model, natural
+):
+    from robustsweep.data.corruption_set import write_corruption_set
+    from robustsweep.models.feature_map_cost import feature_map_cost
+
+    corrupted = tmp_path / "corruptions.h5"
+    names = ["gaussian_noise", "contrast"]
+    spec = {"source": "imagecorruptions", "names": names, "severities": [1, 5]}
+    write_corruption_set(corrupted, digits_h5, spec, seed=0)
+    cache = tmp_path / "logits.h5"
+    compute_logits(cache, trained_model, digits_h5, natural, {}, CPU, corrupted=corrupted)
+    sets, attrs = read_logits(cache)
+    data = sets["corrupted"]
+    clean = load_split(digits_h5, "test")
+    assert len(data.labels) == 4 * len(clean.labels)
+    np.testing.assert_array_equal(data.index, np.tile(clean.indices, 4))
+    model, _ = load_model(trained_model)
+    expected_cost = feature_map_cost(model, 16, CPU)
+    assert attrs["activation_elements"] == expected_cost.activation_elements
+    assert attrs["feature_map"] == expected_cost.feature_map == "4x4"
+    epoch_log = tmp_path / "epochs.csv"
+    epoch_log.write_text("epoch,loss,accuracy,lr,seconds\n0,1.5,0.4,0.01,1\n1,0.25,0.93,0.01,1\n")
+    out = tmp_path / "metrics.csv"
+    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    evaluate_run(out, cache, run, [], 1, 0, epoch_log=epoch_log)
+    table = pd.read_csv(out)
+    assert (table.epochs == 2).all() and (table.train_loss == 0.25).all()
+    assert (table.train_accuracy == 0.93).all()
+    rows = table[table.test_set == "corrupted"]
+    cells = rows[rows.severity.notna()].set_index(["pattern", "severity"]).accuracy
+    assert set(cells.index) == {(name, s) for name in names for s in (1.0, 5.0)}
+    right = data.logits.argmax(1) == data.labels
+    for (name, severity), accuracy in cells.items():
+        mask = (data.patterns == name) & (data.severity == severity)
+        assert accuracy == pytest.approx(right[mask].mean(), abs=1e-6)
+    pooled = rows[rows.severity.isna() & (rows.pattern != "all")].set_index("pattern").accuracy
+    for name in names:
+        assert pooled[name] == pytest.approx(right[data.patterns == name].mean(), abs=1e-6)
+    # the heaviest noise costs more accuracy than the lightest
+    assert cells[("gaussian_noise", 5.0)] < cells[("gaussian_noise", 1.0)]
+    assert table[table.test_set != "corrupted"].severity.isna().all()

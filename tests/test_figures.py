@@ -80,3 +80,19 @@ def test_every_figure_is_drawn_with_or_without_standard_runs(tmp_path, kind, def
 )
 def test_sizes_of_one_family_share_a_line(architecture, family):
     assert architecture_family(architecture) == family
+
+
+def test_figures_draw_the_95_percent_t_interval_over_draws():
+    from robustsweep.reporting.spread import t_interval
+
+    values = [0.40, 0.50, 0.66]
+    rows = metrics_of(["standard"])
+    rows = pd.concat([rows.assign(draw=d, accuracy=v) for d, v in enumerate(values)])
+    grid = FIGURES.get("robust_accuracy").target(rows)
+    spans = sorted(
+        tuple(sorted(line.get_ydata()))
+        for line in grid.ax.lines
+        if len(line.get_ydata()) == 2 and line.get_ydata()[0] != line.get_ydata()[1]
+    )
+    low, high = t_interval([v * 100 for v in values])
+    assert spans and all(span == pytest.approx((low, high)) for span in spans)

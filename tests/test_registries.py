@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import importlib
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from robustsweep.attacks.methods import ATTACK_METHODS
+from robustsweep.data.corruptions import ALL_CORRUPTIONS, CORRUPTIONS
 from robustsweep.data.patterns import NATURAL_PATTERNS, apply_pattern
 from robustsweep.data.sources import DATASET_SOURCES, source_of
 from robustsweep.models.architectures import ARCHITECTURES
@@ -26,16 +28,18 @@ CPU = torch.device("cpu")
 # the columns of a run's metrics.csv (run_evaluation.py), for tables of a study without runs
 METRIC_COLUMNS = [
     "model", "n_train_classes", "draw", "defence", "pretrained_weights", "architecture",
-    "parameters", "test_set", "pattern", "m_classes", "trial", "n_images", "accuracy",
-    "precision", "recall", "loss", "auc", "ap", "accuracy_all_images", "consistency",
-    "detector_accuracy",
-    "zero_gradient_fraction", "huge_eps_accuracy", "masking_flags",
+    "parameters", "test_set", "pattern", "severity", "m_classes", "trial", "n_images",
+    "accuracy", "precision", "recall", "loss", "auc", "ap", "accuracy_all_images",
+    "consistency", "detector_accuracy",
+    "zero_gradient_fraction", "huge_eps_accuracy", "masking_flags", "activation_elements",
+    "feature_map", "epochs", "train_loss", "train_accuracy",
 ]  # fmt: skip
 REGISTRIES = {
     "attack": ATTACK_METHODS,
     "defence": DEFENCES,
     "architecture": ARCHITECTURES,
     "dataset source": DATASET_SOURCES,
+    "corruption source": CORRUPTIONS,
     "natural pattern": NATURAL_PATTERNS,
     "figure": FIGURES,
     "table": TABLES,
@@ -51,7 +55,16 @@ def test_the_index_read_from_source_is_what_the_modules_register(registry):
 
 
 @pytest.mark.parametrize("registry", REGISTRIES.values(), ids=REGISTRIES.keys())
-def test_every_parameter_is_typed_documented_and_has_a_valid_default(registry):
+def test_every_parameter_is_typed_documented_and_has_a_valid_default(
+    registry, tmp_path, monkeypatch
+):
+    # a CIFAR study whose corruption release lies where `cifar_c` looks by default
+    monkeypatch.chdir(tmp_path)
+    release = tmp_path / "resources" / "CIFAR-10-C"
+    release.mkdir(parents=True)
+    for name in ["labels", *ALL_CORRUPTIONS]:
+        (release / f"{name}.npy").touch()
+    facts = StudyFacts(attacks=("fgsm",), dataset="cifar10")
     for name in registry.index:
         target = registry.get(name).target
         if not isinstance(target, type):
@@ -64,7 +77,7 @@ def test_every_parameter_is_typed_documented_and_has_a_valid_default(registry):
         # the defaults alone make a valid spec wherever nothing is required
         if schema["required"] == [registry.key]:
             example = f"{name}resnet18" if name in registry.prefixes else name
-            method = registry.spec({registry.key: example}, "test", StudyFacts(attacks=("fgsm",)))
+            method = registry.spec({registry.key: example}, "test", facts)
             assert method.name == example
 
 
@@ -171,6 +184,54 @@ def test_every_dataset_source_checks_counts_and_loads(name, tmp_path, monkeypatc
     assert len(raw.images) == len(raw.labels)
     assert set(np.unique(raw.labels)) <= set(range(source.class_count()))
     assert len(raw.class_names) == source.class_count()
+
+
+def corruption_sample(name: str, tmp_path, monkeypatch) -> tuple[dict, Path, str]:
+    """(spec, prepared dataset, dataset source) for each corruption source, in its real
+    on-disk formats, two corruptions at two severities."""
+    from test_corruptions import write_release
+    from test_dataset_sources import cifar_spec, write_fake_cifar
+
+    from robustsweep.data.prepared_dataset import load_split, prepare_dataset
+
+    spec = {"source": name, "names": ["gaussian_noise", "fog"], "severities": [1, 4]}
+    dataset = tmp_path / "dataset.h5"
+    if name == "imagecorruptions":
+        prepare_dataset(dataset, {"source": "digits", "image_size": 8, "splits": SPLITS}, 0)
+        return spec, dataset, "digits"
+    if name == "cifar_c":
+        write_fake_cifar(tmp_path / "cifar", "cifar10", monkeypatch)
+        prepare_dataset(dataset, cifar_spec(tmp_path / "cifar", download=False), 0)
+        labels = load_split(dataset, "test").labels
+        write_release(tmp_path / "release", labels, spec["names"])
+        return {**spec, "root": str(tmp_path / "release")}, dataset, "cifar10"
+    raise AssertionError(f"no sample for corruption source '{name}': add one to this test")
+
+
+SPLITS = {"train": 0.5, "test": 0.1, "pool": 0.4}
+
+
+@pytest.mark.parametrize("name", CORRUPTIONS.names())
+def test_every_corruption_source_corrupts_the_whole_test_split(name, tmp_path, monkeypatch):
+    import h5py
+
+    from robustsweep.data.corruption_set import open_corruption_set, write_corruption_set
+    from robustsweep.data.prepared_dataset import load_split
+
+    spec, dataset, source = corruption_sample(name, tmp_path, monkeypatch)
+    CORRUPTIONS.spec(dict(spec), "corruptions", StudyFacts(32, dataset=source))
+    write_corruption_set(tmp_path / "corrupted.h5", dataset, spec, seed=0)
+    test = load_split(dataset, "test")
+    with h5py.File(tmp_path / "corrupted.h5") as h5:
+        data = open_corruption_set(h5)
+        images = data.images[()]
+        assert images.shape == (4 * len(test.labels), *test.images.shape[1:])
+        assert images.dtype == np.uint8
+        assert set(zip(data.corruption, data.severity, strict=True)) == {
+            (c, s) for c in ("gaussian_noise", "fog") for s in (1, 4)
+        }
+        np.testing.assert_array_equal(data.index, np.tile(test.indices, 4))
+    assert (images != np.tile(test.images, (4, 1, 1, 1))).any()
 
 
 @pytest.mark.parametrize("name", NATURAL_PATTERNS.names())

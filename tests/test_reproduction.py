@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO
+from conftest import REPO, place_cifar_c
 from robustsweep.config_schema import load_schema, validate
 from robustsweep.input_errors import ConfigError
 from robustsweep.reporting.paper_numbers import (
@@ -53,7 +53,11 @@ def resolved(config: dict) -> dict:
 
 @pytest.mark.parametrize("study", STUDIES)
 @pytest.mark.parametrize("smoke", [False, True], ids=["study", "smoke"])
-def test_every_study_names_its_paper_numbers_and_they_map_onto_it(study, smoke):
+def test_every_study_names_its_paper_numbers_and_they_map_onto_it(
+    study, smoke, tmp_path, monkeypatch
+):
+    place_cifar_c(tmp_path)  # xu2024 reads the CIFAR-10-C release from resources/
+    monkeypatch.chdir(tmp_path)
     assert (REPO / "studies" / f"{study}.paper.yaml").is_file()
     config = resolved(study_config(study, smoke))
     assert config["reproduction"]["paper_numbers"] == f"studies/{study}.paper.yaml"
@@ -68,8 +72,8 @@ def test_the_files_hold_the_papers_tables_as_printed():
         for study in STUDIES
     }
     # zhu2025: Table 1 5 x 3, Table 2 4 x 4 + 1, Tables 3-5 3 x (9 x 4 + 1); tan2022: 3 + 20 +
-    # 21; ho2024: 4 x 5 + 3 x 8; xu2024 and xue2024: nothing published at hand
-    assert counts == {"ho2024": 44, "tan2022": 44, "xu2024": 0, "xue2024": 0, "zhu2025": 143}
+    # 21; ho2024: 4 x 5 + 4 x 1 (L) + 3 x 8; xu2024 and xue2024: nothing published at hand
+    assert counts == {"ho2024": 48, "tan2022": 44, "xu2024": 0, "xue2024": 0, "zhu2025": 143}
     number = {(n.table, n.row, n.column): n for n in ZHU.numbers()}
     assert number["Table 5", "Mean value", "20"].value == 6.34
     assert number["Table 5", "Mean value", "20"].select == {
@@ -195,6 +199,12 @@ def test_tables_md_opens_with_the_reproduction_section(tmp_path):
         zero_gradient_fraction=math.nan,
         huge_eps_accuracy=math.nan,
         masking_flags="",
+        severity=math.nan,
+        activation_elements=math.nan,
+        feature_map="",
+        epochs=0,
+        train_loss=math.nan,
+        train_accuracy=math.nan,
     )
     metrics.to_csv(tmp_path / "metrics.csv", index=False)
     settings = TablesSettings(

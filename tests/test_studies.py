@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, planned, snakemake_args, tool_env
+from conftest import REPO, place_cifar_c, planned, snakemake_args, tool_env
 
 STUDIES = REPO / "studies"
 COMMON = {
@@ -41,14 +41,17 @@ FULL_STUDY_JOBS = {
     },
     # 5 architectures x (standard, hybrid) + the source; 4 attacks over both splits
     "ho2024": {"class_subset": 2, "train_model": 11, "adversarial_store": 8, "runs": 10},
-    # 5 feature-map variants x 3 defences x 3 draws + the source; test-split stores only;
-    # every run attacked white-box by FGSM, PGD, DeepFool and AutoAttack
+    # five seeds of: 9 stride/upsampling schemes under AT, 2 max-pooling variants under AT,
+    # ResNet-18 at 1222 and 1122 under the 6 other defences (115 runs), + the source; test-split
+    # stores only; every run attacked white-box by FGSM, PGD, DeepFool and AutoAttack; the
+    # CIFAR-10-C release copied once
     "xu2024": {
-        "class_subset": 4,
-        "train_model": 46,
+        "class_subset": 6,
+        "corruption_set": 1,
+        "train_model": 116,
         "adversarial_store": 4,
-        "runs": 45,
-        "white_box": 180,
+        "runs": 115,
+        "white_box": 460,
     },
     # 5 defences x 3 draws + the source; white-box FGSM, PGD, C&W and AutoAttack
     "xue2024": {
@@ -71,11 +74,12 @@ def expected_plan(study: str) -> dict[str, int]:
 def test_full_study_plans_the_jobs_of_the_papers_tables(study, tmp_path):
     # the default config.yaml in the working folder must not leak into a --configfile study
     shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    place_cifar_c(tmp_path)
     config = yaml.safe_load((STUDIES / f"{study}.yaml").read_text())
     assert planned(tmp_path, config) == expected_plan(study)
 
 
-SMOKE_RUNS = {"tan2022": 4, "ho2024": 6, "xu2024": 4, "xue2024": 4}  # incl. the attack source
+SMOKE_RUNS = {"tan2022": 4, "ho2024": 6, "xu2024": 8, "xue2024": 4}  # incl. the attack source
 
 
 @pytest.mark.parametrize("study", sorted(SMOKE_RUNS))
@@ -132,6 +136,10 @@ def test_ho2024_smoke_trains_every_architecture_and_scores_the_test_mixtures(tmp
     results = run_smoke("ho2024", tmp_path)
     metrics = pd.read_csv(results / "tables" / "metrics.csv")
     assert set(metrics.model) == {"resnet50", "resnet34", "vgg19_bn", "shufflenet_v2", "repvgg_a2"}
+    assert set(metrics[metrics.model == "shufflenet_v2"].architecture) == {"shufflenet_v2_x2_0"}
+    # VGG19-BN's own recipe (53 epochs in the study, 2 at smoke scale), the others 1
+    epochs = metrics.groupby("model").epochs.first()
+    assert epochs["vgg19_bn"] == 2 and (epochs.drop("vgg19_bn") == 1).all()
     mixtures = metrics[metrics.test_set.str.startswith("hybrid-")]
     assert set(mixtures.test_set) == {
         f"hybrid-{a}-{p}pct" for a in ("fgsm", "pgd", "cw", "deepfool") for p in (3, 5, 10)
@@ -140,22 +148,40 @@ def test_ho2024_smoke_trains_every_architecture_and_scores_the_test_mixtures(tmp
     parts = mixtures[mixtures.test_set == "hybrid-pgd-10pct"].groupby("pattern").n_images.sum()
     assert parts["real"] + parts["adversarial"] == parts["all"]
     assert parts["adversarial"] * 10 == pytest.approx(parts["all"], rel=0.15)
+    half = metrics[(metrics.test_set == "mix-half")].groupby("pattern").n_images.sum()
+    assert half["adversarial"] * 2 == pytest.approx(half["all"], abs=6)  # 5k + 5k at scale
     tables = (results / "tables" / "tables.md").read_text()
     assert "hybrid-fgsm-3pct real" in tables and "hybrid-fgsm-3pct adversarial" in tables
+    assert "Table 2 (ho2024): training results, accuracy, precision, recall on mix-half" in tables
 
 
 @pytest.mark.study_smoke
-def test_xu2024_smoke_compares_feature_map_variants_under_white_box_attacks(tmp_path):
+def test_xu2024_smoke_compares_feature_map_schemes_defences_and_corruptions(tmp_path):
     results = run_smoke("xu2024", tmp_path)
     metrics = pd.read_csv(results / "tables" / "metrics.csv")
     runs = set(zip(metrics.model, metrics.defence, strict=True))
-    assert runs == {("r18_stride1_max", "trades"), ("r18_stride1_max", "mart"), ("r18_up2", "at")}
+    assert runs == {
+        ("preact18_1122", "at"),
+        ("vgg16_11222", "at"),
+        ("r18_up2", "at"),
+        ("r18_1122_max", "at"),
+        ("r18_1122", "alp"),
+        ("r18_1122", "fat"),
+        ("r18_1122", "awp_trades"),
+    }
     rows = full_rows(metrics)
-    white_box = {f"whitebox-{a}" for a in ("fgsm", "pgd", "deepfool", "autoattack")}
+    white_box = {"whitebox-pgd", "whitebox-deepfool"}
     assert white_box <= set(rows.test_set)
     assert rows[rows.test_set.isin(white_box)].consistency.between(0, 1).all()
     assert metrics.huge_eps_accuracy.between(0, 1).all()
-    assert "Gradient-masking checks" in (results / "tables" / "tables.md").read_text()
+    corrupted = metrics[(metrics.test_set == "corrupted") & metrics.severity.notna()]
+    assert set(zip(corrupted.pattern, corrupted.severity, strict=True)) == {
+        (c, s) for c in ("gaussian_noise", "defocus_blur") for s in (1, 5)
+    }
+    assert metrics.groupby("model").activation_elements.first().gt(0).all()
+    tables = (results / "tables" / "tables.md").read_text()
+    for title in ("Gradient-masking checks", "Feature-map size and cost", "mean corruption"):
+        assert title in tables
 
 
 @pytest.mark.study_smoke

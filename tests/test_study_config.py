@@ -43,8 +43,8 @@ def test_default_config_is_valid_and_gets_defaults():
         (
             "training.optimiser",
             "sgd",
-            "unknown config key 'optimiser' under 'training'; allowed "
-            "keys: augmentation, batch_size, epochs, lr, momentum, optimizer, precision",
+            "unknown config key 'optimiser' under 'training'; allowed keys: augmentation, "
+            "batch_size, epochs, lr, lr_factors, lr_milestones, momentum, nesterov, optimizer",
         ),
         (
             "training.epochs",
@@ -295,3 +295,80 @@ def test_a_key_given_twice_is_refused_with_both_lines(tmp_path):
         check_config_files([study])
     study.write_text("training:\n  lr: 0.01\nmodels: {}\n")
     check_config_files([study])
+
+
+def with_vgg_recipe(**recipe) -> dict:
+    """The default study with a third model that brings its own training recipe."""
+    config = changed("models.vgg", {"architecture": "small_cnn", "width": 8, "training": recipe})
+    config["experiments"]["architectures"]["models"].append("vgg")
+    return config
+
+
+def test_a_model_recipe_override_changes_only_that_models_training():
+    import json
+
+    from robustsweep.study_plan import train_settings
+
+    base = validate_config(with_vgg_recipe())
+    config = validate_config(with_vgg_recipe(epochs=53, lr=0.01))
+    for run in experiment_runs(config):
+        settings = json.loads(train_settings(config, run))
+        before = json.loads(train_settings(base, run))
+        assert "training" not in settings["model"]  # the override is not the model's option
+        if run.model == "vgg":
+            assert settings["recipe"]["epochs"] == 53 and settings["recipe"]["lr"] == 0.01
+            changes = {
+                k for k in settings["recipe"] if settings["recipe"][k] != before["recipe"][k]
+            }
+            assert changes == {"epochs", "lr"}
+        else:  # the other models' jobs keep their exact settings: nothing of theirs reruns
+            assert settings == before
+    assert config["models"]["vgg"]["training"] == {"epochs": 53, "lr": 0.01}
+
+
+@pytest.mark.parametrize(
+    ("recipe", "expected"),
+    [
+        (
+            {"epoch": 53},
+            "unknown config key 'epoch' under 'models.vgg.training'; allowed keys: "
+            "augmentation, batch_size, epochs,",
+        ),
+        ({"epochs": 0}, "config key 'models.vgg.training.epochs' is 0; it must be >= 1"),
+        (
+            {"scheduler": "multistep", "lr_milestones": [100, 105], "lr_factors": [0.1]},
+            "config key 'training.lr_factors' has 1 value(s) for 2 lr_milestones in the recipe "
+            "of vgg with standard; scheduler multistep needs one factor per milestone",
+        ),
+        (
+            {"scheduler": "multistep", "lr_milestones": [105, 100], "lr_factors": [0.1, 0.01]},
+            "config key 'training.lr_milestones' is [105, 100] in the recipe of vgg with "
+            "standard; list the epochs in ascending order",
+        ),
+    ],
+)
+def test_a_bad_recipe_override_names_its_key(recipe, expected):
+    assert expected in error_of(with_vgg_recipe(**recipe))
+
+
+def test_model_and_defence_overrides_may_not_disagree():
+    config = with_vgg_recipe(epochs=53)
+    config["defences"]["offline_adversarial"]["training"] = {"epochs": 20}
+    config["experiments"]["defences"]["models"].append("vgg")
+    assert error_of(config) == (
+        "config keys 'models.vgg.training.epochs' and 'defences.offline_adversarial.training."
+        "epochs' disagree for the runs of vgg with offline_adversarial; set 'epochs' in one of "
+        "them"
+    )
+    config["defences"]["offline_adversarial"]["training"] = {"epochs": 53, "lr": 0.01}
+    validate_config(config)  # agreeing keys, or different keys, are fine
+
+
+def test_corruption_options_without_a_source_are_refused():
+    assert error_of(changed("corruptions", {"names": ["fog"]})) == (
+        "config key 'corruptions' has options but no 'source'; add 'source: imagecorruptions' "
+        "(generated) or 'source: cifar_c' (the release), or remove it"
+    )
+    config = validate_config(changed("corruptions", {"source": "imagecorruptions"}))
+    assert len(config["corruptions"]["names"]) == 15
+    assert config["corruptions"]["severities"] == [1, 2, 3, 4, 5]

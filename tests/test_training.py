@@ -221,3 +221,27 @@ def test_crop_flip_augmentation_changes_training_but_stays_seeded(
         train(tmp_path / name, digits_h5, all_classes_subset, settings)
         losses.append(pd.read_csv(tmp_path / name / "epochs.csv").loss.iloc[0])
     assert losses[1] == losses[2] and losses[0] != losses[1]
+
+
+def test_multistep_schedule_multiplies_the_lr_from_each_milestone_on():
+    from robustsweep.training.training_loop import make_optimizer, make_scheduler
+
+    schedule = recipe(
+        optimizer="sgd", lr=0.1, scheduler="multistep", lr_milestones=[2, 4], lr_factors=[0.1, 0.01]
+    )
+    optimizer = make_optimizer([torch.nn.Parameter(torch.zeros(1))], schedule)
+    scheduler = make_scheduler(optimizer, schedule, steps_per_epoch=3)
+    lrs = []
+    for _ in range(6 * 3):  # six epochs of three steps, stepped per batch as training does
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    per_epoch = [lrs[3 * e : 3 * e + 3] for e in range(6)]
+    expected = [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    for epoch, values in enumerate(per_epoch):
+        assert values == pytest.approx([expected[epoch]] * 3), epoch
+    assert optimizer.param_groups[0]["nesterov"] is True  # the default; xu2024 turns it off
+    plain = make_optimizer(
+        [torch.nn.Parameter(torch.zeros(1))], recipe(nesterov=False, optimizer="sgd")
+    )
+    assert plain.param_groups[0]["nesterov"] is False

@@ -34,6 +34,7 @@ from robustsweep.input_errors import InputError
 # stage -> "module:function"; the function's `settings` annotation names its dataclass
 STAGES: dict[str, str] = {
     "prepare": "robustsweep.data.prepared_dataset:prepare_stage",
+    "corrupt": "robustsweep.data.corruption_set:corrupt_stage",
     "subset": "robustsweep.data.class_subsets:subset_stage",
     "mine": "robustsweep.data.natural_adversarial:mine_stage",
     "natural-index": "robustsweep.data.natural_adversarial:index_stage",

@@ -24,8 +24,17 @@ from robustsweep.input_errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
-# keys whose meaning moved; an old config gets the new name in its error line
-RENAMED_KEYS = {"seeds": "draws", "seed": "draw"}
+# keys whose meaning moved; an old config gets the new name and how to rewrite it
+DRAW = "(a draw is one class draw and training seed); rename it"
+RENAMED_KEYS = {
+    "seeds": ("draws", DRAW),
+    "seed": ("draw", DRAW),
+    "last_stride": (
+        "strides",
+        "(one stride digit per stage, xu2024's --strides: last_stride 1 is strides '1221', "
+        "2 is the default '1222'); replace it",
+    ),
+}
 
 
 def _finite_number(checker, instance) -> bool:
@@ -96,14 +105,12 @@ def describe(error: ValidationError, prefix: str = "") -> str:
         renamed = [
             name
             for name in unexpected
-            if RENAMED_KEYS.get(name) in error.schema.get("properties", {})
+            if RENAMED_KEYS.get(name, ("",))[0] in error.schema.get("properties", {})
         ]
         if renamed:
             old = renamed[0]
-            return (
-                f"config key '{config_key([old], key)}' is now called '{RENAMED_KEYS[old]}' "
-                f"(a draw is one class draw and training seed); rename it"
-            )
+            new, hint = RENAMED_KEYS[old]
+            return f"config key '{config_key([old], key)}' is now called '{new}' {hint}"
         return (
             f"unknown config key {', '.join(repr(u) for u in unexpected)} under {where}; "
             f"allowed keys: {allowed}"

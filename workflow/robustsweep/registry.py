@@ -128,6 +128,7 @@ class StudyFacts:
 
     image_size: int = 32
     attacks: tuple[str, ...] = ()  # names under attacks.methods
+    dataset: str = ""  # the dataset source (dataset.source)
 
 
 @dataclass(frozen=True, kw_only=True)

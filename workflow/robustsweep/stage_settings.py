@@ -80,9 +80,12 @@ class TrainingRecipe(Section):
     lr: float
     weight_decay: float
     momentum: float
+    nesterov: bool
     scheduler: str
     restart_epochs: int
     restart_mult: int
+    lr_milestones: list[int]
+    lr_factors: list[float]
     augmentation: str
     precision: str
 
@@ -147,6 +150,14 @@ class NaturalFolderSettings:
 
     root: str
     name: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CorruptionSettings:
+    """corruption_set: the `corruptions` section (source and its options)."""
+
+    spec: dict
+    seed: int  # the study seed keys each image's corruption
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,6 +19,7 @@ from typing import Any
 
 from robustsweep.attacks.methods import ATTACK_METHODS
 from robustsweep.config_schema import config_key, load_schema, validate
+from robustsweep.data.corruptions import CORRUPTIONS
 from robustsweep.data.patterns import NATURAL_PATTERNS
 from robustsweep.data.sources import DATASET_SOURCES, DatasetSource, source_of
 from robustsweep.input_errors import ConfigError
@@ -42,11 +43,14 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     facts = StudyFacts(
         image_size=config["dataset"]["image_size"],
         attacks=tuple(config["attacks"]["methods"]),
+        dataset=config["dataset"]["source"],
     )
     _resolve_methods(config["models"], "models", ARCHITECTURES, facts)
     _resolve_methods(config["attacks"]["methods"], "attacks.methods", ATTACK_METHODS, facts)
     _resolve_methods(config["defences"], "defences", DEFENCES, facts)
+    _check_corruptions(config, facts)
     _check_names(config)
+    _check_recipes(config)
     _check_patterns(config)
     _check_sweeps(config)
     _check_natural_folder(config)
@@ -113,14 +117,30 @@ def _resolve_methods(specs: dict, key: str, registry: Registry, facts: StudyFact
     parameters (defaults filled, derived ones computed)."""
     for name, spec in specs.items():
         method = registry.spec(spec, f"{key}.{name}", facts)
+        beside = {other: spec[other] for other in registry.beside if other in spec}
         spec.clear()
-        spec.update({registry.key: method.name, **method.parameters()})
+        spec.update({registry.key: method.name, **method.parameters(), **beside})
 
 
 def _check_dataset(config: dict) -> None:
     """The source's own options, then its files on disk (one line each)."""
     dataset = config["dataset"]
     DATASET_SOURCES.spec(dataset, "dataset", StudyFacts(image_size=dataset["image_size"]))
+
+
+def _check_corruptions(config: dict, facts: StudyFacts) -> None:
+    """The corrupted test set's source and its options (files on disk for a release)."""
+    section = config["corruptions"]
+    if "source" not in section:
+        if section:
+            raise ConfigError(
+                "config key 'corruptions' has options but no 'source'; add 'source: "
+                "imagecorruptions' (generated) or 'source: cifar_c' (the release), or remove it"
+            )
+        return
+    method = CORRUPTIONS.spec(section, "corruptions", facts)
+    section.clear()
+    section.update({"source": method.name, **method.parameters()})
 
 
 def dataset_source(config: dict) -> DatasetSource:
@@ -169,6 +189,66 @@ def _check_names(config: dict) -> None:
         raise ConfigError(
             "config key 'defences.standard.method' must be 'standard': the name "
             "is reserved for plain training; give your defence another name"
+        )
+
+
+def override_schema() -> dict:
+    """The `training` section's schema without its defaults: a model's or a defence's own
+    recipe override names only the keys it changes."""
+
+    def strip(node):
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k != "default"}
+        return node
+
+    return strip(load_schema()["properties"]["training"])
+
+
+def _check_recipes(config: dict) -> None:
+    """Recipe overrides (`models.<m>.training`, `defences.<d>.training`) are validated like the
+    `training` section; every run's merged recipe must be consistent."""
+    from robustsweep.study_plan import OVERRIDE, experiment_runs, run_recipe, support_runs
+
+    schema = override_schema()
+    for section in ("models", "defences"):
+        for name, spec in config[section].items():
+            if OVERRIDE in spec:
+                validate(spec[OVERRIDE], schema, f"{section}.{name}.{OVERRIDE}")
+    for name, spec in config["models"].items():
+        if OVERRIDE in spec and ARCHITECTURES.build(spec).pretrained_weights:
+            raise ConfigError(
+                f"config key 'models.{name}.{OVERRIDE}' sets a recipe for a pretrained model, "
+                "which is not trained; remove it"
+            )
+    for run in sorted({*experiment_runs(config), *support_runs(config)}):
+        model = config["models"][run.model].get(OVERRIDE, {})
+        defence = config["defences"][run.defence].get(OVERRIDE, {})
+        for key in sorted(set(model) & set(defence)):
+            if model[key] != defence[key]:
+                raise ConfigError(
+                    f"config keys 'models.{run.model}.{OVERRIDE}.{key}' and "
+                    f"'defences.{run.defence}.{OVERRIDE}.{key}' disagree for the runs of "
+                    f"{run.model} with {run.defence}; set '{key}' in one of them"
+                )
+        _check_schedule(run_recipe(config, run), run)
+
+
+def _check_schedule(recipe: dict, run) -> None:
+    """multistep needs one lr factor per milestone, milestones ascending."""
+    if recipe["scheduler"] != "multistep":
+        return
+    milestones, factors = recipe["lr_milestones"], recipe["lr_factors"]
+    where = f"the recipe of {run.model} with {run.defence}"
+    if not milestones or len(milestones) != len(factors):
+        raise ConfigError(
+            f"config key 'training.lr_factors' has {len(factors)} value(s) for "
+            f"{len(milestones)} lr_milestones in {where}; scheduler multistep needs one factor "
+            "per milestone (e.g. lr_milestones: [100, 105], lr_factors: [0.1, 0.01])"
+        )
+    if milestones != sorted(milestones):
+        raise ConfigError(
+            f"config key 'training.lr_milestones' is {milestones} in {where}; list the epochs "
+            "in ascending order"
         )
 
 

@@ -18,6 +18,7 @@ from robustsweep.stage_settings import (
     AttackSettings,
     AttackTableSettings,
     Compute,
+    CorruptionSettings,
     EvaluateSettings,
     ExplainSettings,
     FigureSettings,
@@ -137,6 +138,16 @@ def attacked_sets(config: dict) -> list[AttackedSet]:
     return sorted(sets)
 
 
+def support_runs(config: dict) -> list[Run]:
+    """The attack source (when the study attacks) and the mining reference (when it mines)."""
+    runs = []
+    if config["attacks"]["methods"]:
+        runs.append(support_run(config, "source"))
+    if "root" not in config["natural_adversarial"]:
+        runs.append(support_run(config, "reference"))
+    return runs
+
+
 def predicted_class_values(config: dict, run: Run) -> list[int]:
     """The M values to evaluate a run at: those of every experiment the run belongs to."""
     values: set[int] = set()
@@ -177,6 +188,15 @@ def subset_settings(config: dict, n: int, draw: int) -> str:
     return to_json(SubsetSettings(n=n, draw=draw, study_seed=config["seed"]))
 
 
+def has_corruptions(config: dict) -> bool:
+    """Whether the study scores a corrupted test set (a `corruptions.source` is given)."""
+    return "source" in config["corruptions"]
+
+
+def corruption_settings(config: dict) -> str:
+    return to_json(CorruptionSettings(spec=config["corruptions"], seed=config["seed"]))
+
+
 def mining_settings(config: dict) -> str:
     section = config["natural_adversarial"]
     return to_json(
@@ -207,12 +227,30 @@ def store_settings(config: dict, split: str, attack: str) -> str:
     )
 
 
+OVERRIDE = "training"  # the key of a model's or a defence's own recipe override
+
+
+def without_override(spec: dict) -> dict:
+    """A model or defence spec without its recipe override (what the method itself takes)."""
+    return {key: value for key, value in spec.items() if key != OVERRIDE}
+
+
+def run_recipe(config: dict, run: Run) -> dict:
+    """The run's training recipe: the study's `training` section, then the model's own
+    override, then the defence's (study_config.py refuses a key both set differently)."""
+    return {
+        **config["training"],
+        **config["models"][run.model].get(OVERRIDE, {}),
+        **config["defences"][run.defence].get(OVERRIDE, {}),
+    }
+
+
 def train_settings(config: dict, run: Run) -> str:
     return to_json(
         TrainSettings(
-            model=config["models"][run.model],
-            recipe=from_mapping(TrainingRecipe, config["training"]),
-            defence=config["defences"][run.defence],
+            model=without_override(config["models"][run.model]),
+            recipe=from_mapping(TrainingRecipe, run_recipe(config, run)),
+            defence=without_override(config["defences"][run.defence]),
             draw=run.draw,
         )
     )
@@ -335,6 +373,11 @@ PLANNED_FILES = {
         "settings_sha256": sha256_text(_natural_settings(c)),
         "image_size": c["dataset"]["image_size"],
     },
+    r"data/corruptions\.h5": lambda c, m: {
+        "kind": "corruptions",
+        "settings_sha256": sha256_text(corruption_settings(c)),
+        "image_size": c["dataset"]["image_size"],
+    },
     r"subsets/N(?P<n>\d+)/draw(?P<draw>\d+)\.json": lambda c, m: {
         "kind": "subset",
         "settings_sha256": sha256_text(subset_settings(c, int(m["n"]), int(m["draw"]))),
@@ -404,6 +447,7 @@ def job_identities(config: dict, inputs: dict, outputs: dict) -> dict:
 # the package modules each stage's rule runs (its stage function's module)
 STAGE_MODULES = {
     "prepare": "data.prepared_dataset",
+    "corrupt": "data.corruption_set",
     "subset": "data.class_subsets",
     "mine": "data.natural_adversarial",
     "natural-index": "data.natural_adversarial",
@@ -435,6 +479,12 @@ def job_code(stage: str, *method_modules: str) -> dict[str, str]:
     """The `code` and `methods` params of a job of `stage` that runs these method modules."""
     module = STAGE_MODULES[stage]
     return {"code": stage_code(module), "methods": method_code(method_modules, module)}
+
+
+def corruption_code(config: dict) -> dict[str, str]:
+    from robustsweep.data.corruptions import CORRUPTIONS
+
+    return job_code("corrupt", method_module(CORRUPTIONS, config["corruptions"]["source"]))
 
 
 def prepare_code(config: dict) -> dict[str, str]:

@@ -3,17 +3,20 @@
 Every metric downstream (all M values, all trials, per-pattern accuracy) is derived from these
 logits, so evaluation never runs the network again.
 
-Test sets of this file: `clean` (the test split), `natural` (the natural adversarial set) and
+Test sets of this file: `clean` (the test split), `natural` (the natural adversarial set),
 `attack-<name>` (transfer: the store's images made against the attack source model, with the
-store's attack `spec` as an attribute, as white-box groups have theirs). The white-box sets
+store's attack `spec` as an attribute, as white-box groups have theirs) and, when the study
+has a corrupted test set, `corrupted` (data/corruption_set.py). The white-box sets
 (`whitebox-<name>`, this model attacked itself) are one file per attack (white_box.py), so
 adding or changing a white-box attack reruns only that attack's jobs.
 
 Layout: one group per test set (test_set_logits.py); file attrs: class_ids (what each of the
 K logits stands for), architecture, parameters, pretrained_weights (the published weights of a
-pretrained run, "" for trained ones), and the gradient-masking measurements
-zero_gradient_fraction and huge_eps_accuracy (NaN when the checks are off), and the seal
-(file_identity.py) naming the run, the weights and the prepared dataset it was computed from.
+pretrained run, "" for trained ones), the gradient-masking measurements
+zero_gradient_fraction and huge_eps_accuracy (NaN when the checks are off), the network's
+feature-map cost (models/feature_map_cost.py): activation_elements of one image and
+feature_map, the side of the map before global pooling, and the seal (file_identity.py)
+naming the run, the weights and the prepared dataset it was computed from.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ def logits_stage(
     natural: Path,
     output: Path,
     stores: dict[str, Path] | None = None,
+    corrupted: Path | None = None,
 ) -> None:
     from robustsweep.compute_device import configure
 
@@ -59,6 +63,7 @@ def logits_stage(
         settings.attack_batch_size,
         settings.seed,
         settings.masking,
+        corrupted,
     )
 
 
@@ -72,11 +77,14 @@ def compute_logits(
     attack_batch_size: int = 256,
     seed: int = 0,
     masking: MaskingChecks | None = None,
+    corrupted: Path | None = None,
 ) -> None:
-    """Run the model once over the clean, natural-adversarial and every stored attack test
-    set; `masking` adds the gradient-masking measurements."""
+    """Run the model once over the clean, natural-adversarial, every stored attack and (when
+    the study has one) the corrupted test set; `masking` adds the gradient-masking
+    measurements. The network's feature-map cost is measured on one test-sized image."""
     from robustsweep.attacks.store_file import read_store
     from robustsweep.data.natural_adversarial import read_natural_adversarial
+    from robustsweep.models.feature_map_cost import feature_map_cost
     from robustsweep.models.trained_models import load_detector, load_model
 
     model, card = load_model(weights, str(device))
@@ -110,6 +118,7 @@ def compute_logits(
         seed,
         device,
     )
+    cost = feature_map_cost(model, clean.images.shape[1], device)
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         for name, (images, labels, patterns, index) in test_sets.items():
             group = write_test_set(
@@ -117,11 +126,15 @@ def compute_logits(
             )
             if name in specs:
                 group.attrs["spec"] = json.dumps(specs[name], sort_keys=True)
+        if corrupted is not None:
+            write_corrupted(h5, corrupted, model, detector, device)
         h5.attrs.update(
             class_ids=card.class_ids,
             architecture=card.architecture,
             parameters=card.parameters,
             pretrained_weights=card.weights_source or "",
+            activation_elements=cost.activation_elements,
+            feature_map=cost.feature_map,
             **checks,
         )
         identity = identity_for(
@@ -136,6 +149,26 @@ def compute_logits(
 def store_spec(attrs: dict) -> dict:
     """The attack spec (method and parameters) a store was made with, from its attributes."""
     return {"method": str(attrs["method"]), **json.loads(attrs["params"])}
+
+
+def write_corrupted(h5: h5py.File, path: Path, model, detector, device) -> None:
+    """The corrupted test set's group, its images read from the corruption file in batches."""
+    from robustsweep.data.corruption_set import open_corruption_set
+
+    with h5py.File(path, "r") as source:
+        data = open_corruption_set(source)
+        write_test_set(
+            h5,
+            "corrupted",
+            model,
+            detector,
+            data.images,
+            data.labels,
+            device,
+            data.index,
+            data.corruption,
+            data.severity,
+        )
 
 
 def masking_measurements(

@@ -25,7 +25,9 @@ ho2024's hybrid test mixtures (`hybrid-<attack>-<p>pct`: p % of the clean test i
 for their stored adversarial versions, the rest clean) and the study's named mixtures
 (`mix-<name>`: a fraction of the images swapped, several attacks in equal shares) are
 assembled here from the clean and `attack-<attack>` logits, so they cost no forward pass. The
-same images are swapped for every attack and model. Runs with tan2022's detector head get
+same images are swapped for every attack and model. The corrupted test set (CIFAR-10-C or
+generated corruptions) is also scored per corruption and per (corruption, severity) at
+M = N, in the `pattern` and `severity` columns. Runs with tan2022's detector head get
 `detector_accuracy`: how often its clean/adversarial call is right (clean images are real,
 attacked ones adversarial, mixtures as mixed). Every row also carries the run's
 gradient-masking measurements and flags (gradient_masking.py).
@@ -196,6 +198,7 @@ def sweep_rows(
                 {
                     "test_set": test_set,
                     "pattern": "all",
+                    "severity": float("nan"),
                     "m_classes": m,
                     "trial": trial,
                     **metrics,
@@ -226,14 +229,21 @@ def scored_accuracies(
 
 
 def part_row(
-    test_set: str, part: str, data: TestSetLogits, mask: np.ndarray, classes: list[int]
+    test_set: str,
+    part: str,
+    data: TestSetLogits,
+    mask: np.ndarray,
+    classes: list[int],
+    severity: float = float("nan"),
 ) -> dict:
     """Metrics of the images under `mask`, over all of the run's classes, labelled `part` in
-    the `pattern` column (a natural pattern, or a mixture's real/adversarial part)."""
+    the `pattern` column (a natural pattern, a corruption, or a mixture's real/adversarial
+    part) and, for a corruption, its severity (NaN: all severities pooled)."""
     logits, targets = restrict_to_classes(data.logits[mask], data.labels[mask], classes, classes)
     return {
         "test_set": test_set,
         "pattern": part,
+        "severity": severity,
         "m_classes": len(classes),
         "trial": 0,
         **restricted_metrics(logits, targets),
@@ -243,12 +253,35 @@ def part_row(
     }
 
 
-def pattern_rows(data: TestSetLogits, classes: list[int]) -> list[dict]:
-    """Accuracy per natural pattern over all of the run's classes."""
-    return [
-        part_row("natural", pattern, data, data.patterns == pattern, classes)
-        for pattern in sorted(set(data.patterns.tolist()))
-    ]
+def pattern_rows(test_set: str, data: TestSetLogits, classes: list[int]) -> list[dict]:
+    """Accuracy per natural pattern (natural set) or per corruption (corrupted set, then also
+    per corruption and severity) over all of the run's classes."""
+    rows = []
+    for pattern in sorted(set(data.patterns.tolist())):
+        mask = data.patterns == pattern
+        rows.append(part_row(test_set, pattern, data, mask, classes))
+        if data.severity is not None:
+            for severity in sorted(set(data.severity[mask].tolist())):
+                level = mask & (data.severity == severity)
+                rows.append(part_row(test_set, pattern, data, level, classes, int(severity)))
+    return rows
+
+
+def training_summary(epoch_log: Path | None) -> dict:
+    """ho2024's Table 2 training columns from the run's per-epoch log: epochs trained, and the
+    last epoch's training loss and accuracy (NaN for a pretrained run, which has no epochs)."""
+    summary = {"epochs": 0, "train_loss": float("nan"), "train_accuracy": float("nan")}
+    if epoch_log is None:
+        return summary
+    log = pd.read_csv(epoch_log)
+    if log.empty:
+        return summary
+    last = log.iloc[-1]
+    return {
+        "epochs": len(log),
+        "train_loss": float(last["loss"]),
+        "train_accuracy": float(last["accuracy"]),
+    }
 
 
 def mixture_part_rows(test_set: str, data: TestSetLogits, classes: list[int]) -> list[dict]:
@@ -264,6 +297,7 @@ def evaluate_stage(
     logits: Path,
     output: Path,
     white_box: dict[str, Path] | None = None,
+    epoch_log: Path | None = None,
 ) -> None:
     evaluate_run(
         output,
@@ -276,6 +310,7 @@ def evaluate_stage(
         white_box,
         settings.mixtures,
         tuple(settings.m_sweep_scoring),
+        epoch_log,
     )
 
 
@@ -290,9 +325,11 @@ def evaluate_run(
     white_box: dict[str, Path] | None = None,
     mixtures: dict[str, dict] | None = None,
     m_sweep_scoring: tuple[str, ...] = (CHOSEN_CLASS_IMAGES,),
+    epoch_log: Path | None = None,
 ) -> None:
-    """Write the tidy metric rows of one run, each tagged with the run's identity and its
-    gradient-masking measurements and flags."""
+    """Write the tidy metric rows of one run, each tagged with the run's identity, its
+    gradient-masking measurements and flags, its feature-map cost and, from `epoch_log`, its
+    training summary (epochs, final training loss and accuracy)."""
     sets, attrs = read_logits(logits_path, white_box)
     sets |= hybrid_sets(sets, list(hybrid_fractions), evaluation_seed)
     sets |= mixture_sets(sets, mixtures or {}, evaluation_seed)
@@ -310,7 +347,7 @@ def evaluate_run(
             m_sweep_scoring,
         )
         if data.patterns is not None:
-            rows += pattern_rows(data, classes)
+            rows += pattern_rows(name, data, classes)
         if data.adversarial is not None:
             rows += mixture_part_rows(name, data, classes)
     table = pd.DataFrame(rows)
@@ -326,6 +363,10 @@ def evaluate_run(
     table["zero_gradient_fraction"] = attrs["zero_gradient_fraction"]
     table["huge_eps_accuracy"] = attrs["huge_eps_accuracy"]
     table["masking_flags"] = "; ".join(flags)
+    table["activation_elements"] = attrs["activation_elements"]
+    table["feature_map"] = attrs["feature_map"]
+    for key, value in training_summary(epoch_log).items():
+        table[key] = value
     for key, value in reversed(list(run.items())):
         table.insert(0, key, value)
     table.insert(len(run), "parameters", attrs["parameters"])

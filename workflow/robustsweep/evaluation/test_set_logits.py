@@ -2,10 +2,11 @@
 
 One HDF5 group per test set: logits (n, K) float32, label (n,) int64 class ids, `index` (n,)
 rows in the prepared dataset (aligns attacked images with their clean version; not for the
-natural set), `pattern` for the natural set, `detector_score` (n,) for a run with tan2022's
-detector head (its probability that each image is adversarial) and, on white-box and transfer
-groups, the attack's `spec` (JSON) as an attribute. Written by logits_cache.py and
-white_box.py, read by run_evaluation.py and the Grad-CAM panels.
+natural set), `pattern` for the natural set (its natural pattern) and the corrupted set (its
+corruption, with `severity`), `detector_score` (n,) for a run with tan2022's detector head
+(its probability that each image is adversarial) and, on white-box and transfer groups, the
+attack's `spec` (JSON) as an attribute. Written by logits_cache.py and white_box.py, read by
+run_evaluation.py and the Grad-CAM panels.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class TestSetLogits:
     detector_score: np.ndarray | None = None
     spec: dict | None = None  # the attack of a white-box or transfer set
     adversarial: np.ndarray | None = None  # which images are attacked (hybrid mixtures)
+    severity: np.ndarray | None = None  # each image's corruption severity (corrupted set)
 
 
 def write_test_set(
@@ -41,8 +43,10 @@ def write_test_set(
     device,
     index: np.ndarray | None = None,
     patterns: np.ndarray | None = None,
+    severity: np.ndarray | None = None,
 ) -> h5py.Group:
-    """One test set's group: the model's logits, labels, rows, patterns, detector scores."""
+    """One test set's group: the model's logits, labels, rows, patterns, severities, detector
+    scores. `images` may be an h5py dataset: it is read in batches."""
     from robustsweep.models.inference import forward
 
     group = h5.create_group(name)
@@ -52,6 +56,8 @@ def write_test_set(
         group.create_dataset("index", data=index)
     if patterns is not None:
         group.create_dataset("pattern", data=patterns.astype(object), dtype=h5py.string_dtype())
+    if severity is not None:
+        group.create_dataset("severity", data=severity)
     if detector is not None:
         group.create_dataset("detector_score", data=score(detector, images, device))
     return group
@@ -80,6 +86,8 @@ def read_logits(path: Path, white_box: dict[str, Path] | None = None):
             "pretrained_weights": str(h5.attrs.get("pretrained_weights", "")),
             "zero_gradient_fraction": float(h5.attrs.get("zero_gradient_fraction", np.nan)),
             "huge_eps_accuracy": float(h5.attrs.get("huge_eps_accuracy", np.nan)),
+            "activation_elements": float(h5.attrs.get("activation_elements", np.nan)),
+            "feature_map": str(h5.attrs.get("feature_map", "")),
         }
     for white_box_path in (white_box or {}).values():
         with h5py.File(white_box_path, "r") as h5:
@@ -96,4 +104,5 @@ def _read_group(group: h5py.Group) -> TestSetLogits:
         group["index"][()] if "index" in group else None,
         group["detector_score"][()] if "detector_score" in group else None,
         json.loads(group.attrs["spec"]) if "spec" in group.attrs else None,
+        severity=group["severity"][()] if "severity" in group else None,
     )

@@ -4,7 +4,8 @@
 for every stored attack (transfer from the attack source); `whitebox-<name>` for every attack
 under `evaluation.white_box`; `hybrid-<attack>-<p>pct` for every stored attack and fraction of
 `evaluation.hybrid_fractions` (ho2024's mixtures); `mix-<name>` for every named mixture of
-`evaluation.mixtures` (tan2022's mixed test set). Torch- and numpy-free: the config
+`evaluation.mixtures` (tan2022's mixed test set); `corrupted` when the study has a
+`corruptions` source (xu2024's CIFAR-10-C). Torch- and numpy-free: the config
 validation checks paper-number files against these names before any job.
 """
 
@@ -32,4 +33,5 @@ def configured_test_sets(config: dict) -> list[str]:
         *(f"whitebox-{name}" for name in evaluation["white_box"]),
         *(hybrid_name(a, f) for a in attacks for f in evaluation["hybrid_fractions"]),
         *(mixture_name(name) for name in evaluation["mixtures"]),
+        *(["corrupted"] if config.get("corruptions", {}).get("source") else []),
     ]

@@ -27,7 +27,7 @@ def collect_stage(*, metrics: list[Path], output: Path) -> None:
 def collect_metrics(output: Path, inputs: list[Path]) -> None:
     """Concatenate per-run metric CSVs into one tidy table in a stable row order."""
     table = pd.concat([pd.read_csv(path) for path in inputs], ignore_index=True)
-    table = table.sort_values(RUN_KEYS + ["test_set", "pattern", "m_classes", "trial"])
+    table = table.sort_values(RUN_KEYS + ["test_set", "pattern", "severity", "m_classes", "trial"])
     with atomic_path(output) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
 

@@ -68,6 +68,8 @@ METRICS = (
     "ap",
     "consistency",
     "detector_accuracy",
+    "train_accuracy",  # the last epoch's, on every row of the run (ho2024's Table 2)
+    "train_loss",
 )
 REPRODUCED, MISSED, NOT_RUN, NOT_MEASURED = "reproduced", "missed", "not run", "not measured"
 

@@ -15,6 +15,7 @@ float32 because bf16's 8-bit mantissa changes which pixels a small-eps step move
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 import re
@@ -132,16 +133,26 @@ def make_optimizer(
         lr=recipe.lr,
         momentum=recipe.momentum,
         weight_decay=recipe.weight_decay,
-        nesterov=True,
+        nesterov=recipe.nesterov,
     )
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, recipe: TrainingRecipe, steps_per_epoch: int):
-    """Stepped per batch, so restarts land exactly on epoch boundaries for any batch size."""
+    """Stepped per batch, so restarts and milestones land exactly on epoch boundaries for any
+    batch size. `multistep`: the lr times lr_factors[k] from epoch lr_milestones[k] on (the
+    piecewise schedules of the adversarial-training papers, e.g. x0.1 at 100 and 105)."""
     if recipe.scheduler == "cosine_warm_restarts":
         return torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(
             optimizer, T_0=recipe.restart_epochs * steps_per_epoch, T_mult=recipe.restart_mult
         )
+    if recipe.scheduler == "multistep":
+        milestones, factors = list(recipe.lr_milestones), list(recipe.lr_factors)
+
+        def factor(step: int) -> float:
+            passed = bisect.bisect_right(milestones, step // steps_per_epoch)
+            return 1.0 if passed == 0 else factors[passed - 1]
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
@@ -315,6 +326,7 @@ def _train_epoch(
 ) -> dict:
     """One pass over the run's training images in a seeded order."""
     model.train()
+    trainer.start_epoch(epoch)
     generator = epoch_generator(seed, epoch)
     # torchattacks' random starts (online defences) draw from the global generator: seeding
     # it per epoch keeps a resumed run identical to an uninterrupted one.
@@ -333,6 +345,7 @@ def _train_epoch(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        trainer.after_step(model)
         scheduler.step()
         total_loss += loss.detach() * len(batch)
         correct += (logits.argmax(1) == y).sum()

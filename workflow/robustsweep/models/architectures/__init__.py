@@ -21,7 +21,10 @@ from robustsweep.registry import Method, Registry, mapping
 if TYPE_CHECKING:
     from torch import nn
 
-ARCHITECTURES = Registry("architecture", __name__, key="architecture", prefixes=("timm:",))
+# `training` beside a model's options is its own recipe override (study_config.py)
+ARCHITECTURES = Registry(
+    "architecture", __name__, key="architecture", prefixes=("timm:",), beside=("training",)
+)
 
 DIGITS_MEAN = (0.5, 0.5, 0.5)
 DIGITS_STD = (0.5, 0.5, 0.5)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from robustsweep.reporting.figures import FIGURES, all_class_natural, seaborn
+from robustsweep.reporting.spread import t_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -13,7 +14,8 @@ if TYPE_CHECKING:
 
 @FIGURES.register("model_metrics")
 def model_metrics(metrics: pd.DataFrame) -> sns.FacetGrid | None:
-    """Acc, AUC and AP per all-class model on the natural adversarial set (Table 1)."""
+    """Acc, AUC and AP per all-class model on the natural adversarial set (Table 1), mean and
+    95 % t-interval over draws."""
     tidy = all_class_natural(metrics).melt(
         id_vars=["model", "draw"],
         value_vars=["accuracy", "auc", "ap"],
@@ -28,7 +30,7 @@ def model_metrics(metrics: pd.DataFrame) -> sns.FacetGrid | None:
         y="value",
         col="metric",
         kind="bar",
-        errorbar="sd",
+        errorbar=t_interval,
         height=3.0,
         aspect=0.9,
         sharey=False,

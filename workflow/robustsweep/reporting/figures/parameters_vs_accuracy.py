@@ -6,6 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from robustsweep.reporting.figures import FIGURES, all_class_natural, seaborn
+from robustsweep.reporting.spread import t_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,13 +25,15 @@ def architecture_family(architecture: str) -> str:
 @FIGURES.register("parameters_vs_accuracy")
 def parameters_vs_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Natural-adversarial accuracy against parameter count (log scale) for each all-class
-    standard model, mean over draws; colour is the family, and lines join the sizes within a
-    family (zhu2025, Figs. 10-11)."""
+    standard model, mean over draws with its 95 % t-interval; colour is the family, and lines
+    join the sizes within a family (zhu2025, Figs. 10-11)."""
     rows = all_class_natural(metrics)
     if rows.empty:
         return None
     models = rows.groupby(["model", "architecture"], as_index=False).agg(
-        accuracy=("accuracy", "mean"), parameters=("parameters", "first")
+        accuracy=("accuracy", "mean"),
+        parameters=("parameters", "first"),
+        interval=("accuracy", t_interval),
     )
     models["family"] = models.architecture.map(architecture_family)
     models["parameters (M)"] = models.parameters / 1e6
@@ -47,6 +50,18 @@ def parameters_vs_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
         aspect=1.4,
     )
     grid.ax.set_xscale("log")
+    spread = models[models.interval.map(lambda pair: pair[1] > pair[0])]  # two or more draws
+    if not spread.empty:
+        low = spread.interval.map(lambda pair: pair[0] * 100)
+        high = spread.interval.map(lambda pair: pair[1] * 100)
+        grid.ax.errorbar(
+            spread["parameters (M)"],
+            spread["accuracy (%)"],
+            yerr=[spread["accuracy (%)"] - low, high - spread["accuracy (%)"]],
+            fmt="none",
+            ecolor="gray",
+            capsize=2,
+        )
     points = zip(models.model, models["parameters (M)"], models["accuracy (%)"], strict=True)
     for name, x, y in points:
         grid.ax.annotate(name, (x, y), fontsize=6, alpha=0.8)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from robustsweep.reporting.figures import FIGURES, seaborn
 from robustsweep.reporting.metric_table import full_rows
+from robustsweep.reporting.spread import t_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -14,10 +15,11 @@ if TYPE_CHECKING:
 
 @FIGURES.register("robust_accuracy")
 def robust_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
-    """Accuracy per test set (clean, natural, each stored attack) for each defence."""
+    """Accuracy per test set (clean, natural, each stored attack) for each defence, mean and
+    95 % t-interval over draws."""
     pool = metrics.n_train_classes.max()
     rows = full_rows(metrics)
-    rows = rows[rows.n_train_classes == pool].copy()
+    rows = rows[(rows.n_train_classes == pool) & (rows.test_set != "corrupted")].copy()
     if rows.empty:
         return None
     rows["accuracy (%)"] = rows.accuracy * 100
@@ -32,7 +34,7 @@ def robust_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
         hue_order=[name for name in defences if name in set(rows.defence)],
         col="model",
         kind="bar",
-        errorbar="sd",
+        errorbar=t_interval,
         height=3.2,
         aspect=1.3,
     )

@@ -75,13 +75,26 @@ def write_tables(metrics_path: Path, output: Path, context: TableContext) -> Non
 
 
 def markdown(table: pd.DataFrame, digits: int = 2, empty: str = NO_RUNS) -> str:
-    """The table in Markdown, or an italic line saying why there is none."""
+    """The table in Markdown, or an italic line saying why there is none. Numbers are written
+    with `digits` decimals here and every cell is then printed as it is: tabulate would
+    otherwise re-read text cells that look like numbers (a spread cell of one run, "0.0040")
+    and reformat them. NaN marks cells the design leaves empty (M = N has one trial, as in
+    the papers' tables)."""
+    import numbers
+
     if table.empty:
         return f"_{empty}_\n"
-    # tabulate leaves only None blank; NaN marks cells the design leaves empty (M = N has
-    # one trial, as in the papers' tables)
-    cells = table.astype(object).where(table.notna(), None)
-    return cells.to_markdown(floatfmt=f".{digits}f", missingval="") + "\n"
+
+    def text(value) -> str:
+        if value is None or (isinstance(value, float) and value != value):
+            return ""
+        if isinstance(value, numbers.Real) and not isinstance(value, bool | numbers.Integral):
+            return f"{value:.{digits}f}"
+        return str(value)
+
+    cells = table.astype(object).map(text)
+    align = ["left"] + ["right"] * len(cells.columns)
+    return cells.to_markdown(disable_numparse=True, colalign=align) + "\n"
 
 
 def section(

@@ -5,14 +5,24 @@ from __future__ import annotations
 import pandas as pd
 
 from robustsweep.reporting.metric_table import full_rows
+from robustsweep.reporting.spread import MARKED_NOTE, spread_table
 from robustsweep.reporting.tables import TABLES, TableContext, section
+
+
+def consistency_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    """Attacked test sets (transfer `attack-*`, white-box `whitebox-*`) of all-class runs."""
+    rows = full_rows(metrics)
+    return rows[
+        (rows.n_train_classes == pool)
+        & rows.consistency.notna()
+        & rows.test_set.str.startswith(("attack-", "whitebox-"))
+    ]
 
 
 def consistency_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     """Consistent accuracy (%): predictions an attack leaves unchanged, per attacked test set
     (transfer `attack-*`, white-box `whitebox-*`), all-class runs, mean of draws (xu2024)."""
-    rows = full_rows(metrics)
-    rows = rows[(rows.n_train_classes == pool) & rows.consistency.notna()]
+    rows = consistency_rows(metrics, pool)
     if rows.empty:
         return pd.DataFrame()
     table = rows.pivot_table(index=["model", "defence"], columns="test_set", values="consistency")
@@ -21,7 +31,10 @@ def consistency_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
 
 @TABLES.register("consistency", order=60)
 def consistency(metrics: pd.DataFrame, context: TableContext) -> str:
+    rows = consistency_rows(metrics, context.pool_size)
+    table = spread_table(rows, ["model", "defence"], "test_set", "consistency", mark="defence")
     return section(
         "Consistent accuracy (%): predictions the attack leaves unchanged",
-        consistency_table(metrics, context.pool_size),
+        table,
+        note=MARKED_NOTE if not table.empty else "",
     )

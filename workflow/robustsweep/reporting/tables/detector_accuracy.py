@@ -5,13 +5,18 @@ from __future__ import annotations
 import pandas as pd
 
 from robustsweep.reporting.metric_table import full_rows
+from robustsweep.reporting.spread import SPREAD_NOTE, spread_table
 from robustsweep.reporting.tables import TABLES, TableContext, section
+
+
+def detector_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    rows = full_rows(metrics)
+    return rows[(rows.n_train_classes == pool) & rows.detector_accuracy.notna()]
 
 
 def detector_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     """tan2022's detector accuracy (%) per test set for runs with a detector head."""
-    rows = full_rows(metrics)
-    rows = rows[(rows.n_train_classes == pool) & rows.detector_accuracy.notna()]
+    rows = detector_rows(metrics, pool)
     if rows.empty:
         return pd.DataFrame()
     table = rows.pivot_table(
@@ -22,7 +27,10 @@ def detector_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
 
 @TABLES.register("detector_accuracy", order=80)
 def detector_accuracy(metrics: pd.DataFrame, context: TableContext) -> str:
+    rows = detector_rows(metrics, context.pool_size)
+    table = spread_table(rows, ["model", "defence"], "test_set", "detector_accuracy")
     return section(
         "Detector accuracy (%) of detector-head runs (tan2022, Table 3)",
-        detector_table(metrics, context.pool_size),
+        table,
+        note=SPREAD_NOTE if not table.empty else "",
     )

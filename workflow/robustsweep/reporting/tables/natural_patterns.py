@@ -4,20 +4,28 @@ from __future__ import annotations
 
 import pandas as pd
 
+from robustsweep.reporting.spread import SPREAD_NOTE, spread_table
 from robustsweep.reporting.tables import TABLES, TableContext, section
 
 
-def pattern_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
-    """Accuracy (%) per natural pattern for each all-class standard model."""
-    rows = metrics[
+def pattern_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    return metrics[
         (metrics.test_set == "natural")
         & (metrics.pattern != "all")
         & (metrics.n_train_classes == pool)
         & (metrics.defence == "standard")
     ]
+
+
+def pattern_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    """Accuracy (%) per natural pattern for each all-class standard model."""
+    rows = pattern_rows(metrics, pool)
     return rows.pivot_table(index="model", columns="pattern", values="accuracy") * 100
 
 
 @TABLES.register("natural_patterns", order=100)
 def natural_patterns(metrics: pd.DataFrame, context: TableContext) -> str:
-    return section("Accuracy (%) per natural pattern", pattern_table(metrics, context.pool_size))
+    table = spread_table(pattern_rows(metrics, context.pool_size), "model", "pattern", "accuracy")
+    return section(
+        "Accuracy (%) per natural pattern", table, note=SPREAD_NOTE if not table.empty else ""
+    )

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from robustsweep.reporting.metric_table import M_SWEEP_PROTOCOLS, with_mean
+from robustsweep.reporting.metric_table import M_SWEEP_PROTOCOLS
+from robustsweep.reporting.spread import spread_rows
 from robustsweep.reporting.tables import TABLES, TableContext, section
 
 NOTES = {
@@ -17,10 +18,10 @@ NOTES = {
 }
 
 
-def predicted_class_table(
+def trial_table(
     metrics: pd.DataFrame, model: str, pool: int, column: str = "accuracy"
 ) -> pd.DataFrame:
-    """Tables 3-5: natural-adversarial accuracy (%) per trial (rows) and M (columns), as one
+    """Natural-adversarial accuracy (%) per (draw, trial) (rows) and M (columns), as one
     M-sweep protocol scores it (`column`)."""
     rows = metrics[
         (metrics.model == model)
@@ -33,7 +34,7 @@ def predicted_class_table(
         return pd.DataFrame()
     table = rows.pivot_table(index=["draw", "trial"], columns="m_classes", values=column) * 100
     table.index = [f"draw {draw} trial {trial + 1}" for draw, trial in table.index]
-    return with_mean(table)
+    return table
 
 
 @TABLES.register("predicted_classes", order=30)
@@ -41,8 +42,11 @@ def predicted_classes(metrics: pd.DataFrame, context: TableContext) -> str:
     parts = []
     for model in sorted(metrics.model.unique()):
         for column, label in M_SWEEP_PROTOCOLS.items():
-            table = predicted_class_table(metrics, model, context.pool_size, column)
-            if table.shape[1] > 1:
+            trials = trial_table(metrics, model, context.pool_size, column)
+            if trials.shape[1] > 1:
                 title = f"Tables 3-5: {model}, accuracy (%) vs predicted classes M ({label})"
-                parts.append(section(title, table, note=NOTES[column]))
+                note = NOTES[column] + (
+                    "Mean, SD and 95 % CI (t-distribution) are over every draw and trial.\n"
+                )
+                parts.append(section(title, spread_rows(trials), note=note))
     return "\n".join(parts)

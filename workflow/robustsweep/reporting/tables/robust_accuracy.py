@@ -5,21 +5,28 @@ from __future__ import annotations
 import pandas as pd
 
 from robustsweep.reporting.metric_table import full_rows
+from robustsweep.reporting.spread import MARKED_NOTE, spread_table
 from robustsweep.reporting.tables import TABLES, TableContext, section
+
+
+def robustness_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    """One row per (run, test set): all-class runs at M = N, all patterns pooled."""
+    rows = full_rows(metrics)
+    return rows[(rows.n_train_classes == pool) & ~rows.test_set.eq("corrupted")]
 
 
 def robustness_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     """Accuracy (%) per test set for each (model, defence), all-class runs, mean of draws."""
-    rows = full_rows(metrics)
-    rows = rows[rows.n_train_classes == pool]
+    rows = robustness_rows(metrics, pool)
     return rows.pivot_table(index=["model", "defence"], columns="test_set", values="accuracy") * 100
 
 
 @TABLES.register("robust_accuracy", order=50)
 def robust_accuracy(metrics: pd.DataFrame, context: TableContext) -> str:
+    rows = robustness_rows(metrics, context.pool_size)
     return section(
         "Robust accuracy (%) per test set and defence",
-        robustness_table(metrics, context.pool_size),
+        spread_table(rows, ["model", "defence"], "test_set", "accuracy", mark="defence"),
         note="`attack-*`: transfer from the store's source model; `whitebox-*`: attacked "
-        "directly.\n",
+        "directly. " + MARKED_NOTE,
     )

@@ -63,7 +63,8 @@ def _cell(value: float, digits: int) -> str:
 
 @TABLES.register("stored_attacks", order=45)
 def stored_attacks(metrics: pd.DataFrame, context: TableContext) -> str:
-    attacks = context.attacks if context.attacks is not None else pd.DataFrame(columns=["kind"])
+    empty = pd.DataFrame(columns=["kind", "model", "draw"])
+    attacks = context.attacks if context.attacks is not None else empty
     stores = attack_rows(attacks, "store", ["split", "attack", "method"])
     white_box = attack_rows(
         attacks, "whitebox", ["model", "n_train_classes", "draw", "defence", "attack"]

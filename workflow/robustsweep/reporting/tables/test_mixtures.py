@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import pandas as pd
 
+from robustsweep.reporting.spread import MARKED_NOTE, spread_table
 from robustsweep.reporting.tables import TABLES, TableContext, section
+
+
+def hybrid_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
+    """Rows of the hybrid mixtures (whole, real part, adversarial part), all-class runs."""
+    return metrics[
+        metrics.test_set.str.startswith("hybrid-")
+        & (metrics.m_classes == metrics.n_train_classes)
+        & (metrics.n_train_classes == pool)
+    ]
 
 
 def hybrid_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     """ho2024's Tables 3-5: accuracy (%) on test mixtures with a few % adversarial images,
     on the whole mixture and on its real and adversarial parts, per (model, defence),
     all-class runs, mean of draws."""
-    rows = metrics[
-        metrics.test_set.str.startswith("hybrid-")
-        & (metrics.m_classes == metrics.n_train_classes)
-        & (metrics.n_train_classes == pool)
-    ]
+    rows = hybrid_rows(metrics, pool)
     if rows.empty:
         return pd.DataFrame()
     table = rows.pivot_table(
@@ -27,7 +33,14 @@ def hybrid_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
 
 @TABLES.register("test_mixtures", order=70)
 def test_mixtures(metrics: pd.DataFrame, context: TableContext) -> str:
+    rows = hybrid_rows(metrics, context.pool_size)
+    table = spread_table(
+        rows, ["model", "defence"], ["test_set", "pattern"], "accuracy", mark="defence"
+    )
+    if not table.empty:
+        table.columns = [f"{mixture} {part}" for mixture, part in table.columns]
     return section(
         "Test mixtures (%): accuracy with a few % adversarial images (ho2024, Tables 3-5)",
-        hybrid_table(metrics, context.pool_size),
+        table,
+        note=MARKED_NOTE if not table.empty else "",
     )

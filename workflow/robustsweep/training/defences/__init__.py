@@ -2,11 +2,13 @@
 
 A defence turns a training batch into a loss (`DefenceTrainer`, interface.py). That one
 interface covers plain training, offline adversarial mixing from the store, online
-adversarial training (PGD-AT, fast FGSM-RS, TRADES, MART, xue2024's sign-init mixing), whose
-losses differ in more than their inputs, and tan2022's detector head, which trains a second
-network beside the model. Each module declares the defence's typed parameters and what the
-workflow must provide: the train-split stores it reads, and whether it starts from the run's
-`standard` twin (its clean copy), which then becomes a job dependency.
+adversarial training (PGD-AT, fast FGSM-RS, TRADES, MART, ALP, FAT, AWP, xue2024's sign-init
+mixing), whose losses differ in more than their inputs, and tan2022's detector head, which
+trains a second network beside the model. Each module declares the defence's typed
+parameters and what the workflow must provide: the train-split stores it reads, and whether it
+starts from the run's `standard` twin (its clean copy), which then becomes a job dependency. A
+defence may also bring its own training recipe (`training` beside its parameters,
+study_plan.run_recipe).
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ if TYPE_CHECKING:  # torch stays unimported until training: the Snakefile plans 
 
     from robustsweep.training.defences.interface import DefenceTrainer
 
-DEFENCES = Registry("defence method", __name__)
+# `training` beside a defence's parameters is its own recipe override (study_config.py)
+DEFENCES = Registry("defence method", __name__, beside=("training",))
 
 
 class DefenceMethod(Method):

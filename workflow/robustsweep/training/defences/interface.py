@@ -2,7 +2,9 @@
 
 Most defences only define `loss`. tan2022's detector head also trains a second network and
 ships it with the weights, so the loop asks every defence for extra parameters, checkpoint
-state and tensors to save; the defaults say "none".
+state and tensors to save; FAT and AWP follow the epoch and AWP acts after the optimiser
+step, so the loop tells every defence when an epoch starts and a step is done. The defaults
+say "none".
 """
 
 from __future__ import annotations
@@ -31,6 +33,13 @@ class DefenceTrainer:
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what `state_dict` returned."""
+
+    def start_epoch(self, epoch: int) -> None:
+        """Called before each epoch (0-based), also after a resume: for schedules inside the
+        defence (FAT's early-stop budget, AWP's warm-up)."""
+
+    def after_step(self, model: nn.Module) -> None:
+        """Called after each optimiser step (AWP takes its weight perturbation back here)."""
 
     def saved_tensors(self) -> tuple[dict[str, torch.Tensor], dict | None]:
         """Tensors to store beside the weights and the model-card entry describing them."""

@@ -23,14 +23,18 @@ class Trades(PGDBudget):
     beta: float = number(6.0, minimum=0, doc="weight of the robustness (KL) term")
 
     def build(self, context) -> TradesTrainer:
-        eps, alpha, steps = self.eps, self.alpha, self.steps
+        return TradesTrainer(trades_attack(self.eps, self.alpha, self.steps), self.beta)
 
-        def make(model):
-            import torchattacks
 
-            return torchattacks.TPGD(model, eps=eps, alpha=alpha, steps=steps)
+def trades_attack(eps: float, alpha: float, steps: int) -> OnlineAttack:
+    """The examples that maximise the KL term (torchattacks' TPGD)."""
 
-        return TradesTrainer(OnlineAttack(make), self.beta)
+    def make(model):
+        import torchattacks
+
+        return torchattacks.TPGD(model, eps=eps, alpha=alpha, steps=steps)
+
+    return OnlineAttack(make)
 
 
 class TradesTrainer(DefenceTrainer):
@@ -46,11 +50,19 @@ class TradesTrainer(DefenceTrainer):
         positions: torch.Tensor,
         generator: torch.Generator,
     ):
-        from torch.nn.functional import cross_entropy, kl_div, log_softmax, softmax
-
         adversarial = self.attack(model, images, targets)
         logits = model(images)
-        robust = kl_div(
-            log_softmax(model(adversarial), dim=1), softmax(logits, dim=1), reduction="batchmean"
-        )
-        return cross_entropy(logits, targets) + self.beta * robust, logits
+        return trades_loss(logits, model(adversarial), targets, self.beta), logits
+
+
+def trades_loss(
+    clean_logits: torch.Tensor, adversarial_logits: torch.Tensor, targets: torch.Tensor, beta: float
+) -> torch.Tensor:
+    """CE on the clean logits + beta * KL(clean || adversarial), batch mean (also AWP's
+    TRADES base)."""
+    from torch.nn.functional import cross_entropy, kl_div, log_softmax, softmax
+
+    robust = kl_div(
+        log_softmax(adversarial_logits, dim=1), softmax(clean_logits, dim=1), reduction="batchmean"
+    )
+    return cross_entropy(clean_logits, targets) + beta * robust
