@@ -34,7 +34,8 @@ FULL_PLAN = {
     "explain_mistakes": 3,  # VGG16, ResNet101, ConvNeXt
     "collect_metrics": 1,
     "paper_tables": 1,
-    "figure": 5,
+    "figure": 6,  # every registered figure, attack_success empty here (no attacks)
+    "collect_attacks": 1,
     "study_record": 1,
     "all": 1,
 }
@@ -106,7 +107,7 @@ def test_toy_study_reports_every_table_and_figure(toy_run):
     assert params["mobilenet_v3_small"] == 2_542_856 and params["mobilenet_v3_large"] == 5_483_032
     assert set(metrics.architecture) == {"mobilenet_v3_small", "mobilenet_v3_large"}
     tables = (results / "tables" / "tables.md").read_text()
-    assert "| draw 0 |" in tables and "1000 (mobilenet_v3_small, pretrained)" in tables
+    assert "| draw 0  |" in tables and "1000 (mobilenet_v3_small, pretrained)" in tables
     for model in ("mobilenet_v3_small", "mobilenet_v3_large", "convnext_n"):
         assert model in tables
     # both M-sweep protocols: the paper's counts the images of unchosen classes as wrong
