@@ -20,8 +20,15 @@ $(STAMP): requirements.lock pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
+# `make run STUDY="studies/tan2022.yaml studies/smoke/tan2022.yaml"` runs a study instead of
+# config.yaml. Snakemake opens --configfile before the Snakefile, so a missing file would be a
+# traceback there: it is named here first, in one line.
+STUDY ?=
 run: env
-	snakemake --cores all
+	@for file in $(STUDY); do test -f "$$file" || { echo "robustsweep config error: config \
+	file '$$file' not found (STUDY); give the path of a study YAML, e.g. studies/tan2022.yaml" >&2; \
+	exit 2; }; done
+	snakemake --cores all $(if $(strip $(STUDY)),--configfile $(STUDY))
 
 report: env
 	snakemake --report report.html

@@ -438,3 +438,17 @@ def test_cuda_without_a_gpu_is_one_line():
         "device: 'cuda' was requested but no CUDA device is visible; set device: auto or "
         "device: cpu in the config"
     )
+
+
+def test_make_run_names_a_missing_study_file_in_one_line(tmp_path):
+    """Snakemake opens --configfile before the Snakefile (a traceback there): `make run
+    STUDY=...` names the missing file first. `-o env` keeps make from rebuilding .venv."""
+    study = tmp_path / "my_study.yaml"
+    make = ["make", "-s", "-C", str(REPO), "-o", "env", "run"]
+    result = subprocess.run([*make, f"STUDY={study}"], capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == (
+        f"robustsweep config error: config file '{study}' not found (STUDY); give the path of "
+        "a study YAML, e.g. studies/tan2022.yaml"
+    )
+    assert "Traceback" not in result.stderr and result.stdout == ""
