@@ -12,7 +12,7 @@ from robustsweep.attacks.store_file import read_store
 from robustsweep.attacks.success_report import REPORT_FIELDS, read_report
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.input_errors import StoreError
-from robustsweep.models.inference import quantize, to_float
+from robustsweep.models.inference import to_float
 from robustsweep.models.trained_models import load_model
 from robustsweep.provenance import file_sha256
 
@@ -24,12 +24,6 @@ FGSM = {"method": "fgsm", "eps": 0.1}
 def make(path, digits_h5, model, spec, name, batch_size=64, split="test"):
     generate_store(path, digits_h5, split, model, name, spec, batch_size, 0, CPU)
     return read_store(path)
-
-
-def test_quantize_rounds_instead_of_truncating():
-    images = torch.tensor([100.6, 100.4, 0.2, 254.7]).div(255).view(1, 1, 2, 2)
-    assert quantize(images).flatten().tolist() == [101, 100, 0, 255]
-    assert torch.equal(quantize(to_float(quantize(images), CPU)), quantize(images))
 
 
 def test_store_round_trips_images_and_provenance(tmp_path, digits_h5, trained_model):

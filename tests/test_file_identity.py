@@ -76,6 +76,8 @@ def test_planned_identities_name_what_each_file_is_for():
     store = expected_for("results/store/test/fgsm.h5")
     assert (store["kind"], store["split"], store["attack"]) == ("store", "test", "fgsm")
     assert expected_for("results/tables/metrics.csv") is None
+    corrupted = expected_for("results/data/corruptions.h5")
+    assert corrupted["kind"] == "corruptions" and corrupted["image_size"] == 16
     job = job_identities(
         TINY,
         {
@@ -198,6 +200,9 @@ def test_missing_unsealed_and_truncated_files_get_their_own_words(tmp_path, stor
     expected = {"kind": "store"}
     assert error_of(verify_file, tmp_path / "no.h5", expected) == (
         f"{tmp_path / 'no.h5'}: adversarial store is missing; rerun the workflow to make it"
+    )
+    assert error_of(verify_file, tmp_path / "no.h5", {"kind": "corruptions"}).startswith(
+        f"{tmp_path / 'no.h5'}: corrupted test set is missing"
     )
     with h5py.File(tmp_path / "plain.h5", "w") as h5:
         h5["x"] = np.arange(3)

@@ -171,6 +171,23 @@ def test_mean_rows_average_trials_and_lists_average_test_sets():
     assert rows == 2 and value == pytest.approx(0.0264 / 2)
 
 
+def test_a_corruption_is_selected_pooled_or_at_one_severity():
+    # the corrupted set's rows of one run, as run_evaluation writes them: fog pooled over its
+    # severities (severity empty), then per severity; precision differs row by row
+    base = {"model": "r18", "defence": "standard", "test_set": "corrupted", "pattern": "fog"}
+    base |= {"n_train_classes": 10, "m_classes": 10, "draw": 0, "trial": 0}
+    metrics = pd.DataFrame(
+        [
+            {**base, "severity": math.nan, "precision": 0.60},
+            {**base, "severity": 1.0, "precision": 0.90},
+            {**base, "severity": 5.0, "precision": 0.30},
+        ]
+    )
+    select = {"model": "r18", "test_set": "corrupted", "pattern": "fog", "metric": "precision"}
+    assert our_value(metrics, select, 10) == (pytest.approx(0.60), 1)
+    assert our_value(metrics, {**select, "severity": 5}, 10) == (pytest.approx(0.30), 1)
+
+
 ZHU_SELECT = {"model": "vgg16", "test_set": "natural", "metric": "accuracy_all_images"}
 
 

@@ -1,15 +1,15 @@
 """What a file was made for, and whether its content is still what was written.
 
 Every data file of a study (the prepared dataset, class subsets, the natural adversarial set,
-adversarial stores, weights, logits caches, white-box files) is sealed by its writer with two
-things: an `identity` (JSON: its `kind`, and what the workflow planned it for, e.g. the run
-folder, the attack and split, the sha256 of the job's settings, the image size, the sha256 of
-the prepared dataset it was made from) and a `content_sha256` over everything else in it.
-Before a job runs, the CLI verifies each of its inputs here: the digest is recomputed, the
-identity compared with the one the workflow plans for that path (study_plan.planned_identity),
-and inputs made from a prepared dataset or a model agree with that dataset or model. A file
-that fails stops the job with one line naming the file, what differs and the fix; nothing is
-used silently.
+the corrupted test set, adversarial stores, weights, logits caches, white-box files) is sealed
+by its writer with two things: an `identity` (JSON: its `kind`, and what the workflow planned
+it for, e.g. the run folder, the attack and split, the sha256 of the job's settings, the image
+size, the sha256 of the prepared dataset it was made from) and a `content_sha256` over
+everything else in it. Before a job runs, the CLI verifies each of its inputs here: the digest
+is recomputed, the identity compared with the one the workflow plans for that path
+(study_plan.planned_identity), and inputs made from a prepared dataset or a model agree with
+that dataset or model. A file that fails stops the job with one line naming the file, what
+differs and the fix; nothing is used silently.
 
 Where the seal lives:
   HDF5          root attributes `identity` (JSON) and `content_sha256`: sha256 over every
@@ -20,6 +20,12 @@ Where the seal lives:
   JSON          keys `identity` and `content_sha256`: sha256 of the rest, canonically dumped
 The digest costs one read of the file (about 1 s per GB); no layout changes, so a store stays
 n·H·W·3 bytes of pixels plus its index columns.
+
+Not sealed, by design: the tables folder (CSV and Markdown made from sealed files in seconds)
+and each run's epochs.csv, its training log (read for the training summary beside the
+sealed weights it was written with). The attack table reads only the success-report
+attributes of stores and white-box files, not their pixels, so it does not hash them; the
+jobs that read their images do.
 
 Torch-free: the CLI verifies inputs before a stage imports anything heavy.
 """
@@ -45,6 +51,7 @@ NOUNS = {
     "weights": "weights file",
     "logits": "logits cache",
     "white_box": "white-box file",
+    "corruptions": "corrupted test set",
 }
 # identity keys that name another file by its content digest, and the job input that is it
 LINEAGE = {"dataset_sha256": "dataset", "weights_sha256": "weights"}

@@ -3,19 +3,14 @@ evaluation and the logits cache share.
 
 Images live on disk and in memory as uint8 (n, H, W, 3); models take [0, 1] floats
 (n, 3, H, W) and normalise inside (models/networks.py). Attacked images are rounded back to
-uint8 with `quantize`, so every stored or cached example is one a real 8-bit image file could
-hold.
+uint8 within their attack's budget by attacks/quantisation.py, so every stored or cached
+example is one a real 8-bit image file could hold.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-
-
-def quantize(images: torch.Tensor) -> torch.Tensor:
-    """[0, 1] floats (N, C, H, W) to uint8 (N, H, W, C), rounding to the nearest level."""
-    return (images.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(0, 2, 3, 1)
 
 
 def to_float(images: np.ndarray | torch.Tensor, device: torch.device | str) -> torch.Tensor:

@@ -26,13 +26,15 @@ checked against the printout by eye:
           Mean value / 20: ...              #   why the printout is odd (shown as a footnote)
 
 A selector picks rows of the tidy metric table (reporting/metric_table.py) by `model`,
-`defence` (default standard), `test_set` (a name or a list: the mean over them),
-`pattern` (default all), `n_train_classes` (default: the class pool), `m_classes` (default:
-N), `draw`, `trial`, and names the `metric` column; the number is the mean of that column
-over every matching row, so leaving out `draw`/`trial` averages draws and trials, as the
-papers' "mean" rows do. Table, row and column selectors are merged in that order. A row or
-column the study cannot measure (a training loss, an attack it does not run) is `null`, and
-its note says why: it is listed, never judged.
+`defence` (default standard), `test_set` (a name or a list: the mean over them), `pattern`
+(default all; a corruption of the `corrupted` set), `severity` (1-5, of the `corrupted` set;
+default: its severities pooled), `n_train_classes` (default: the class pool), `m_classes`
+(default: N), `draw`, `trial`, and names the `metric` column; the number is the mean of that
+column over every matching row, so leaving out `draw`/`trial` averages draws and trials, as the
+papers' "mean" rows do. Table, row and column selectors are merged in that order. Besides the
+test metrics, `train_accuracy` and `train_loss` (the last epoch's, from the run's epochs.csv)
+can be named. A row or column the study cannot measure (a setting such as the epochs, an attack
+it does not run) is `null`, and its note says why: listed, never judged.
 
 Every number is compared in percentage points of the metric (fractions x 100), so one
 tolerance serves tables printed in percent and in fractions. The file is checked against the
@@ -86,6 +88,7 @@ _SELECTOR = {
             ]
         },
         "pattern": {"type": "string"},
+        "severity": {"type": "integer", "minimum": 1, "maximum": 5},
         "n_train_classes": {"type": "integer", "minimum": 2},
         "m_classes": {"type": "integer", "minimum": 2},
         "draw": {"type": "integer", "minimum": 0},
@@ -336,6 +339,9 @@ def selected_rows(metrics: pd.DataFrame, select: dict, pool_size: int) -> pd.Dat
         & (metrics.n_train_classes == n)
         & (metrics.m_classes == select.get("m_classes", n))
     ]
+    if "severity" in metrics:  # corrupted set: one severity, or (by default) all pooled
+        severity = metrics.severity.loc[rows.index]
+        rows = rows[severity == select["severity"] if "severity" in select else severity.isna()]
     for key in ("draw", "trial"):
         if key in select:
             rows = rows[rows[key] == select[key]]

@@ -41,19 +41,6 @@ def table_2_test_sets(metrics: pd.DataFrame) -> list[str]:
     return [*mixtures, "clean"]
 
 
-def clean_quality_table(metrics: pd.DataFrame, pool: int, test_set: str = "clean") -> pd.DataFrame:
-    """ho2024's Table 2 (means over draws): Epochs, L (final training loss), Acc in Training,
-    Acc of Models, Precision, Recall (%) and the test loss on `test_set`."""
-    rows = quality_rows(metrics, pool, test_set)
-    keys = ["model", "defence"]
-    if rows.empty:
-        return pd.DataFrame()
-    table = pd.DataFrame({"Epochs": rows.groupby(keys).epochs.max()})
-    for title, (column, scale, _) in COLUMNS.items():
-        table[title] = rows.groupby(keys)[column].mean() * scale
-    return table
-
-
 def epochs_text(values: pd.Series) -> str:
     """Epochs are a recipe setting, not a measurement: the value, or the range over draws."""
     low, high = int(values.min()), int(values.max())

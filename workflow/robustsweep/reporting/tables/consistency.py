@@ -19,16 +19,6 @@ def consistency_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     ]
 
 
-def consistency_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
-    """Consistent accuracy (%): predictions an attack leaves unchanged, per attacked test set
-    (transfer `attack-*`, white-box `whitebox-*`), all-class runs, mean of draws (xu2024)."""
-    rows = consistency_rows(metrics, pool)
-    if rows.empty:
-        return pd.DataFrame()
-    table = rows.pivot_table(index=["model", "defence"], columns="test_set", values="consistency")
-    return table * 100
-
-
 @TABLES.register("consistency", order=60)
 def consistency(metrics: pd.DataFrame, context: TableContext) -> str:
     rows = consistency_rows(metrics, context.pool_size)

@@ -14,17 +14,6 @@ def detector_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     return rows[(rows.n_train_classes == pool) & rows.detector_accuracy.notna()]
 
 
-def detector_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
-    """tan2022's detector accuracy (%) per test set for runs with a detector head."""
-    rows = detector_rows(metrics, pool)
-    if rows.empty:
-        return pd.DataFrame()
-    table = rows.pivot_table(
-        index=["model", "defence"], columns="test_set", values="detector_accuracy"
-    )
-    return table * 100
-
-
 @TABLES.register("detector_accuracy", order=80)
 def detector_accuracy(metrics: pd.DataFrame, context: TableContext) -> str:
     rows = detector_rows(metrics, context.pool_size)

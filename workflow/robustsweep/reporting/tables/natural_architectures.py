@@ -21,16 +21,6 @@ def parameter_millions(rows: pd.DataFrame) -> pd.Series:
     return millions.map(lambda value: f"{value:.2f} M")
 
 
-def architecture_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
-    """Table 1: Acc/AUC/AP on the natural adversarial set per all-class model (mean of draws)."""
-    rows = architecture_rows(metrics, pool)
-    natural = rows[rows.test_set == "natural"].groupby("model")[list(METRICS)].mean()
-    natural.columns = list(METRICS.values())
-    natural.insert(0, "Clean acc", rows[rows.test_set == "clean"].groupby("model").accuracy.mean())
-    natural.insert(0, "Parameters", parameter_millions(rows))
-    return natural
-
-
 def architecture_spread_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     """Table 1 with the spread over draws of every metric (fractions, 4 digits)."""
     rows = architecture_rows(metrics, pool)

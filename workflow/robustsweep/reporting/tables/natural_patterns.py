@@ -17,12 +17,6 @@ def pattern_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     ]
 
 
-def pattern_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
-    """Accuracy (%) per natural pattern for each all-class standard model."""
-    rows = pattern_rows(metrics, pool)
-    return rows.pivot_table(index="model", columns="pattern", values="accuracy") * 100
-
-
 @TABLES.register("natural_patterns", order=100)
 def natural_patterns(metrics: pd.DataFrame, context: TableContext) -> str:
     table = spread_table(pattern_rows(metrics, context.pool_size), "model", "pattern", "accuracy")

@@ -15,12 +15,6 @@ def robustness_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     return rows[(rows.n_train_classes == pool) & ~rows.test_set.eq("corrupted")]
 
 
-def robustness_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
-    """Accuracy (%) per test set for each (model, defence), all-class runs, mean of draws."""
-    rows = robustness_rows(metrics, pool)
-    return rows.pivot_table(index=["model", "defence"], columns="test_set", values="accuracy") * 100
-
-
 @TABLES.register("robust_accuracy", order=50)
 def robust_accuracy(metrics: pd.DataFrame, context: TableContext) -> str:
     rows = robustness_rows(metrics, context.pool_size)

@@ -17,20 +17,6 @@ def hybrid_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     ]
 
 
-def hybrid_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
-    """ho2024's Tables 3-5: accuracy (%) on test mixtures with a few % adversarial images,
-    on the whole mixture and on its real and adversarial parts, per (model, defence),
-    all-class runs, mean of draws."""
-    rows = hybrid_rows(metrics, pool)
-    if rows.empty:
-        return pd.DataFrame()
-    table = rows.pivot_table(
-        index=["model", "defence"], columns=["test_set", "pattern"], values="accuracy"
-    )
-    table.columns = [f"{mixture} {part}" for mixture, part in table.columns]
-    return table * 100
-
-
 @TABLES.register("test_mixtures", order=70)
 def test_mixtures(metrics: pd.DataFrame, context: TableContext) -> str:
     rows = hybrid_rows(metrics, context.pool_size)
