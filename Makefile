@@ -36,7 +36,7 @@ report: env
 test: env
 	python -m pytest
 
-# The four paper studies end to end at smoke scale (about 13 min on 2 cores).
+# The four paper studies end to end at smoke scale (15-25 min on 2 cores).
 test-studies: env
 	python -m pytest -m study_smoke tests/test_studies.py
 
