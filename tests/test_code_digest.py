@@ -2,7 +2,14 @@
 
 from pathlib import Path
 
-from robustsweep.code_digest import PACKAGE_DIR, closure, method_code, stage_code, stage_files
+from robustsweep.code_digest import (
+    PACKAGE_DIR,
+    closure,
+    file_digest,
+    method_code,
+    stage_code,
+    stage_files,
+)
 
 
 def names(*modules):
@@ -70,10 +77,26 @@ def test_digests_are_of_content_not_place(tmp_path):
     code = stage_code("reporting.metric_table")
     assert str(PACKAGE_DIR) not in code and "reporting/metric_table.py=" in code
     digest = dict(item.split("=") for item in code.split())["reporting/metric_table.py"]
-    import hashlib
+    assert digest == file_digest(PACKAGE_DIR / "reporting" / "metric_table.py")
 
-    source = (PACKAGE_DIR / "reporting" / "metric_table.py").read_bytes()
-    assert digest == hashlib.sha256(source).hexdigest()[:12]
+
+def test_docstrings_comments_and_layout_do_not_count_but_code_does(tmp_path):
+    original = tmp_path / "original.py"
+    original.write_text(
+        '"""A module."""\n\nLIMIT = 3  # a comment\n\n\n'
+        'def f(x):\n    """Why."""\n    return x + LIMIT\n'
+    )
+    reworded = tmp_path / "reworded.py"
+    reworded.write_text(
+        '"""The same module, its docs reworded."""\n# a new comment\nLIMIT = 3\n\n'
+        'def f(x):\n    """Why, at length."""\n\n    return (x + LIMIT)\n'
+    )
+    changed = tmp_path / "changed.py"
+    changed.write_text(original.read_text().replace("LIMIT = 3", "LIMIT = 4"))
+    message = tmp_path / "message.py"  # a string that is not a docstring is code
+    message.write_text(original.read_text() + 'NAME = "logits cache"\n')
+    assert file_digest(original) == file_digest(reworded)
+    assert len({file_digest(p) for p in (original, changed, message)}) == 3
 
 
 def test_closure_has_no_wiring_modules():

@@ -9,10 +9,12 @@ Registries import their methods only by name at run time (registry.py), so an un
 is in no job's closure: editing `defences/mart.py` reruns only MART runs; adding an attack
 module reruns nothing until a study names it.
 
-A digest is of the file's bytes, listed as `path=sha256[:12]` relative to the package, so
-moving the checkout, touching a file or `git checkout` back and forth changes nothing, and a
-dry run's reason ("Params have changed ... before: ... now: ...") names the module whose
-digest moved.
+A digest is of the file's code: its syntax tree without comments, docstrings or layout,
+listed as `path=sha256[:12]` relative to the package. So rewording a docstring, a comment or
+reformatting reruns nothing (a figure's caption, its function's docstring, is the figure
+rule's own param), moving the checkout, touching a file or `git checkout` back and forth
+changes nothing, and a dry run's reason ("Params have changed ... before: ... now: ...")
+names the module whose code moved.
 """
 
 from __future__ import annotations
@@ -80,7 +82,20 @@ def closure(*modules: str) -> frozenset[str]:
 
 @cache
 def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+    """sha256 of the module's syntax tree, docstrings left out (ast.dump drops comments,
+    layout and line numbers)."""
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:12]
 
 
 def digest(names: Iterable[str]) -> str:

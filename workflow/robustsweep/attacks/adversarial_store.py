@@ -30,11 +30,9 @@ from robustsweep.attacks.methods import ATTACK_METHODS, AttackMethod
 from robustsweep.attacks.quantisation import quantise_attack
 from robustsweep.attacks.store_file import expected_attrs, open_partial, read_report_records
 from robustsweep.attacks.success_report import (
-    below_min_success,
+    log_report,
     perturbation_norms,
     success_report,
-    summary_line,
-    warning_line,
     write_report,
 )
 from robustsweep.compute_device import configure
@@ -72,9 +70,7 @@ def store_stage(
         device,
     )
     name = f"{settings.split}/{settings.attack}"
-    print(summary_line(name, report))
-    if min_success is not None and below_min_success(report, min_success):
-        print(warning_line(name, report, min_success))
+    log_report(name, report, min_success)
 
 
 def generate_store(

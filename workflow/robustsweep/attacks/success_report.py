@@ -122,6 +122,14 @@ def summary_line(name: str, report: dict) -> str:
     )
 
 
+def log_report(name: str, report: dict, min_success: float | None) -> None:
+    """The job log's summary line, and the warning where rounding lost too much (store and
+    white-box jobs alike)."""
+    print(summary_line(name, report))
+    if min_success is not None and below_min_success(report, min_success):
+        print(warning_line(name, report, min_success))
+
+
 def warning_line(name: str, report: dict, min_success: float) -> str:
     return (
         f"warning: {name}: success after rounding {report['success_rounded']:.1%} is below "

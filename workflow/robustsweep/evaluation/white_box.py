@@ -27,11 +27,9 @@ from robustsweep.attacks.attack_batches import attack_in_parts
 from robustsweep.attacks.methods import ATTACK_METHODS
 from robustsweep.attacks.quantisation import quantise_attack
 from robustsweep.attacks.success_report import (
-    below_min_success,
+    log_report,
     perturbation_norms,
     success_report,
-    summary_line,
-    warning_line,
     write_report,
 )
 from robustsweep.compute_device import configure
@@ -66,9 +64,7 @@ def white_box_stage(
         device,
     )
     name = f"whitebox-{settings.attack}"
-    print(summary_line(name, report))
-    if min_success is not None and below_min_success(report, min_success):
-        print(warning_line(name, report, min_success))
+    log_report(name, report, min_success)
 
 
 def white_box_images(
