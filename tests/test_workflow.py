@@ -324,8 +324,9 @@ def moved(finished, tmp_path_factory) -> tuple[Path, Path]:
 
 
 @contextmanager
-def edited(path: Path, text: str = "\n# an edit that changes nothing it computes\n"):
-    """The file with `text` appended (created if new), restored (or removed) afterwards."""
+def edited(path: Path, text: str = "\n_EDITED = True  # code that changes nothing it computes\n"):
+    """The file with `text` appended (created if new), restored (or removed) afterwards. The
+    default is a line of code: a comment alone would change no digest (code_digest.py)."""
     original = path.read_text() if path.exists() else None
     path.write_text((original or "") + text)
     try:
