@@ -44,7 +44,8 @@ def test_default_config_is_valid_and_gets_defaults():
             "training.optimiser",
             "sgd",
             "unknown config key 'optimiser' under 'training'; allowed keys: augmentation, "
-            "batch_size, epochs, lr, lr_factors, lr_milestones, momentum, nesterov, optimizer",
+            "batch_size, crop_ratio, crop_scale, epochs, lr, lr_factors, lr_milestones, "
+            "momentum, nesterov, optimizer",
         ),
         (
             "training.epochs",
@@ -332,8 +333,23 @@ def test_a_model_recipe_override_changes_only_that_models_training():
         (
             {"epoch": 53},
             "unknown config key 'epoch' under 'models.vgg.training'; allowed keys: "
-            "augmentation, batch_size, epochs,",
+            "augmentation, batch_size, crop_ratio, crop_scale, epochs,",
         ),
+        (
+            {"augmentation": "random_resized_crop", "crop_scale": [1.0, 0.45]},
+            "config key 'training.crop_scale' is [1.0, 0.45] in the recipe of vgg with "
+            "standard; give [low, high] with low <= high, e.g. [0.45, 1.0]",
+        ),
+        ({"crop_ratio": [1.5, 0.5]}, "config key 'training.crop_ratio' is [1.5, 0.5]"),
+        (
+            {"crop_scale": [0.0, 1.0]},
+            "config key 'models.vgg.training.crop_scale[0]' is 0.0; it must be > 0 and <= 1",
+        ),
+        (
+            {"crop_scale": [0.5, 1.5]},
+            "config key 'models.vgg.training.crop_scale[1]' is 1.5; it must be > 0 and <= 1",
+        ),
+        ({"crop_ratio": [0.75]}, "config key 'models.vgg.training.crop_ratio' has 1 item(s)"),
         ({"epochs": 0}, "config key 'models.vgg.training.epochs' is 0; it must be >= 1"),
         (
             {"scheduler": "multistep", "lr_milestones": [100, 105], "lr_factors": [0.1]},

@@ -211,11 +211,12 @@ def test_bf16_is_kept_out_of_losses_that_attack(capsys):
     assert "float32 kept" in capsys.readouterr().out
 
 
-def test_crop_flip_augmentation_changes_training_but_stays_seeded(
-    tmp_path, digits_h5, all_classes_subset
+@pytest.mark.parametrize("augmentation", ["crop_flip", "random_resized_crop"])
+def test_augmentation_changes_training_but_stays_seeded(
+    tmp_path, digits_h5, all_classes_subset, augmentation
 ):
     plain = recipe(epochs=1, lr=3e-3, restart_epochs=1)
-    augmented = recipe(epochs=1, lr=3e-3, restart_epochs=1, augmentation="crop_flip")
+    augmented = recipe(epochs=1, lr=3e-3, restart_epochs=1, augmentation=augmentation)
     losses = []
     for name, settings in (("plain", plain), ("a", augmented), ("b", augmented)):
         train(tmp_path / name, digits_h5, all_classes_subset, settings)

@@ -87,6 +87,8 @@ class TrainingRecipe(Section):
     lr_milestones: list[int]
     lr_factors: list[float]
     augmentation: str
+    crop_scale: list[float]
+    crop_ratio: list[float]
     precision: str
 
 

@@ -231,6 +231,7 @@ def _check_recipes(config: dict) -> None:
                     f"{run.model} with {run.defence}; set '{key}' in one of them"
                 )
         _check_schedule(run_recipe(config, run), run)
+        _check_crop(run_recipe(config, run), run)
 
 
 def _check_schedule(recipe: dict, run) -> None:
@@ -250,6 +251,17 @@ def _check_schedule(recipe: dict, run) -> None:
             f"config key 'training.lr_milestones' is {milestones} in {where}; list the epochs "
             "in ascending order"
         )
+
+
+def _check_crop(recipe: dict, run) -> None:
+    """random_resized_crop's ranges run from low to high (torchvision only warns)."""
+    for key in ("crop_scale", "crop_ratio"):
+        low, high = recipe[key]
+        if low > high:
+            raise ConfigError(
+                f"config key 'training.{key}' is [{low}, {high}] in the recipe of {run.model} "
+                f"with {run.defence}; give [low, high] with low <= high, e.g. [{high}, {low}]"
+            )
 
 
 def _check_patterns(config: dict) -> None:
@@ -349,7 +361,8 @@ def _check_pretrained(config: dict) -> None:
 
 
 def _check_augmentation(config: dict) -> None:
-    """crop_flip runs on in-memory pixels, imagenet in the file index's DataLoader; a store
+    """crop_flip and random_resized_crop run on in-memory pixels, imagenet in the file
+    index's DataLoader; a store
     over the train split would decode a file index's whole train split into memory."""
     augmentation = config["training"]["augmentation"]
     files = dataset_source(config).storage == "files"
@@ -364,8 +377,9 @@ def _check_augmentation(config: dict) -> None:
             "whole train split, which a file-index dataset would decode into memory; use "
             "'dataset.storage: pixels' (small trees) or an online defence (pgd_at, trades, ...)"
         )
-    if (augmentation == "imagenet" and not files) or (augmentation == "crop_flip" and files):
-        allowed = "none, imagenet" if files else "none, crop_flip"
+    on_device = ("crop_flip", "random_resized_crop")
+    if (augmentation == "imagenet" and not files) or (augmentation in on_device and files):
+        allowed = "none, imagenet" if files else "none, crop_flip, random_resized_crop"
         raise ConfigError(
             f"config key 'training.augmentation' is '{augmentation}', which does not apply to "
             f"{'a file-index' if files else 'an in-memory'} dataset; allowed values: {allowed}"

@@ -40,7 +40,7 @@ from robustsweep.models.networks import build_model
 from robustsweep.models.trained_models import save_model
 from robustsweep.provenance import file_sha256
 from robustsweep.stage_settings import Compute, TrainingRecipe, TrainSettings
-from robustsweep.training.batch_augmentation import augment
+from robustsweep.training.batch_augmentation import BatchAugmentation
 from robustsweep.training.defences import DEFENCES, TrainingContext
 
 
@@ -79,12 +79,13 @@ def images_on_device(
     positions = torch.from_numpy(np.flatnonzero(np.isin(split.labels, class_ids)))
     images = torch.from_numpy(split.images).permute(0, 3, 1, 2).contiguous().to(device)
     targets = torch.from_numpy(_targets(split.labels, class_ids)).to(device)
+    augment = BatchAugmentation.of(recipe)
 
     def epoch(generator: torch.Generator) -> Iterator[Batch]:
         order = positions[torch.randperm(len(positions), generator=generator)]
         for start in range(0, len(order), recipe.batch_size):
             batch = order[start : start + recipe.batch_size].to(device)
-            yield augment(images[batch], recipe.augmentation, generator), targets[batch], batch
+            yield augment(images[batch], generator), targets[batch], batch
 
     return TrainingImages(torch.from_numpy(split.indices), images.shape[-1], len(positions), epoch)
 
@@ -271,7 +272,9 @@ def train_run(
             f"the train split holds no images of the run's classes {class_ids}; give "
             "'dataset.splits.train' a larger share"
         )
-    context = TrainingContext(device, data.indices, store_paths, clean_copy, data.image_size)
+    context = TrainingContext(
+        device, data.indices, store_paths, clean_copy, data.image_size, BatchAugmentation.of(recipe)
+    )
     torch.manual_seed(seed)
     architecture = architecture_of(model_spec)
     model = build_model(architecture, len(class_ids)).to(device)

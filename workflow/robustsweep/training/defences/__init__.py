@@ -22,6 +22,7 @@ from robustsweep.registry import Method, Registry
 if TYPE_CHECKING:  # torch stays unimported until training: the Snakefile plans with this
     import torch
 
+    from robustsweep.training.batch_augmentation import BatchAugmentation
     from robustsweep.training.defences.interface import DefenceTrainer
 
 # `training` beside a defence's parameters is its own recipe override (study_config.py)
@@ -45,10 +46,12 @@ class DefenceMethod(Method):
 @dataclass
 class TrainingContext:
     """What a defence may need besides the batch: the device, the train split's stores and,
-    for defences that compare against one, the weights of the run's clean copy."""
+    for defences that compare against one, the weights of the run's clean copy; the recipe's
+    augmentation, for the stored images a defence swaps in (None: none)."""
 
     device: torch.device
     train_indices: torch.Tensor  # row in the prepared dataset of each train-split position
     store_paths: dict[str, Path] = field(default_factory=dict)
     clean_copy: Path | None = None
     image_size: int = 32
+    augmentation: BatchAugmentation | None = None

@@ -2,9 +2,12 @@
 
 Training samples come from the offline store through tan2022's sampler (`ratio`, `attacks`,
 `attack_bounds`, as in `offline_adversarial`). A frozen clean copy (the `standard` run of the
-same model, N and draw) supplies the feature maps an adversarial-detection network
-(adversarial_detector.py) learns to classify as clean or adversarial. The model being trained
-starts from the clean copy's weights and minimises Eq. 1,
+same model, N and draw: the paper's "pre-trained net") supplies the feature maps an
+adversarial-detection network (adversarial_detector.py) learns to classify as clean or
+adversarial. The model being trained (the "target net") starts, with `init: fresh`, from the
+run's own seeded initialisation, as in the authors' code (aisafe_train_fuse_model.py loads the
+checkpoint into pre_net only; train_net is a new ResNet-34), or with `init: clean_copy` from the
+clean copy's weights (a reading of Fig. 1's "fine-tuning"), and minimises Eq. 1,
 
     alpha * CE(model(x), y) + beta * SmoothL1(D(features_model(x)), D(features_clean(x))),
 
@@ -46,6 +49,12 @@ class DetectorHead(StoreSampling):
         doc="the detector fuses the maps on the shallowest fused map's grid subsampled by this "
         "stride (2: tan2022's 16 x 16 grid on a CIFAR ResNet-34's 32 x 32 layer1)",
     )
+    init: str = choice(
+        "fresh",
+        ["fresh", "clean_copy"],
+        doc="the trained model starts from its own seeded initialisation (fresh: the authors' "
+        "code) or from the clean copy's weights (clean_copy)",
+    )
     needs_clean_copy = True
 
     def build(self, context) -> DetectorHeadTrainer:
@@ -62,6 +71,7 @@ class DetectorHead(StoreSampling):
             "levels": self.levels,
             "layers": self.layers,
             "grid_stride": self.grid_stride,
+            "init": self.init,
             "dim": EMBEDDING_DIM,
         }
         return DetectorHeadTrainer(self.sampler(context), clean_copy, settings, context.image_size)
@@ -76,7 +86,8 @@ class DetectorHeadTrainer(DefenceTrainer):
         self.detector = None
 
     def prepare(self, model: nn.Module) -> None:
-        """Start from the clean copy's weights; tap both networks' stages; build the detector."""
+        """Start from the clean copy's weights if `init` says so (else keep the model's
+        seeded initialisation); tap both networks' stages; build the detector."""
         from robustsweep.training.adversarial_detector import (
             AdversarialDetector,
             FeatureTaps,
@@ -84,7 +95,8 @@ class DetectorHeadTrainer(DefenceTrainer):
             token_grid,
         )
 
-        model.load_state_dict(self.clean_copy.state_dict())
+        if self.settings["init"] == "clean_copy":
+            model.load_state_dict(self.clean_copy.state_dict())
         levels = self.settings["levels"]
         self.model_taps = FeatureTaps(model, levels)
         self.clean_taps = FeatureTaps(self.clean_copy, levels)

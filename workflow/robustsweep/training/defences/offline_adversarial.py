@@ -5,12 +5,16 @@ the stored adversarial version of the same clean image under one of `attacks`. W
 drawn with a "dynamic probability with a bounded range": with `attack_bounds` {attack: [low,
 high]}, each batch draws a weight per attack uniformly within its bounds and picks attacks in
 proportion to the weights, so the mix changes from batch to batch within the configured
-range; without bounds every attack is equally likely. All draws come from the epoch's seeded
-generator. The stores live on the training device as uint8, so mixing costs one gather.
+range; without bounds every attack is equally likely (the authors' code: fixed equal weights).
+A swapped-in image gets the recipe's augmentation too (its own draw: the clean image's crop is
+discarded with it), as the authors' transform applies to whichever image a sample loads. All
+draws come from the epoch's seeded generator. The stores live on the training device as
+uint8, so mixing costs one gather.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -95,7 +99,8 @@ class StoreSampling(DefenceMethod):
             bounds = torch.tensor(
                 [self.attack_bounds[name] for name in self.attacks], dtype=torch.float64
             )
-        return StoreSampler(torch.stack(stacks).to(context.device), self.ratio, bounds)
+        stored = torch.stack(stacks).to(context.device)
+        return StoreSampler(stored, self.ratio, bounds, context.augmentation)
 
 
 @DEFENCES.register("offline_adversarial")
@@ -107,10 +112,17 @@ class OfflineAdversarial(StoreSampling):
 class StoreSampler:
     """Draws which samples of a batch are swapped for stored adversarial versions."""
 
-    def __init__(self, stored: torch.Tensor, ratio: float, bounds: torch.Tensor | None = None):
+    def __init__(
+        self,
+        stored: torch.Tensor,
+        ratio: float,
+        bounds: torch.Tensor | None = None,
+        augmentation: Callable | None = None,
+    ):
         self.stored = stored  # (n_attacks, n_train, C, H, W) uint8 on the device
         self.ratio = ratio
         self.bounds = bounds  # (n_attacks, 2) low/high weights, or None for uniform
+        self.augmentation = augmentation  # (uint8 images, generator) -> images, or None
 
     def choose(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """Which of n samples become adversarial, and under which attack (CPU tensors)."""
@@ -127,12 +139,15 @@ class StoreSampler:
     def mix(
         self, images: torch.Tensor, positions: torch.Tensor, generator: torch.Generator
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch with the drawn samples swapped for stored adversarial versions, and a
-        bool mask (on the images' device) of which ones were swapped."""
+        """The batch with the drawn samples swapped for stored adversarial versions
+        (augmented as the recipe augments clean ones), and a bool mask (on the images'
+        device) of which ones were swapped."""
         swap, which = self.choose(len(images), generator)
         swap_dev = swap.to(images.device)
         if swap.any():
             chosen = self.stored[which[swap].to(images.device), positions[swap_dev]]
+            if self.augmentation is not None:
+                chosen = self.augmentation(chosen, generator)
             images = images.clone()
             images[swap_dev] = chosen.float().div_(255.0)
         return images, swap_dev
