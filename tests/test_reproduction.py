@@ -152,7 +152,7 @@ def test_summary_counts_a_hand_set_run():
         "t-interval"
     ) in text
     assert (
-        "; 1 miss; not judged: 9 single runs (one draw or trial: no interval), 128 from runs "
+        "; 1 miss; not judged: 9 single-run cells (one draw or trial: no interval), 128 from runs "
         "this study does not have (143 published numbers in all)"
     ) in text
     rows = table_rows(text)
@@ -301,7 +301,7 @@ def test_single_runs_and_not_comparable_cells_are_shown_but_not_counted():
     assert cells["ShufflenetV2", "Real images"] == SINGLE_RUN
     text = reproduction(pd.DataFrame(rows), TableContext(10, paper=ho, tolerance=2.0))
     assert "**1 of 1 judged published numbers reproduce**" in text
-    assert "1 single runs (one draw or trial: no interval), 1 not comparable" in text
+    assert "1 single-run cells (one draw or trial: no interval), 1 not comparable" in text
     table_3 = table_rows(text.split("### Table 3:")[1].split("###")[0])
     gan = "the adversarial images are the paper's GAN's, ours the store's"
     # 0.60 and 0.62: t(0.975, 1) x 1.414 / sqrt(2) points either side, shown, not judged
@@ -319,6 +319,12 @@ def test_single_runs_and_not_comparable_cells_are_shown_but_not_counted():
         "",
     )
     assert table_3[-2][:4] == ("ResNet-50", "Real images", "2", "95.30")
+    one_draw = reproduction(pd.DataFrame(rows[-4:]), TableContext(10, paper=ho, tolerance=2.0))
+    assert "**No published number is judged** (the paper's value inside" in one_draw
+    assert (
+        "; not judged: 1 single-run cells (one draw or trial: no interval), 4 not measured"
+        in one_draw
+    )
     assert table_3[-2][-2:] == (REPRODUCED, "[1]")  # the note on the paper's image count
 
 

@@ -37,7 +37,7 @@ def text_table(frame: pd.DataFrame) -> str:
 def rule_words(tolerance: float, relative_floor: float) -> str:
     """The verdict rule in one sentence, for the summary."""
     return (
-        f"the paper's value inside our {CONFIDENCE * 100:g} % t-interval over the runs of the cell, "
+        f"the paper's value inside our {CONFIDENCE * 100:g} % t-interval over the cell's runs, "
         "widened by the paper's own spread where it prints its runs (Welch), and at least "
         f"±{tolerance:g} percentage points or ±{relative_floor:g} x the paper's value, "
         "whichever is smaller"
@@ -52,10 +52,12 @@ def summary_line(comparison: pd.DataFrame, tolerance: float, relative_floor: flo
         f"**{counts.get(REPRODUCED, 0)} of {judged} judged published numbers reproduce** "
         f"({rule_words(tolerance, relative_floor)}); {counts.get(MISSED, 0)} miss"
     )
+    if not judged:  # e.g. one draw per cell: nothing has an interval
+        line = f"**No published number is judged** ({rule_words(tolerance, relative_floor)})"
     skipped = [
         f"{counts[status]} {words}"
         for status, words in (
-            (SINGLE_RUN, "single runs (one draw or trial: no interval)"),
+            (SINGLE_RUN, "single-run cells (one draw or trial: no interval)"),
             (NOT_COMPARABLE, "not comparable (protocol knowingly approximate)"),
             (NOT_MEASURED, "not measured by this study"),
             (NOT_RUN, "from runs this study does not have"),
