@@ -29,9 +29,10 @@ A selector picks rows of the tidy metric table (reporting/metric_table.py) by `m
 `defence` (default standard), `test_set` (a name or a list: the mean over them), `pattern`
 (default all; a corruption of the `corrupted` set), `severity` (1-5, of the `corrupted` set;
 default: its severities pooled), `n_train_classes` (default: the class pool), `m_classes`
-(default: N), `draw`, `trial`, and names the `metric` column; the number is the mean of that
-column over every matching row, so leaving out `draw`/`trial` averages draws and trials, as the
-papers' "mean" rows do. Table, row and column selectors are merged in that order. Besides the
+(default: N), `draw`, `trial`, and names the `metric` column; our number is the mean over our
+runs (draw, trial) of that column, each run's value the mean over its matching rows (a list of
+test sets), so leaving out `draw`/`trial` averages draws and trials, as the papers' "mean" rows
+do, and the runs give the verdict's interval. Table, row and column selectors are merged in that order. Besides the
 test metrics, `train_accuracy` and `train_loss` (the last epoch's, from the run's epochs.csv)
 can be named. A row or column the study cannot measure (a setting such as the epochs, an attack
 it does not run) is `null`, and its note says why: listed, never judged.
