@@ -32,10 +32,10 @@ default: its severities pooled), `n_train_classes` (default: the class pool), `m
 (default: N), `draw`, `trial`, and names the `metric` column; our number is the mean over our
 runs (draw, trial) of that column, each run's value the mean over its matching rows (a list of
 test sets), so leaving out `draw`/`trial` averages draws and trials, as the papers' "mean" rows
-do, and the runs give the verdict's interval. Table, row and column selectors are merged in that order. Besides the
-test metrics, `train_accuracy` and `train_loss` (the last epoch's, from the run's epochs.csv)
-can be named. A row or column the study cannot measure (a setting such as the epochs, an attack
-it does not run) is `null`, and its note says why: listed, never judged.
+do, and the runs give the verdict's interval. Table, row and column selectors are merged in
+that order. Besides the test metrics, `train_accuracy` and `train_loss` (the last epoch's, from
+the run's epochs.csv) can be named. A row or column the study cannot measure (a setting such as
+the epochs, an attack it does not run) is `null`, and its note says why: listed, never judged.
 
 Besides the mirror of the printout, a file says what a verdict needs to know (`judge` below
 states the rule):
