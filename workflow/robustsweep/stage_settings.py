@@ -224,8 +224,9 @@ class TablesSettings:
 
     pool_size: int
     paper_numbers: str | None  # the file as the config names it, for the report
-    tolerance: float  # percentage points
-    compare: bool
+    tolerance: float  # percentage points: the verdict's floor
+    relative_floor: float  # the floor's cap, a fraction of the paper's value
+    compare_off: str  # why the numbers are not judged ("" when they are)
 
 
 @dataclass(frozen=True, kw_only=True)

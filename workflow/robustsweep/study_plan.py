@@ -303,13 +303,18 @@ def attack_table_settings(config: dict) -> str:
 
 
 def tables_settings(config: dict) -> str:
+    from robustsweep.reporting.paper_numbers import comparison_off, load_paper_numbers, resolve
+
     reproduction = config["reproduction"]
+    name = reproduction.get("paper_numbers")
+    paper = None if name is None else load_paper_numbers(resolve(name), name)
     return to_json(
         TablesSettings(
             pool_size=pool_size(config),
-            paper_numbers=reproduction.get("paper_numbers"),
+            paper_numbers=name,
             tolerance=reproduction["tolerance"],
-            compare=reproduction["compare"],
+            relative_floor=reproduction["relative_floor"],
+            compare_off=comparison_off(paper, config),
         )
     )
 

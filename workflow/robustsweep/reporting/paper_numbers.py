@@ -29,12 +29,34 @@ A selector picks rows of the tidy metric table (reporting/metric_table.py) by `m
 `defence` (default standard), `test_set` (a name or a list: the mean over them), `pattern`
 (default all; a corruption of the `corrupted` set), `severity` (1-5, of the `corrupted` set;
 default: its severities pooled), `n_train_classes` (default: the class pool), `m_classes`
-(default: N), `draw`, `trial`, and names the `metric` column; the number is the mean of that
-column over every matching row, so leaving out `draw`/`trial` averages draws and trials, as the
-papers' "mean" rows do. Table, row and column selectors are merged in that order. Besides the
-test metrics, `train_accuracy` and `train_loss` (the last epoch's, from the run's epochs.csv)
-can be named. A row or column the study cannot measure (a setting such as the epochs, an attack
-it does not run) is `null`, and its note says why: listed, never judged.
+(default: N), `draw`, `trial`, and names the `metric` column; our number is the mean over our
+runs (draw, trial) of that column, each run's value the mean over its matching rows (a list of
+test sets), so leaving out `draw`/`trial` averages draws and trials, as the papers' "mean" rows
+do, and the runs give the verdict's interval. Table, row and column selectors are merged in
+that order. Besides the test metrics, `train_accuracy` and `train_loss` (the last epoch's, from
+the run's epochs.csv) can be named. A row or column the study cannot measure (a setting such as
+the epochs, an attack it does not run) is `null`, and its note says why: listed, never judged.
+
+Besides the mirror of the printout, a file says what a verdict needs to know (`judge` below
+states the rule):
+
+    dataset: {source: cifar10}              # the paper's data, as the study's `dataset` keys
+                                            #   spell them; `reproduction.compare: auto` (the
+                                            #   default) judges only a study whose dataset
+                                            #   has every one of these values
+    tables:
+      - table: Table 3
+        mean_of: {Mean value: [1st test, 2nd test, 3rd test]}
+                                            # the paper's mean row and the per-run rows it
+                                            #   averages: their spread widens the verdict
+        exact: ["200"]                      # rows, columns or "<row> / <column>" cells (or
+                                            #   true: the whole table) whose value has no
+                                            #   run-to-run randomness (published weights on a
+                                            #   fixed test set, every class): judged on one run
+        not_comparable:                     # knowingly approximate (other attacks or data
+          AEs: GAN images vs our stored attacks   #   than the paper's): shown, never judged;
+                                            #   a label or cell -> reason, or one reason for
+                                            #   the whole table
 
 Every number is compared in percentage points of the metric (fractions x 100), so one
 tolerance serves tables printed in percent and in fractions. The file is checked against the
@@ -74,6 +96,11 @@ METRICS = (
     "train_loss",
 )
 REPRODUCED, MISSED, NOT_RUN, NOT_MEASURED = "reproduced", "missed", "not run", "not measured"
+SINGLE_RUN = "single run, not judged"  # one draw/trial: no interval, so no verdict
+NOT_COMPARABLE = "not comparable"  # the file marks the protocol as knowingly approximate
+JUDGED = (REPRODUCED, MISSED)  # the verdicts the headline counts
+CONFIDENCE = 0.95
+RELATIVE_FLOOR = 0.1  # reproduction.relative_floor's default (config.schema.yaml)
 
 _SELECTOR = {
     "type": "object",
@@ -127,8 +154,36 @@ SCHEMA = {
                         },
                     },
                     "notes": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "mean_of": {
+                        "type": "object",
+                        "additionalProperties": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "minItems": 2,
+                        },
+                    },
+                    "exact": {
+                        "anyOf": [
+                            {"const": True},
+                            {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                        ]
+                    },
+                    "not_comparable": {
+                        "anyOf": [
+                            {"type": "string", "minLength": 1},
+                            {
+                                "type": "object",
+                                "additionalProperties": {"type": "string", "minLength": 1},
+                            },
+                        ]
+                    },
                 },
             },
+        },
+        "dataset": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {"type": ["string", "array"]},
         },
     },
 }
@@ -146,6 +201,9 @@ class PaperNumber:
     unit: str
     select: dict | None
     notes: tuple[str, ...] = ()
+    paper_runs: tuple[float, ...] = ()  # a mean's per-run rows as printed (`mean_of`)
+    exact: bool = False  # no run-to-run randomness: judged on a single run (`exact`)
+    not_comparable: str = ""  # why the protocol is knowingly approximate (never judged)
 
     @property
     def metric_value(self) -> float:
@@ -173,6 +231,7 @@ class PaperNumbers:
     note: str
     tables: tuple[PaperTable, ...]
     file: str  # as the config names it, for messages and the report
+    dataset: dict | None = None  # the paper's data, in the study's `dataset` keys
 
     def numbers(self) -> list[PaperNumber]:
         return [number for table in self.tables for number in table.numbers]
@@ -210,7 +269,7 @@ def load_paper_numbers(path: Path, name: str | None = None) -> PaperNumbers:
     except ConfigError as error:
         raise ConfigError(f"paper numbers '{name}': {_file_words(str(error))}") from None
     tables = tuple(_table(entry, name) for entry in data["tables"])
-    return PaperNumbers(data["paper"], data.get("note", ""), tables, name)
+    return PaperNumbers(data["paper"], data.get("note", ""), tables, name, data.get("dataset"))
 
 
 def _file_words(message: str) -> str:
@@ -231,12 +290,22 @@ def _table(entry: dict, name: str) -> PaperTable:
             f"{where}: 'values' must hold one list per row of 'rows'; "
             f"{'missing' if set(rows) - set(values) else 'unknown'} row(s): {', '.join(missing)}"
         )
-    for key in notes:
-        row, _, column = (part.strip() for part in key.partition(" / "))
-        if not (key in rows or key in columns or (row in rows and column in columns and column)):
+    exact = entry.get("exact", [])
+    not_comparable = entry.get("not_comparable", {})
+    for what, labels in (
+        ("note", notes),
+        ("exact", [] if exact is True else exact),
+        ("not_comparable", {} if isinstance(not_comparable, str) else not_comparable),
+    ):
+        for key in map(str, labels):
+            _check_label(where, what, key, rows, columns)
+    mean_of = {str(row): [str(r) for r in runs] for row, runs in entry.get("mean_of", {}).items()}
+    for mean, runs in mean_of.items():
+        unknown = [label for label in [mean, *runs] if label not in rows]
+        if unknown:
             raise ConfigError(
-                f"{where}: note '{key}' names no row, column or '<row> / <column>' cell of the "
-                "table; use the labels as 'rows' and 'columns' spell them"
+                f"{where}: 'mean_of' names row(s) the table does not have: "
+                f"{', '.join(unknown)}; use the labels as 'rows' spells them"
             )
     for label, selector in [*rows.items(), *columns.items()]:
         if selector is None and label not in notes:
@@ -260,9 +329,22 @@ def _table(entry: dict, name: str) -> PaperTable:
                     f"{where}, row '{row}', column '{column}': no 'metric' in the table's, "
                     "row's or column's selector; name the metric column it compares with"
                 )
-            cell_notes = tuple(notes[k] for k in (row, column, f"{row} / {column}") if k in notes)
+            keys = (row, column, f"{row} / {column}")
+            cell_notes = tuple(notes[k] for k in keys if k in notes)
+            runs = [values[r][list(columns).index(column)] for r in mean_of.get(row, [])]
             numbers.append(
-                PaperNumber(entry["table"], row, column, value, entry["unit"], select, cell_notes)
+                PaperNumber(
+                    entry["table"],
+                    row,
+                    column,
+                    value,
+                    entry["unit"],
+                    select,
+                    cell_notes,
+                    paper_runs=tuple(v for v in runs if v is not None),
+                    exact=exact is True or any(str(k) in keys for k in exact),
+                    not_comparable=_reason(not_comparable, keys),
+                )
             )
     return PaperTable(
         entry["table"],
@@ -272,6 +354,24 @@ def _table(entry: dict, name: str) -> PaperTable:
         entry.get("note", ""),
         tuple(numbers),
     )
+
+
+def _check_label(where: str, what: str, key: str, rows: dict, columns: dict) -> None:
+    """A note's, `exact`'s or `not_comparable`'s label names a row, a column or a cell."""
+    row, _, column = (part.strip() for part in key.partition(" / "))
+    if not (key in rows or key in columns or (row in rows and column in columns and column)):
+        raise ConfigError(
+            f"{where}: {what} '{key}' names no row, column or '<row> / <column>' cell of the "
+            "table; use the labels as 'rows' and 'columns' spell them"
+        )
+
+
+def _reason(not_comparable: str | dict, keys: tuple[str, ...]) -> str:
+    """Why a cell is not comparable: the table's reason, else its row's, column's or own."""
+    if isinstance(not_comparable, str):
+        return not_comparable
+    given = {str(label): reason for label, reason in not_comparable.items()}
+    return next((given[k] for k in keys if k in given), "")
 
 
 def _merged(*selectors: dict | None) -> dict | None:
@@ -354,38 +454,179 @@ def our_value(metrics: pd.DataFrame, select: dict, pool_size: int) -> tuple[floa
     return (float(values.mean()) if len(values) else math.nan), int(len(values))
 
 
+def run_values(metrics: pd.DataFrame, select: dict, pool_size: int) -> list[float]:
+    """The selected metric per run (draw, trial), each the mean over the run's matching rows
+    (a list of test sets averages within the run): the sample the verdict's interval is over."""
+    rows = selected_rows(metrics, select, pool_size)
+    rows = rows[rows[select["metric"]].notna()]
+    keys = [key for key in ("draw", "trial") if key in rows]
+    if rows.empty:
+        return []
+    if not keys:
+        return [float(rows[select["metric"]].mean())]
+    return [float(v) for v in rows.groupby(keys)[select["metric"]].mean()]
+
+
+# -- the verdict ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One cell's verdict: the status, our runs' count and mean, and the half-width (in
+    percentage points) of the interval around our mean that the paper's value had to fall in
+    (NaN where nothing was judged)."""
+
+    status: str
+    n: int
+    ours: float  # the metric's own scale
+    half_width: float  # percentage points
+
+
+def judge(
+    runs: list[float],
+    paper: float,
+    *,
+    paper_runs: list[float] | tuple[float, ...] = (),
+    tolerance: float,
+    relative_floor: float = RELATIVE_FLOOR,
+    exact: bool = False,
+) -> Verdict:
+    """Does the paper's value (the metric's scale) lie in our interval? The rule:
+
+    1. Our interval is Student's t over our n runs (draws/trials) of the cell: mean ± t(0.975,
+       n - 1) · sd / sqrt(n), the interval every table prints (reporting/spread.py).
+    2. Where the paper publishes the runs its printed mean averages (`paper_runs`: n_p >= 2
+       rows, e.g. zhu2025's three trials), our interval is widened by the paper's own
+       sampling error: the half-width is Welch's, t(0.975, v) · sqrt(sd^2/n + sd_p^2/n_p),
+       with the Welch-Satterthwaite degrees of freedom v. The paper's value inside it is
+       exactly "Welch's two-sample t-test does not reject equal means at 5 %" (tested against
+       scipy.stats.ttest_ind_from_stats); without paper runs it is the one-sample t-test of our
+       runs against the paper's value. Welch, not a sum of the two half-widths, because the
+       two means are independent estimates: their difference has variance sd^2/n + sd_p^2/n_p.
+    3. A floor keeps runs that happen to agree closely (or an `exact` cell) from demanding
+       more precision than two implementations can share: the half-width is at least
+       min(tolerance, relative_floor x |paper|), in percentage points. The tolerance alone
+       would let a small value pass anything near it (a training loss of 0.004 against our
+       0.024 is 2 points off: inside a 2-point tolerance); capped at a fraction of the
+       paper's value it asks small numbers for the same relative precision as large ones.
+    4. A single run (n = 1) has no interval: not judged (SINGLE_RUN), unless the cell is
+       `exact` (no run-to-run randomness: published weights on a fixed test set), where the
+       floor alone is the interval. No run at all: NOT_RUN.
+    """
+    from scipy.stats import t
+
+    ours = [v for v in runs if math.isfinite(v)]
+    n = len(ours)
+    if n == 0:
+        return Verdict(NOT_RUN, 0, math.nan, math.nan)
+    mean = sum(ours) / n
+    if n == 1 and not exact:
+        return Verdict(SINGLE_RUN, 1, mean, math.nan)
+    parts = [_variance_of_mean(ours), _variance_of_mean(list(paper_runs))]
+    variance = sum(var for var, _ in parts)
+    if variance > 0:
+        # Welch-Satterthwaite; a part without spread adds nothing to either sum
+        dof = variance**2 / sum(var**2 / df for var, df in parts if var > 0)
+        statistical = float(t.ppf((1 + CONFIDENCE) / 2, dof)) * math.sqrt(variance)
+    else:
+        statistical = 0.0
+    floor = min(tolerance, relative_floor * abs(paper) * 100)
+    half_width = max(statistical, floor)
+    inside = abs(mean - paper) * 100 <= half_width + 1e-9
+    return Verdict(REPRODUCED if inside else MISSED, n, mean, half_width)
+
+
+def _variance_of_mean(values: list[float]) -> tuple[float, int]:
+    """(sd^2 / n in squared percentage points, n - 1) of some runs; (0, 0) for fewer than 2."""
+    n = len(values)
+    if n < 2:
+        return 0.0, 0
+    mean = sum(values) / n
+    variance = sum((v - mean) ** 2 for v in values) / (n - 1) * 100**2
+    return variance / n, n - 1
+
+
+def comparison_off(paper: PaperNumbers | None, config: dict) -> str:
+    """Why the study's numbers are not judged against the paper's ('' when they are):
+    `reproduction.compare: false`, or (`auto`, the default) a study dataset that is not the
+    paper's (the file's `dataset` keys against the study's `dataset` section: the digits or
+    a toy tree in place of CIFAR-10 or ImageNet). `compare: true` judges whatever the data."""
+    setting = config["reproduction"].get("compare", "auto")
+    if setting is True or paper is None:
+        return ""
+    if setting is False:
+        return "`reproduction.compare: false`"
+    if not paper.dataset:
+        return (
+            f"`{paper.file}` names no `dataset`, so whether the study's data are the paper's "
+            "is unknown; add it, or set `reproduction.compare: true`"
+        )
+    for key, theirs in paper.dataset.items():
+        ours = config["dataset"].get(key)
+        if ours != theirs:
+            return (
+                f"the study's `dataset.{key}` is {_shown(ours)}, the paper's {_shown(theirs)}: "
+                "not the paper's data; `reproduction.compare: true` judges anyway"
+            )
+    return ""
+
+
+def _shown(value) -> str:
+    if isinstance(value, list):
+        return f"a list of {len(value)}"
+    return f"`{value}`"
+
+
 def compare(
-    metrics: pd.DataFrame, paper: PaperNumbers, pool_size: int, tolerance: float
+    metrics: pd.DataFrame,
+    paper: PaperNumbers,
+    pool_size: int,
+    tolerance: float,
+    relative_floor: float = RELATIVE_FLOOR,
 ) -> pd.DataFrame:
-    """One row per published number: ours and the paper's (both as printed, in the paper's
-    unit), the difference in percentage points, and the verdict against `tolerance`
-    (reproduced / missed), or why there is none (not run / not measured)."""
+    """One row per published number: ours (the mean over our runs) and the paper's, both as
+    printed in the paper's unit, our runs' count `n` and 95 % t-interval (`low`, `high`, as
+    printed; NaN for one run), the difference in percentage points, and the verdict (`judge`:
+    reproduced / missed, with the half-width it allowed), or why there is none (single run,
+    not comparable, not run, not measured)."""
     import pandas as pd
+
+    from robustsweep.reporting.spread import spread
 
     records = []
     for number in paper.numbers():
-        ours, averaged = math.nan, 0
+        runs = [] if number.select is None else run_values(metrics, number.select, pool_size)
+        verdict = judge(
+            runs,
+            number.metric_value,
+            paper_runs=[v / UNITS[number.unit] for v in number.paper_runs],
+            tolerance=tolerance,
+            relative_floor=relative_floor,
+            exact=number.exact,
+        )
+        status = verdict.status
         if number.select is None:
             status = NOT_MEASURED
-        else:
-            ours, averaged = our_value(metrics, number.select, pool_size)
-        difference = (ours - number.metric_value) * 100
-        if number.select is not None:
-            if math.isnan(ours):
-                status = NOT_RUN
-            else:
-                status = REPRODUCED if abs(difference) <= tolerance + 1e-9 else MISSED
+        elif number.not_comparable and status != NOT_RUN:
+            status = NOT_COMPARABLE
+        ours = spread(runs)
+        judged = status in JUDGED
         records.append(
             {
                 "table": number.table,
                 "row": number.row,
                 "column": number.column,
                 "unit": number.unit,
-                "ours": ours * UNITS[number.unit],
+                "n": verdict.n,
+                "ours": ours.mean * UNITS[number.unit],
+                "low": ours.low * UNITS[number.unit] if ours.n > 1 else math.nan,
+                "high": ours.high * UNITS[number.unit] if ours.n > 1 else math.nan,
                 "paper": number.value,
-                "difference_points": difference,
+                "difference_points": (ours.mean - number.metric_value) * 100,
+                "half_width_points": verdict.half_width if judged else math.nan,
                 "status": status,
-                "rows_averaged": averaged,
+                "reason": number.not_comparable,
+                "exact": number.exact,
                 "notes": number.notes,
             }
         )

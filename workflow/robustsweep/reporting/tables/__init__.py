@@ -35,8 +35,10 @@ class TableContext:
     pool_size: int
     _: KW_ONLY  # the rest by name: several optional parts, easy to pass in the wrong slot
     paper: PaperNumbers | None = None
-    tolerance: float = 1.0  # percentage points
+    tolerance: float = 1.0  # percentage points: the verdict's floor (paper_numbers.judge)
+    relative_floor: float = 0.1  # ... capped at this fraction of the paper's value
     compare: bool = True  # judge ours against the paper's (off: show them side by side)
+    compare_off: str = ""  # why comparison is off, for the report
     attacks: pd.DataFrame | None = None
 
 
@@ -58,7 +60,9 @@ def tables_stage(
         settings.pool_size,
         paper=paper,
         tolerance=settings.tolerance,
-        compare=settings.compare,
+        relative_floor=settings.relative_floor,
+        compare=not settings.compare_off,
+        compare_off=settings.compare_off,
         attacks=read_attack_table(attacks),
     )
     write_tables(metrics, output, context)

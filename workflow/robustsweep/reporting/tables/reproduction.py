@@ -1,6 +1,7 @@
 """The "Reproduction" section at the top of tables.md: how many of the paper's published
-numbers the study reproduces within its tolerance, which it misses, and, for every table of
-the paper, ours | paper | difference per number (reporting/paper_numbers.py)."""
+numbers the study reproduces (the rule: reporting/paper_numbers.py `judge`), which it misses,
+and, for every table of the paper, n | ours | our interval | paper | difference | the
+half-width allowed | verdict per number."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import math
 import pandas as pd
 
 from robustsweep.reporting.paper_numbers import (
+    CONFIDENCE,
     MISSED,
+    NOT_COMPARABLE,
     NOT_MEASURED,
     NOT_RUN,
     REPRODUCED,
+    SINGLE_RUN,
     PaperNumbers,
     compare,
 )
@@ -30,40 +34,75 @@ def text_table(frame: pd.DataFrame) -> str:
     return frame.to_markdown(index=False, disable_numparse=True) + "\n"
 
 
-def summary_line(comparison: pd.DataFrame, tolerance: float) -> str:
-    """'**k of n published numbers reproduce within ±t pp**; m miss; ...'."""
+def rule_words(tolerance: float, relative_floor: float) -> str:
+    """The verdict rule in one sentence, for the summary."""
+    return (
+        f"the paper's value inside our {CONFIDENCE * 100:g} % t-interval over the cell's runs, "
+        "widened by the paper's own spread where it prints its runs (Welch), and at least "
+        f"±{tolerance:g} percentage points or ±{relative_floor:g} x the paper's value, "
+        "whichever is smaller"
+    )
+
+
+def summary_line(comparison: pd.DataFrame, tolerance: float, relative_floor: float) -> str:
+    """'**k of n judged published numbers reproduce** (the rule); m miss; not judged: ...'."""
     counts = comparison.status.value_counts()
     judged = int(counts.get(REPRODUCED, 0) + counts.get(MISSED, 0))
     line = (
-        f"**{counts.get(REPRODUCED, 0)} of {judged} compared published numbers reproduce "
-        f"within ±{tolerance:g} percentage points**; {counts.get(MISSED, 0)} miss"
+        f"**{counts.get(REPRODUCED, 0)} of {judged} judged published numbers reproduce** "
+        f"({rule_words(tolerance, relative_floor)}); {counts.get(MISSED, 0)} miss"
     )
+    if not judged:  # e.g. one draw per cell: nothing has an interval
+        line = f"**No published number is judged** ({rule_words(tolerance, relative_floor)})"
     skipped = [
         f"{counts[status]} {words}"
         for status, words in (
+            (SINGLE_RUN, "single-run cells (one draw or trial: no interval)"),
+            (NOT_COMPARABLE, "not comparable (protocol knowingly approximate)"),
             (NOT_MEASURED, "not measured by this study"),
             (NOT_RUN, "from runs this study does not have"),
         )
         if counts.get(status, 0)
     ]
     if skipped:
-        line += f"; not compared: {', '.join(skipped)}"
+        line += f"; not judged: {', '.join(skipped)}"
     return line + f" ({len(comparison)} published numbers in all).\n"
 
 
+COUNT_COLUMNS = [REPRODUCED, MISSED, "single run", NOT_COMPARABLE, "not compared"]
+
+
 def per_table_counts(comparison: pd.DataFrame) -> pd.DataFrame:
-    """Reproduced / missed / not compared per paper table, in the paper's order."""
+    """Reproduced / missed / single run / not comparable / not compared per paper table, in
+    the paper's order."""
     order = list(dict.fromkeys(comparison.table))
-    status = comparison.status.replace({NOT_RUN: "not compared", NOT_MEASURED: "not compared"})
+    status = comparison.status.replace(
+        {SINGLE_RUN: "single run", NOT_RUN: "not compared", NOT_MEASURED: "not compared"}
+    )
     counts = pd.crosstab(comparison.table, status).reindex(order)
-    columns = [REPRODUCED, MISSED, "not compared"]
-    counts = counts.reindex(columns=columns, fill_value=0).fillna(0).astype(int)
+    counts = counts.reindex(columns=COUNT_COLUMNS, fill_value=0).fillna(0).astype(int)
     return counts.reset_index().astype(str)
 
 
+def interval(row) -> str:
+    """Our 95 % t-interval as printed, or nothing for a single run."""
+    if math.isnan(row.low):
+        return ""
+    return f"[{printed(row.low, row.unit)}, {printed(row.high, row.unit)}]"
+
+
+def verdict_words(row) -> str:
+    if row.status == NOT_COMPARABLE:
+        return f"{NOT_COMPARABLE} ({row.reason})"
+    if row.exact and row.status in (REPRODUCED, MISSED):
+        return f"{row.status} (exact)"
+    return row.status
+
+
 def comparison_cells(rows: pd.DataFrame, verdict: bool) -> tuple[pd.DataFrame, list[str]]:
-    """ours | paper | difference (and the verdict) per number, with footnote markers for the
-    numbers the paper's printout makes doubtful; the footnotes in order."""
+    """n | ours | 95 % CI | paper | difference | allowed (±pp) and the verdict per number,
+    with footnote markers for the numbers the paper's printout makes doubtful; the
+    footnotes in order."""
     footnotes: list[str] = []
     cells = []
     for row in rows.itertuples():
@@ -73,15 +112,19 @@ def comparison_cells(rows: pd.DataFrame, verdict: bool) -> tuple[pd.DataFrame, l
                 footnotes.append(note)
             markers.append(f"[{footnotes.index(note) + 1}]")
         difference = row.difference_points
+        allowed = row.half_width_points
         cell = {
             "row": row.row,
             "column": row.column,
+            "n": str(row.n) if row.n else "",
             "ours": printed(row.ours, row.unit),
+            "ours 95 % CI": interval(row),
             "paper": printed(row.paper, row.unit),
             "difference (pp)": "" if math.isnan(difference) else f"{difference:+.2f}",
+            "allowed (±pp)": "" if math.isnan(allowed) or not verdict else f"{allowed:.2f}",
         }
-        judged = verdict or row.status in (NOT_RUN, NOT_MEASURED)
-        cell["verdict"] = row.status if judged else ""
+        shown = verdict or row.status in (NOT_RUN, NOT_MEASURED, NOT_COMPARABLE)
+        cell["verdict"] = verdict_words(row) if shown else ""
         cell["note"] = " ".join(markers)
         cells.append(cell)
     frame = pd.DataFrame(cells)
@@ -119,14 +162,16 @@ def reproduction_report(metrics: pd.DataFrame, context: TableContext) -> str:
             "_this study names no published numbers (`reproduction.paper_numbers`), so "
             "nothing is compared_\n"
         )
-    comparison = compare(metrics, paper, context.pool_size, context.tolerance)
+    comparison = compare(
+        metrics, paper, context.pool_size, context.tolerance, context.relative_floor
+    )
     parts = [f"Published numbers of {paper.paper}, from `{paper.file}`.\n"]
     if paper.note:
         parts.append(paper.note.strip() + "\n")
     if comparison.empty:
         return "\n".join([*parts, "_the file lists no published numbers_\n"])
     if context.compare:
-        parts.append(summary_line(comparison, context.tolerance))
+        parts.append(summary_line(comparison, context.tolerance, context.relative_floor))
         parts.append(text_table(per_table_counts(comparison)))
         missed = comparison[comparison.status == MISSED]
         if not missed.empty:
@@ -134,14 +179,18 @@ def reproduction_report(metrics: pd.DataFrame, context: TableContext) -> str:
             listing = missed.assign(
                 ours=[printed(v, u) for v, u in zip(missed.ours, missed.unit, strict=True)],
                 paper=[printed(v, u) for v, u in zip(missed.paper, missed.unit, strict=True)],
-                **{"difference (pp)": missed.difference_points.map(lambda d: f"{d:+.2f}")},
+                **{
+                    "difference (pp)": missed.difference_points.map(lambda d: f"{d:+.2f}"),
+                    "allowed (±pp)": missed.half_width_points.map(lambda h: f"{h:.2f}"),
+                    "n": missed.n.astype(str),
+                },
             )
-            columns = ["table", "row", "column", "ours", "paper", "difference (pp)"]
-            parts.append(text_table(listing[columns]))
+            columns = ["table", "row", "column", "n", "ours", "paper", "difference (pp)"]
+            parts.append(text_table(listing[[*columns, "allowed (±pp)"]]))
     else:
+        why = context.compare_off or "`reproduction.compare: false`"
         parts.append(
-            "Comparison is off for this study (`reproduction.compare: false`: its data are "
-            "not the paper's, as in a smoke overlay); ours stand beside the paper's numbers "
+            f"Comparison is off for this study ({why}); ours stand beside the paper's numbers "
             "and nothing is judged.\n"
         )
     parts += table_section(paper, comparison, context.compare)
