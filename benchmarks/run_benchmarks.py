@@ -13,6 +13,7 @@ machine moves both sides alike. P8 (`make run` end to end) takes minutes and run
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -65,6 +66,8 @@ class Size:
     save_image_size: int  # P3: attack.save() rewrites everything so far at every batch
     train_model: str
     configs: tuple[str, ...]  # P6: config files dry-run, relative to the repository
+    decode_images: int = 400  # P12: ImageNet-sized JPEGs decoded per epoch
+    decode_workers: int = 2  # P12: DataLoader workers (and processes of the bare loops)
 
 
 SIZES = {
@@ -77,6 +80,7 @@ SIZES = {
         save_image_size=16,
         train_model="small_cnn",
         configs=("config.yaml",),
+        decode_images=24,
     ),
     "full": Size(
         repeats=5,
@@ -535,6 +539,183 @@ def p9_deepfool(ws: Workspace) -> Row:
     )
 
 
+def imagenet_like_jpegs(folder: Path, n: int) -> list[str]:
+    """n photographs the size and quality of ImageNet's JPEGs (about 500 x 375, a third of
+    them portrait, quality 90): crops of scikit-learn's two sample photographs at random
+    offsets and scales, so the decoder sees real image content, not flat colour or noise."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(0)
+    photos = load_sample_images().images
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for k in range(n):
+        photo = photos[k % len(photos)]
+        scale = rng.uniform(0.6, 1.0)
+        height, width = int(photo.shape[0] * scale), int(photo.shape[1] * scale)
+        top = rng.integers(0, photo.shape[0] - height + 1)
+        left = rng.integers(0, photo.shape[1] - width + 1)
+        image = Image.fromarray(photo[top : top + height, left : left + width])
+        image = image.resize((375, 500) if k % 3 == 0 else (500, 375), Image.Resampling.BILINEAR)
+        paths.append(str(folder / f"{k:05d}.JPEG"))
+        image.save(paths[-1], quality=90)
+    return paths
+
+
+def bare_loop(paths: list[str], seeds: list[int], decoder: str, size: int) -> None:
+    """What a hand-written loader does per image, seeded as ours is (so both sides resize
+    the same crops), batches of 64 stacked: `pil` opens, converts to RGB and applies
+    torchvision's RandomResizedCrop, flip and PILToTensor; `torchvision.io` decodes the file's
+    bytes with decode_jpeg and applies the v2 crop and flip to the uint8 tensor."""
+    from PIL import Image
+    from torchvision import transforms as v1
+    from torchvision.io import decode_jpeg, read_file
+    from torchvision.transforms import v2
+
+    torch.set_num_threads(1)  # as in a DataLoader worker
+    if decoder == "pil":
+        crop = v1.Compose([v1.RandomResizedCrop(size, antialias=True), v1.RandomHorizontalFlip()])
+    else:
+        crop = v2.Compose([v2.RandomResizedCrop(size, antialias=True), v2.RandomHorizontalFlip()])
+    batch = []
+    for path, seed in zip(paths, seeds, strict=True):
+        torch.default_generator.manual_seed(seed)
+        if decoder == "pil":
+            with Image.open(path) as image:
+                batch.append(v1.functional.pil_to_tensor(crop(image.convert("RGB"))))
+        else:
+            batch.append(crop(decode_jpeg(read_file(path))))
+        if len(batch) == 64 or path == paths[-1]:
+            torch.stack(batch)
+            batch = []
+
+
+def in_processes(workers: int, run: Callable[..., None], paths: list[str], seeds, *args) -> None:
+    """run(paths, seeds, *args) over the images in `workers` forked processes, a contiguous
+    share each (the bare loop's parallelism: no queues, no batches sent back)."""
+    if workers == 1:
+        return run(paths, seeds, *args)
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    shares = np.array_split(np.arange(len(paths)), workers)
+    processes = [
+        context.Process(
+            target=run, args=([paths[i] for i in share], [seeds[i] for i in share], *args)
+        )
+        for share in shares
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+        assert process.exitcode == 0, f"a bare loop process failed ({process.exitcode})"
+
+
+PILLOW_ONLY = """
+import json, sys, time
+import numpy as np
+from PIL import Image
+paths, crops = json.load(open(sys.argv[1]))
+start = time.perf_counter()
+for path, (top, left, height, width, flip) in zip(paths, crops):
+    with Image.open(path) as image:
+        image = image.convert("RGB").crop((left, top, left + width, top + height))
+        image = image.resize((%d, %d), Image.Resampling.BILINEAR)
+        np.asarray(image.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if flip else image)
+print(time.perf_counter() - start)
+"""
+
+
+def pillow_simd_row(ws: Workspace, paths: list[str], seeds: list[int], size: int) -> Row:
+    """pillow-simd (a separate interpreter named by $PILLOW_SIMD_PYTHON: it replaces Pillow,
+    so it cannot share this environment) against this environment's Pillow, the same
+    Pillow-only loop (decode, crop, resize, flip, to array) in a fresh process each."""
+    from PIL import Image
+
+    from robustsweep.data.image_files import crop_and_flip
+
+    crops = []
+    for path, seed in zip(paths, seeds, strict=True):
+        with Image.open(path) as image:
+            torch.default_generator.manual_seed(seed)
+            crops.append(crop_and_flip(image.height, image.width))
+    job = ws.folder / "pillow-only.json"
+    job.write_text(json.dumps([paths, crops]))
+    script = PILLOW_ONLY % (size, size)
+    interpreters = {"pillow": sys.executable, "simd": os.environ["PILLOW_SIMD_PYTHON"]}
+    seconds: dict[str, list[float]] = {name: [] for name in interpreters}
+    for _ in range(ws.size.repeats):
+        for name, python in interpreters.items():
+            command = [python, "-c", script, str(job)]
+            output = subprocess.run(command, capture_output=True, text=True, check=True)
+            seconds[name].append(float(output.stdout))
+    simd, pillow = (statistics.median(seconds[name]) for name in ("simd", "pillow"))
+    n = len(paths)
+    return Row(
+        "P12d",
+        "pillow-simd images/s / Pillow, the same Pillow-only loop, 1 core",
+        n / simd,
+        n / pillow,
+        pillow / simd,
+        ">= 1.0",
+        f"{n} JPEGs, {size} px crops; not adopted (see RESULTS.md)",
+    )
+
+
+def p12_decoding(ws: Workspace) -> list[Row]:
+    """The file-index loader of a training epoch (`training_batches`: our decoder, imagenet
+    augmentation, W DataLoader workers) against bare loops doing the same work in W
+    processes; per core. P12c: a single-core job, decoding in its own process."""
+    from robustsweep.data.image_files import train_transform, training_batches
+
+    size, workers = 224, ws.size.decode_workers
+    train_transform(size, "imagenet")  # imports torchvision's v2 (a job pays it once) untimed
+    paths = imagenet_like_jpegs(ws.folder / "jpegs", ws.size.decode_images)
+    labels = np.zeros(len(paths), np.int64)
+    # training_batches draws its epoch's seed first from the generator: the same crops here
+    seed = int(torch.randint(0, 2**62, (1,), generator=torch.Generator().manual_seed(0)))
+    seeds = [seed + row for row in range(len(paths))]
+
+    def ours(threads: int) -> Callable[[], None]:
+        def run() -> None:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(threads)  # loader_workers: the job's threads
+            try:
+                generator = torch.Generator().manual_seed(0)
+                for _ in training_batches(paths, labels, size, "imagenet", 64, generator):
+                    pass
+            finally:
+                torch.set_num_threads(previous)
+
+        return run
+
+    def bare(decoder: str, processes: int) -> Callable[[], None]:
+        return lambda: in_processes(processes, bare_loop, paths, seeds, decoder, size)
+
+    timings = median_seconds(
+        ours(workers), bare("pil", workers), bare("torchvision.io", workers),
+        ours(1), bare("pil", 1),
+        repeats=ws.size.repeats,
+    )  # fmt: skip
+    mine, pil, tvio, mine_one, pil_one = (len(paths) / t for t in timings)
+    setting = f"{len(paths)} JPEGs ~500x375 q90 -> {size} px crops, "
+    rows = [
+        Row("P12", "file-index loader images/s per core / bare PIL+torchvision loop",
+            mine / workers, pil / workers, mine / pil, ">= 0.95",
+            setting + f"{workers} workers vs {workers} processes"),
+        Row("P12b", "the same / bare torchvision.io decode_jpeg + v2 loop",
+            mine / workers, tvio / workers, mine / tvio, ">= 0.95",
+            setting + f"{workers} workers vs {workers} processes"),
+        Row("P12c", "the same, 1 core: decoding in the job's process / bare PIL loop",
+            mine_one, pil_one, mine_one / pil_one, ">= 0.95", setting + "1 process each"),
+    ]  # fmt: skip
+    if os.environ.get("PILLOW_SIMD_PYTHON"):
+        rows.append(pillow_simd_row(ws, paths, seeds, size))
+    return rows
+
+
 BENCHMARKS: dict[str, Callable[[Workspace], Row | list[Row]]] = {
     "P1": p1_sweep,
     "P2": p2_p7_store,  # also P2b and P7
@@ -543,6 +724,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], Row | list[Row]]] = {
     "P6": p6_dry_run,
     "P8": p8_make_run,
     "P9": p9_deepfool,
+    "P12": p12_decoding,  # also P12b, P12c and, with $PILLOW_SIMD_PYTHON, P12d
 }
 
 
@@ -563,7 +745,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="full")
     parser.add_argument(
-        "--only", help="comma-separated ids, e.g. P1,P9 (P2 gives P2b and P7, P4 gives P5)"
+        "--only",
+        help="comma-separated ids, e.g. P1,P9 (P2 gives P2b and P7, P4 gives P5, P12 gives P12b-d)",
     )
     parser.add_argument("--make-run", action="store_true", help="also P8 (minutes)")
     parser.add_argument("--device", default="auto", help="auto (a GPU when present), cpu, cuda")
@@ -574,7 +757,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:  # before any work: a full run takes a quarter of an hour
         parser.error(
             f"--only names {', '.join(unknown)}; allowed: {', '.join(BENCHMARKS)} "
-            "(P2 also gives P2b and P7, P3 gives P3b, P4 gives P5)"
+            "(P2 also gives P2b and P7, P3 gives P3b, P4 gives P5, P12 gives P12b-d)"
         )
     if args.make_run and "P8" not in chosen:
         chosen.append("P8")

@@ -20,7 +20,8 @@ def load_script():
     return module
 
 
-def test_tiny_run_prints_every_row_with_a_finite_ratio(capsys):
+def test_tiny_run_prints_every_row_with_a_finite_ratio(capsys, monkeypatch):
+    monkeypatch.delenv("PILLOW_SIMD_PYTHON", raising=False)
     script = load_script()
     assert script.main(["--size", "tiny", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
@@ -29,7 +30,8 @@ def test_tiny_run_prints_every_row_with_a_finite_ratio(capsys):
         for line in out.splitlines()
         if line.startswith("| P")
     }
-    assert sorted(rows) == ["P1", "P2", "P2b", "P3", "P3b", "P4", "P5", "P6", "P7", "P9"]  # no P8
+    expected = ["P1", "P12", "P12b", "P12c", "P2", "P2b", "P3", "P3b", "P4", "P5", "P6", "P7"]
+    assert sorted(rows) == [*expected, "P9"]  # no P8; P12d only with $PILLOW_SIMD_PYTHON
     for cells in rows.values():
         ratio = float(cells[5])
         assert math.isfinite(ratio) and ratio > 0
@@ -41,4 +43,4 @@ def test_tiny_run_prints_every_row_with_a_finite_ratio(capsys):
 def test_unknown_row_is_refused_before_any_work(capsys):
     with pytest.raises(SystemExit):
         load_script().main(["--only", "P4,P5"])
-    assert "--only names P5; allowed: P1, P2, P3, P4, P6, P8, P9" in capsys.readouterr().err
+    assert "--only names P5; allowed: P1, P2, P3, P4, P6, P8, P9, P12" in capsys.readouterr().err

@@ -6,6 +6,7 @@ them, each one line before any job."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -115,6 +116,117 @@ def test_imagenet_augmentation_is_seeded_per_epoch_and_none_is_the_eval_crop(ind
     assert torch.equal(torch.rand(1), untouched)
     assert torch.equal(first, in_process)  # the same crops with or without workers
     assert not torch.equal(first, other) and not torch.equal(first, plain)
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """Photographs (scikit-learn's two samples, cropped to 160 x 120) in the formats a tree
+    holds: baseline and progressive colour JPEG, grey JPEG, CMYK JPEG, PNG."""
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    folder = tmp_path_factory.mktemp("photos")
+    china, flower = (Image.fromarray(a).resize((160, 120)) for a in load_sample_images().images)
+    files = {
+        "rgb.JPEG": (china, {"quality": 90}),
+        "progressive.JPEG": (flower, {"quality": 90, "progressive": True}),
+        "grey.JPEG": (flower.convert("L"), {"quality": 85}),
+        "cmyk.JPEG": (china.convert("CMYK"), {"quality": 90}),
+        "photo.png": (flower.transpose(Image.Transpose.ROTATE_90), {}),
+    }
+    for name, (image, options) in files.items():
+        image.save(folder / name, **options)
+    return [str(folder / name) for name in files]
+
+
+def test_jpegs_decode_to_pillows_pixels_and_transforms_stay_within_one_level(photos):
+    """read_image (torchvision.io for JPEGs) against Pillow, the decoder it replaced: the same
+    libjpeg-turbo, so the same pixels; the uint8 tensor transforms against torchvision's v1
+    transforms on Pillow images (what the loader ran before): identical crops and flips,
+    antialiased bilinear resizing that differs by rounding only (at most 1 grey level)."""
+    from torchvision import transforms as v1
+
+    from robustsweep.data.image_files import eval_transform, read_image, rgb_image, train_transform
+
+    def v1_train(size):
+        crop = v1.RandomResizedCrop(size, antialias=True)
+        return v1.Compose([crop, v1.RandomHorizontalFlip(), v1.PILToTensor()])
+
+    def v1_eval(size):
+        resize = v1.Resize(resize_for(size), antialias=True)
+        return v1.Compose([resize, v1.CenterCrop(size), v1.PILToTensor()])
+
+    differences = []
+    for path in photos:
+        pillow = rgb_image(path)
+        pixels = read_image(path)
+        assert pixels.dtype == torch.uint8 and pixels.shape == (3, pillow.height, pillow.width)
+        assert torch.equal(pixels.permute(1, 2, 0), torch.from_numpy(np.array(pillow)))
+        for seed in range(6):
+            for ours, theirs in ((train_transform(48, "imagenet"), v1_train(48)),
+                                 (eval_transform(48), v1_eval(48))):  # fmt: skip
+                torch.manual_seed(seed)
+                mine = ours(pixels)
+                torch.manual_seed(seed)
+                reference = theirs(pillow)
+                assert mine.shape == reference.shape == (3, 48, 48)
+                differences.append((mine.int() - reference.int()).abs())
+    differences = torch.stack(differences)
+    assert differences.max() <= 1 and differences.float().mean() < 0.1
+
+
+def test_a_truncated_jpeg_is_named_by_read_image(photos, tmp_path):
+    from robustsweep.data.image_files import read_image
+    from robustsweep.input_errors import ImageFileError
+
+    whole = Path(photos[0]).read_bytes()
+    (tmp_path / "cut.JPEG").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(ImageFileError, match="cut.JPEG cannot be decoded"):
+        read_image(str(tmp_path / "cut.JPEG"))
+
+
+def epoch_images(paths, labels, augmentation, seed, threads, device=None) -> torch.Tensor:
+    """One epoch of 16 px images in path order (1 thread: this process; 2: two workers)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        generator = torch.Generator().manual_seed(seed)
+        batches = list(training_batches(paths, labels, 16, augmentation, 8, generator, device))
+    finally:
+        torch.set_num_threads(previous)
+    images = torch.cat([x.cpu() for x, _y, _rows in batches])
+    return images[torch.argsort(torch.cat([rows for _x, _y, rows in batches]))]
+
+
+def test_decoding_on_the_device_gives_the_workers_images(indexed, photos):
+    """The device path (workers read bytes and draw crops; the training process decodes and
+    crops), run on the CPU here, gives bit for bit the images the workers' path gives, for
+    JPEGs and for what only Pillow reads (CMYK, PNG)."""
+    files = load_split_files(indexed, "train")
+    paths = [*files.paths, *photos]
+    labels = np.concatenate([files.labels, np.zeros(len(photos), np.int64)])
+    cpu = torch.device("cpu")
+    for augmentation in ("imagenet", "none"):
+        workers = epoch_images(paths, labels, augmentation, 3, threads=2)
+        in_process = epoch_images(paths, labels, augmentation, 3, threads=1, device=cpu)
+        assert torch.equal(in_process, workers), augmentation
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="decoding on a GPU needs CUDA")
+def test_decoding_on_a_gpu_stays_close_to_the_cpu(indexed, photos):
+    """nvJPEG rounds its inverse DCT and colour conversion differently from libjpeg-turbo and
+    the GPU resizes in float: the same crops, pixels within a few grey levels."""
+    from robustsweep.data.image_files import device_decoder
+
+    gpu = torch.device("cuda", 0)
+    assert device_decoder(gpu) == gpu
+    files = load_split_files(indexed, "train")
+    paths = [*files.paths, *photos]
+    labels = np.concatenate([files.labels, np.zeros(len(photos), np.int64)])
+    cpu_images = epoch_images(paths, labels, "imagenet", 3, threads=1)
+    gpu_images = epoch_images(paths, labels, "imagenet", 3, threads=1, device=gpu)
+    difference = (gpu_images.int() - cpu_images.int()).abs().float()
+    assert difference.mean() < 1.5 and difference.quantile(0.99) <= 8
 
 
 def test_training_from_files_gives_the_same_weights_twice(indexed, tmp_path):
