@@ -31,7 +31,9 @@ class FeatureMapCost:
 
 def feature_map_cost(model: nn.Module, image_size: int, device: torch.device) -> FeatureMapCost:
     elements, maps, pooled, grids = [0], [], [], []
-    patch_convs = {id(m.proj) for m in model.modules() if hasattr(m, "grid_size")}
+    patch_convs = {
+        id(m.proj) for m in model.modules() if hasattr(m, "grid_size") and hasattr(m, "proj")
+    }
 
     def record(module, inputs, output) -> None:
         if isinstance(output, torch.Tensor):
