@@ -138,6 +138,27 @@ DERIVED_COST = [
     ({"architecture": "resnet18", "upsample": 2}, 7_418_378, "8x8"),
     ({"architecture": "vgg16_bn"}, 863_242 - 512, "1x1"),
     ({"architecture": "vgg16_bn", "strides": "11222"}, 5_122_570 - 512, "4x4"),
+    # AlexNet by hand: conv + ReLU + pool per site, convs 3-5 + ReLUs, global pool, head
+    # (dropout 256, 512 x 5 for linear/ReLU/dropout/linear/ReLU, 10 logits = 2,826).
+    # 2222: 2 x 64*16^2 + 64*8^2 + 2 x 192*8^2 + 192*4^2 + 2 x (384+256+256)*4^2 + 256*2^2 + 256
+    (
+        {"architecture": "alexnet"},
+        2 * 64 * 256 + 64 * 64 + 2 * 192 * 64 + 192 * 16 + 2 * 896 * 16 + 1024 + 256 + 2826,
+        "2x2",
+    ),
+    # 1122: 32 -> pool k2 s1 -> 31 -> 15 -> 7
+    (
+        {"architecture": "alexnet", "strides": "1122"},
+        2 * 64 * 1024
+        + 64 * 961
+        + 2 * 192 * 961
+        + 192 * 225
+        + 2 * 896 * 225
+        + 256 * 49
+        + 256
+        + 2826,
+        "7x7",
+    ),
 ]
 
 
@@ -208,3 +229,129 @@ def test_feature_stages_run_from_shallow_to_deep(architecture):
     with torch.no_grad():
         model(torch.rand(1, 3, 32, 32))
     assert len(sides) >= 2 and sides == sorted(sides, reverse=True) and sides[0] > sides[-1]
+
+
+# xu2024's AlexNet (rcm models/alexnet.py) for 10 classes, counted by hand: conv1 5x5 3->64,
+# conv2 5x5 64->192, conv3-5 3x3 192->384->256->256, linear 256->512->512->10, with biases
+AUTHORS_ALEXNET = (
+    (3 * 25 + 1) * 64
+    + (64 * 25 + 1) * 192
+    + (192 * 9 + 1) * 384
+    + (384 * 9 + 1) * 256
+    + (256 * 9 + 1) * 256
+    + (256 + 1) * 512
+    + (512 + 1) * 512
+    + (512 + 1) * 10
+)
+
+
+@pytest.mark.parametrize(
+    ("options", "side"),
+    [({}, 2), ({"strides": "1122"}, 7), ({"strides": "1222"}, 4), ({"upsample": 2}, 4)],
+)
+def test_alexnet_is_the_authors_32_pixel_network_with_its_stride_sites(options, side):
+    model = build_model({"architecture": "alexnet", **options}, 7)
+    assert map_before_pooling(model) == (side, side)
+    assert parameter_count(model) == AUTHORS_ALEXNET - 3 * 513  # 7 outputs, not 10
+    # convs 2-5 are torchvision's: same shapes, hence parameters
+    ours = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    theirs = [m for m in torchvision_alexnet().features if isinstance(m, nn.Conv2d)]
+    assert [m.weight.shape for m in ours[1:]] == [m.weight.shape for m in theirs[1:]]
+
+
+def torchvision_alexnet() -> nn.Module:
+    """torchvision's AlexNet on the meta device: shapes and counts without 61 M values."""
+    from torchvision.models import alexnet
+
+    with torch.device("meta"):
+        return alexnet(weights=None)
+
+
+def test_alexnet_imagenet_stem_is_torchvisions_network():
+    model = build_model({"architecture": "alexnet", "small_input_stem": False}, 1000)
+    assert parameter_count(model) == parameter_count(torchvision_alexnet())
+    assert map_before_pooling_of(model, 224) == (6, 6)  # torchvision's 6x6 pool
+    halved = build_model(
+        {"architecture": "alexnet", "small_input_stem": False, "strides": "1222"}, 1000
+    )
+    assert halved.net.features[0].stride == (2, 2)  # torchvision's 4, halved
+
+
+def map_before_pooling_of(model: nn.Module, size: int) -> tuple[int, ...]:
+    from robustsweep.models.feature_map_cost import feature_map_cost
+
+    side = feature_map_cost(model, size, torch.device("cpu")).feature_map
+    return tuple(int(n) for n in side.split("x"))
+
+
+def test_alexnet_max_pooling_and_its_refusals():
+    from robustsweep.input_errors import ConfigError
+    from robustsweep.models.architectures import ARCHITECTURES
+
+    model = build_model({"architecture": "alexnet", "pooling": "max"}, 7)
+    assert any(isinstance(m, nn.AdaptiveMaxPool2d) for m in model.modules())
+    assert not any(isinstance(m, nn.AdaptiveAvgPool2d) for m in model.modules())
+    spec = {"architecture": "alexnet", "small_input_stem": False, "pooling": "max"}
+    with pytest.raises(ConfigError, match=r"'models.a.pooling' is 'max', but torchvision's"):
+        ARCHITECTURES.spec(spec, "models.a")
+    with pytest.raises(ConfigError, match=r"'models.a.strides' is '122'; it must be 4 digits"):
+        ARCHITECTURES.spec({"architecture": "alexnet", "strides": "122"}, "models.a")
+
+
+# rcm's vitbase (lucidrains' ViT) for 10 classes, counted by hand: patch embedding 4*4*3 ->
+# 512, class token, 65 position embeddings, 6 blocks of (2 LayerNorms, qkv without bias,
+# output projection, MLP 512 -> 512 -> 512), final LayerNorm and the linear head
+BLOCK = 2 * 2 * 512 + 512 * 3 * 512 + (512 + 1) * 512 + 2 * (512 + 1) * 512
+AUTHORS_VIT = (48 + 1) * 512 + 512 + 65 * 512 + 6 * BLOCK + 2 * 512 + (512 + 1) * 10
+
+
+def test_vit_cifar_has_the_authors_parameters():
+    model = build_model({"architecture": "vit_cifar"}, 10)
+    assert parameter_count(model) == AUTHORS_VIT
+
+
+@pytest.mark.parametrize(
+    ("options", "grid"),
+    [({}, 8), ({"upsample": 2}, 16), ({"patch_size": 2}, 16), ({"pooling": "max"}, 8)],
+)
+def test_vit_token_grid_grows_with_upsampling_and_smaller_patches(options, grid):
+    from robustsweep.models.feature_map_cost import feature_map_cost
+
+    # one block instead of six keeps it fast; the embedding is what the options change
+    model = build_model({"architecture": "vit_cifar", "depth": 1, **options}, 10)
+    assert feature_map_cost(model, 32, torch.device("cpu")).feature_map == f"{grid}x{grid}"
+    # more tokens, more position embeddings (512 each); a smaller patch, a smaller embedding
+    patch = options.get("patch_size", 4)
+    embedding_change = (grid**2 - 64) * 512 + (3 * patch**2 - 48) * 512
+    assert parameter_count(model) == AUTHORS_VIT - 5 * BLOCK + embedding_change
+    # attackable: the loss has a gradient with respect to the [0, 1] pixels
+    images = torch.rand(2, 3, 32, 32, requires_grad=True)
+    model.eval()
+    nn.functional.cross_entropy(model(images), torch.tensor([0, 1])).backward()
+    assert images.grad.abs().sum() > 0 and torch.isfinite(images.grad).all()
+
+
+def test_vit_pools_as_asked_and_refuses_what_does_not_apply():
+    from robustsweep.input_errors import ConfigError
+    from robustsweep.models.architectures import ARCHITECTURES
+    from robustsweep.registry import StudyFacts
+
+    pools = {
+        p: build_model({"architecture": "vit_cifar", "depth": 1, "pooling": p}, 10).net.global_pool
+        for p in ("avg", "max", "token")
+    }
+    assert pools == {"avg": "avg", "max": "max", "token": "token"}
+    with pytest.raises(ConfigError, match=r"'models.v.strides' does not apply to a ViT"):
+        ARCHITECTURES.spec({"architecture": "vit_cifar", "strides": "1122"}, "models.v")
+    with pytest.raises(ConfigError, match=r"'models.v.image_size' is 32, but dataset.image_s"):
+        ARCHITECTURES.spec({"architecture": "vit_cifar"}, "models.v", StudyFacts(8))
+    with pytest.raises(ConfigError, match=r"'models.v.patch_size' is 3, which does not divide"):
+        ARCHITECTURES.spec({"architecture": "vit_cifar", "patch_size": 3}, "models.v")
+
+
+def test_alexnet_gradient_reaches_the_pixels_through_every_modifier():
+    images = torch.rand(2, 3, 32, 32, requires_grad=True)
+    spec = {"architecture": "alexnet", "strides": "1122", "upsample": 2, "pooling": "max"}
+    model = build_model(spec, 7).eval()
+    nn.functional.cross_entropy(model(images), torch.tensor([0, 1])).backward()
+    assert images.grad.abs().sum() > 0 and torch.isfinite(images.grad).all()

@@ -41,17 +41,18 @@ FULL_STUDY_JOBS = {
     },
     # 5 architectures x (standard, hybrid) + the source; 4 attacks over both splits
     "ho2024": {"class_subset": 2, "train_model": 11, "adversarial_store": 8, "runs": 10},
-    # five seeds of: 9 stride/upsampling schemes under AT, 2 max-pooling variants under AT,
-    # ResNet-18 at 1222 and 1122 under the 6 other defences (115 runs), + the source; test-split
+    # five seeds of: 11 stride/upsampling schemes (ResNet-18, PreActResNet-18, VGG16, AlexNet)
+    # under AT, the ViT at 1x and 2x upsampling under AT, 2 max-pooling variants under AT,
+    # ResNet-18 at 1222 and 1122 under the 6 other defences (135 runs), + the source; test-split
     # stores only; every run attacked white-box by FGSM, PGD, DeepFool and AutoAttack; the
     # CIFAR-10-C release copied once
     "xu2024": {
         "class_subset": 6,
         "corruption_set": 1,
-        "train_model": 116,
+        "train_model": 136,
         "adversarial_store": 4,
-        "runs": 115,
-        "white_box": 460,
+        "runs": 135,
+        "white_box": 540,
     },
     # 5 defences x 3 draws + the source; white-box FGSM, PGD, C&W and AutoAttack
     "xue2024": {
@@ -79,7 +80,7 @@ def test_full_study_plans_the_jobs_of_the_papers_tables(study, tmp_path):
     assert planned(tmp_path, config) == expected_plan(study)
 
 
-SMOKE_RUNS = {"tan2022": 4, "ho2024": 6, "xu2024": 8, "xue2024": 4}  # incl. the attack source
+SMOKE_RUNS = {"tan2022": 4, "ho2024": 6, "xu2024": 10, "xue2024": 4}  # incl. the attack source
 
 
 @pytest.mark.parametrize("study", sorted(SMOKE_RUNS))
@@ -164,6 +165,8 @@ def test_xu2024_smoke_compares_feature_map_schemes_defences_and_corruptions(tmp_
         ("preact18_1122", "at"),
         ("vgg16_11222", "at"),
         ("r18_up2", "at"),
+        ("alexnet_1122", "at"),
+        ("vit_up2", "at"),
         ("r18_1122_max", "at"),
         ("r18_1122", "alp"),
         ("r18_1122", "fat"),
