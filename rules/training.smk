@@ -21,7 +21,10 @@ rule train_model:
         code=lambda w: train_code(config, run_of(w))["code"],
         methods=lambda w: train_code(config, run_of(w))["methods"],
         job=lambda wildcards, input, output, threads: job(
-            input, output, threads, processes=training_processes(config, run_of(wildcards))
+            input,
+            output,
+            threads,
+            processes=training_processes(config, run_of(wildcards)),
         ),
     shell:
         "python -m robustsweep train {params.settings:q} {params.job:q} {log:q}"

@@ -21,6 +21,7 @@ Only rank 0 prints and writes; every rank reads the same checkpoint on resume.
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -193,7 +194,7 @@ def launch(arguments: tuple, processes: int, requested: str, threads: int) -> No
         start_method="spawn" if backend == "nccl" else "fork",
     )
     if backend == "gloo":
-        import torch._dynamo  # noqa: F401 - optimisers import it: once here, not per worker
+        importlib.import_module("torch._dynamo")  # optimisers import it: here, not per worker
     print(f"training with {processes} data-parallel processes ({backend})", flush=True)
     try:
         elastic_launch(config, _worker)(arguments, max(1, threads // processes))
