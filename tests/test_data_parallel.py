@@ -17,13 +17,17 @@ import sys
 import numpy as np
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 from torch.nn.functional import cross_entropy
 
 from conftest import REPO
+from robustsweep.input_errors import ConfigError
 from robustsweep.models.architectures import architecture_of
 from robustsweep.models.networks import build_model
 from robustsweep.stage_settings import Compute, TrainSettings
+from robustsweep.study_config import validate_config
+from robustsweep.study_plan import Run, train_settings, training_gpus, training_processes
 from robustsweep.training.data_parallel import KILL_WORKER
 from robustsweep.training.training_loop import (
     epoch_generator,
@@ -141,8 +145,6 @@ def test_two_processes_take_the_global_batch_step_and_resume_after_a_lost_worker
 
 
 def test_an_indivisible_batch_is_refused_before_any_work(tmp_path, digits_h5, all_classes_subset):
-    from robustsweep.input_errors import ConfigError
-
     settings = TrainSettings(
         model=MODEL, recipe=recipe(epochs=1, batch_size=99), defence={"method": "standard"}, draw=0
     )
@@ -205,3 +207,46 @@ def test_a_k_process_job_claims_k_devices(tmp_path):
         for job in jobs:
             job.kill()
             job.wait()
+
+
+TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+
+
+def test_processes_and_gpus_come_from_the_study_or_the_model():
+    config = validate_config(
+        {
+            **TINY,
+            "data_parallel": 2,
+            "models": {"cnn": {**TINY["models"]["cnn"], "data_parallel": 4}},
+        }
+    )
+    run = Run("cnn", 10, 0, "standard")
+    assert training_processes(config, run) == 4 and training_gpus(config, run) == 4
+    # the count is placement: the training job's tracked settings do not carry it
+    assert "data_parallel" not in json.loads(train_settings(config, run))["model"]
+    plain = validate_config({**TINY, "data_parallel": 2, "gpus_per_job": 0})
+    assert training_processes(plain, run) == 2 and training_gpus(plain, run) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"data_parallel": 3},
+            "batches of 100 images on 3 data-parallel processes ('data_parallel')",
+        ),
+        ({"data_parallel": 0}, "data_parallel"),
+        (
+            {"models": {"cnn": {**TINY["models"]["cnn"], "data_parallel": 0}}},
+            "'models.cnn.data_parallel' must be a whole number of processes >= 1, got 0",
+        ),
+        (
+            {"models": {"cnn": {**TINY["models"]["cnn"], "data_parallel": 8}}},
+            "set 'training.batch_size' to a multiple of 8 or 'models.cnn.data_parallel'",
+        ),
+    ],
+)
+def test_a_bad_process_count_names_its_key(change, expected):
+    with pytest.raises(ConfigError) as caught:
+        validate_config({**TINY, **change})
+    assert expected in str(caught.value)

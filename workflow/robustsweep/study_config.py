@@ -248,13 +248,15 @@ def _check_processes(config: dict) -> None:
                 f">= 1, got {count!r}"
             )
     for run in sorted({*experiment_runs(config), *support_runs(config)}):
+        own = PROCESSES in config["models"][run.model]
         count = config["models"][run.model].get(PROCESSES, config[PROCESSES])
+        key = f"models.{run.model}.{PROCESSES}" if own else PROCESSES
         batch = run_recipe(config, run)["batch_size"]
         if batch % count:
             raise ConfigError(
                 f"the runs of {run.model} with {run.defence} train batches of {batch} images "
-                f"on {count} data-parallel processes; set 'training.batch_size' to a multiple "
-                f"of {count} or '{PROCESSES}' to a divisor of {batch}"
+                f"on {count} data-parallel processes ('{key}'); set 'training.batch_size' to "
+                f"a multiple of {count} or '{key}' to a divisor of {batch}"
             )
 
 
