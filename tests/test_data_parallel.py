@@ -250,3 +250,34 @@ def test_a_bad_process_count_names_its_key(change, expected):
     with pytest.raises(ConfigError) as caught:
         validate_config({**TINY, **change})
     assert expected in str(caught.value)
+
+
+def test_file_index_shares_are_the_one_process_batches_split(tmp_path, monkeypatch):
+    """A file-index epoch under 2 processes: each rank decodes only its share, and the shares
+    are image_files.training_batches' global batches (same order, same per-image
+    augmentation) cut in two; a last batch of 1 < 2 images is left out."""
+    from imagenet_trees import write_tree
+
+    from robustsweep.data.image_files import training_batches
+    from robustsweep.training import training_loop
+    from robustsweep.training.data_parallel import Ranks
+
+    wnids = ["n01", "n02", "n03"]
+    write_tree(tmp_path, wnids, per_class=3)  # 9 images: batches of 4, 4 and 1
+    paths = sorted(str(path) for path in tmp_path.rglob("*.JPEG"))
+    labels = np.asarray([wnids.index(path.split("/")[-2]) for path in paths])
+    torch.set_num_threads(1)  # decode in this process
+
+    def epoch(batches):
+        return list(batches(paths, labels, 16, "imagenet", 4, torch.Generator().manual_seed(7)))
+
+    whole = epoch(training_batches)
+    assert [len(rows) for _x, _y, rows in whole] == [4, 4, 1]
+    for rank in range(2):
+        monkeypatch.setattr(training_loop, "ranks", lambda rank=rank: Ranks(rank, 2))
+        shares = epoch(training_loop._file_shares)
+        assert len(shares) == 2
+        for (x, y, rows), (gx, gy, grows) in zip(shares, whole, strict=False):
+            part = slice(2 * rank, 2 * rank + 2)
+            assert torch.equal(rows, grows[part]) and torch.equal(y, gy[part])
+            assert torch.equal(x, gx[part])
