@@ -281,3 +281,14 @@ def test_file_index_shares_are_the_one_process_batches_split(tmp_path, monkeypat
             part = slice(2 * rank, 2 * rank + 2)
             assert torch.equal(rows, grows[part]) and torch.equal(y, gy[part])
             assert torch.equal(x, gx[part])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_the_backend_follows_the_device():
+    from robustsweep.training.data_parallel import _backend
+
+    assert _backend("auto") == "gloo" and _backend("cpu") == "gloo"
+    with pytest.raises(ConfigError, match="device: 'cuda:1' pins one GPU"):
+        _backend("cuda:1")
+    with pytest.raises(ConfigError, match="no CUDA device is visible"):
+        _backend("cuda")
