@@ -183,7 +183,10 @@ def use_bf16(precision: str, device: torch.device, trainer) -> bool:
     # select_device has already refused CUDA where none is visible
     wanted = precision == "bf16" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
     if wanted and not trainer.autocast_safe:
-        print(f"precision {precision}: float32 kept, {type(trainer).__name__} attacks in its loss")
+        if ranks().writes:
+            print(
+                f"precision {precision}: float32 kept, {type(trainer).__name__} attacks in its loss"
+            )
         return False
     return wanted
 
@@ -259,7 +262,8 @@ def _load_checkpoint(path: Path, fingerprint: str):
             "delete it and rerun the workflow to restart this run from epoch 0"
         ) from error
     if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
-        print(f"ignoring checkpoint {path} of another recipe or run; starting at epoch 0")
+        if ranks().writes:
+            print(f"ignoring checkpoint {path} of another recipe or run; starting at epoch 0")
         return None
     return state
 
