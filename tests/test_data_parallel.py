@@ -29,7 +29,9 @@ from robustsweep.stage_settings import Compute, TrainSettings
 from robustsweep.study_config import validate_config
 from robustsweep.study_plan import Run, train_settings, training_gpus, training_processes
 from robustsweep.training.data_parallel import KILL_WORKER
+from robustsweep.training.defences import DEFENCES, TrainingContext
 from robustsweep.training.training_loop import (
+    RANK_STRIDE,
     epoch_generator,
     images_on_device,
     make_optimizer,
@@ -43,24 +45,49 @@ RECIPE = recipe(epochs=2, lr=3e-3, restart_epochs=2)  # the tiny study's recipe,
 SEED = 0
 
 
-def hand_data_parallel(dataset, subset, processes: int) -> dict[str, torch.Tensor]:
-    """The weights K data-parallel processes with per-rank BatchNorm reach, in one process."""
+def hand_data_parallel(
+    dataset, subset, processes: int, defence: dict | None = None, training=RECIPE
+) -> dict[str, torch.Tensor]:
+    """The weights K data-parallel processes with per-rank BatchNorm reach, in one process.
+    With a `defence`, each share's loss is the defence's, drawing from that rank's own
+    generator and global random state (seeded as the training loop seeds them)."""
     class_ids = json.loads(subset.read_text())["class_ids"]
     torch.manual_seed(SEED)
     model = build_model(architecture_of(MODEL), len(class_ids))
-    data = images_on_device(dataset, class_ids, RECIPE, torch.device("cpu"))
-    optimizer = make_optimizer(list(model.parameters()), RECIPE)
-    scheduler = make_scheduler(optimizer, RECIPE, -(-data.count // RECIPE.batch_size))
-    for epoch in range(RECIPE.epochs):
+    cpu = torch.device("cpu")
+    data = images_on_device(dataset, class_ids, training, cpu)
+    trainer = None
+    if defence is not None:
+        context = TrainingContext(cpu, data.indices, {}, None, data.image_size, None)
+        trainer = DEFENCES.build(defence).build(context)
+        trainer.prepare(model)
+    optimizer = make_optimizer(list(model.parameters()), training)
+    scheduler = make_scheduler(optimizer, training, -(-data.count // training.batch_size))
+    for epoch in range(training.epochs):
         model.train()
-        for images, targets, _ in data.epoch(epoch_generator(SEED, epoch)):
+        generator = epoch_generator(SEED, epoch)
+        draws = [generator] if processes == 1 else []
+        states = []
+        for rank in range(processes):
+            torch.manual_seed(SEED * 1_000_003 + epoch + rank * RANK_STRIDE)
+            states.append(torch.get_rng_state())
+            if processes > 1:
+                draws.append(epoch_generator(SEED, epoch + (rank + 1) * RANK_STRIDE))
+        for images, targets, positions in data.epoch(generator):
             x = images.float() / 255
             start = {name: b.clone() for name, b in model.named_buffers()}
             optimizer.zero_grad()
             for rank, part in enumerate(np.array_split(np.arange(len(x)), processes)):
                 model.load_state_dict(start, strict=False)  # rank 0's buffers, broadcast
-                loss = cross_entropy(model(x[part]), targets[part]) * len(part) / len(x)
-                loss.backward()
+                torch.set_rng_state(states[rank])
+                if trainer is None:
+                    loss = cross_entropy(model(x[part]), targets[part])
+                else:
+                    loss, _ = trainer.loss(
+                        model, x[part], targets[part], positions[part], draws[rank]
+                    )
+                states[rank] = torch.get_rng_state()
+                (loss * len(part) / len(x)).backward()
                 if rank == 0:
                     kept = {name: b.clone() for name, b in model.named_buffers()}
             model.load_state_dict(kept, strict=False)
@@ -69,11 +96,11 @@ def hand_data_parallel(dataset, subset, processes: int) -> dict[str, torch.Tenso
     return model.state_dict()
 
 
-def train(folder, dataset, subset, processes: int) -> None:
+def train(folder, dataset, subset, processes: int, defence=None, training=RECIPE) -> None:
     torch.set_num_threads(1)
     train_stage(
         settings=TrainSettings(
-            model=MODEL, recipe=RECIPE, defence={"method": "standard"}, draw=SEED
+            model=MODEL, recipe=training, defence=defence or {"method": "standard"}, draw=SEED
         ),
         compute=Compute(device="cpu", threads=processes, processes=processes),
         dataset=dataset,
@@ -142,6 +169,25 @@ def test_two_processes_take_the_global_batch_step_and_resume_after_a_lost_worker
         torch.testing.assert_close(again[name], value, rtol=0, atol=0, msg=name)
     rows = [line.split(",")[:3] for line in (killed / "epochs.csv").read_text().splitlines()]
     assert rows == [line.split(",")[:3] for line in epochs]
+
+
+def test_an_attack_in_the_loss_runs_on_each_share_with_the_ranks_own_draws(
+    tmp_path, digits_h5, all_classes_subset
+):
+    """PGD-AT with 2 processes: each rank attacks its share through DDP, its random start
+    drawn from its own seed; the hand reference attacks each share in turn. One step (the
+    whole train split is one batch): PGD's sign steps turn float-order differences in the
+    weights into different pixel steps, so after several steps the two drift apart (5e-3
+    after 11) while the first step agrees to float order. Ranks drawing the same random
+    start, or attacking the whole batch, move it by far more."""
+    defence = {"method": "pgd_at", "eps": 8 / 255, "alpha": 2 / 255, "steps": 2}
+    one_step = recipe(epochs=1, batch_size=1200, lr=3e-3, restart_epochs=2)
+    train(tmp_path, digits_h5, all_classes_subset, 2, defence, one_step)
+    weights = load_file(tmp_path / "weights.safetensors")
+    expected = hand_data_parallel(digits_h5, all_classes_subset, 2, defence, one_step)
+    for name, value in expected.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(weights[name], value, rtol=1e-5, atol=2e-6, msg=name)
 
 
 def test_an_indivisible_batch_is_refused_before_any_work(tmp_path, digits_h5, all_classes_subset):

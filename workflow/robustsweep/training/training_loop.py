@@ -225,7 +225,10 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: TrainingRecipe, ste
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
-RANK_STRIDE = 1 << 40  # seeds of a data-parallel rank's own draws, far from any (draw, epoch)
+# Seeds of a data-parallel rank's own draws: (draw, epoch)'s seed plus rank x 2**20, far from
+# any other (draw, epoch) within the 32 bits torch's CPU generator keeps of a seed (a stride
+# of 2**32 or more would give every rank the same draws).
+RANK_STRIDE = 1 << 20
 
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
