@@ -40,6 +40,8 @@ from robustsweep.study_plan import (
     tables_settings,
     train_code,
     train_settings,
+    training_gpus,
+    training_processes,
     white_box_settings,
 )
 from robustsweep.training.defences import DEFENCES
@@ -128,10 +130,11 @@ def white_box_files(wildcards):
     }
 
 
-def job(input, output, threads=None, **values):
+def job(input, output, threads=None, processes=1, **values):
     """The job JSON: every named input and output path (names `group__key` gathered into a
     mapping under `group`), the identity each input must carry and each output is sealed
-    with (file_identity.py), for compute jobs the device and thread count, and `values`.
+    with (file_identity.py), for compute jobs the device, thread count and (training) the
+    number of data-parallel processes, and `values`.
     """
     paths = {}
     for files in (input, output):
@@ -148,7 +151,7 @@ def job(input, output, threads=None, **values):
         **job_identities(config, dict(input.items()), dict(output.items())),
     }
     if threads is not None:
-        payload["compute"] = vars(compute(config, threads))
+        payload["compute"] = vars(compute(config, threads, processes))
     if values:
         payload["values"] = values
     return json.dumps(payload, sort_keys=True)

@@ -15,11 +15,16 @@ rule train_model:
         ENV
     threads: config["threads"]
     resources:
-        gpu=config["gpus_per_job"],
+        gpu=lambda w: training_gpus(config, run_of(w)),
     params:
         settings=lambda w: train_settings(config, run_of(w)),
         code=lambda w: train_code(config, run_of(w))["code"],
         methods=lambda w: train_code(config, run_of(w))["methods"],
-        job=lambda wildcards, input, output, threads: job(input, output, threads),
+        job=lambda wildcards, input, output, threads: job(
+            input,
+            output,
+            threads,
+            processes=training_processes(config, run_of(wildcards)),
+        ),
     shell:
         "python -m robustsweep train {params.settings:q} {params.job:q} {log:q}"

@@ -93,3 +93,45 @@ def test_tiny_study_runs_through_slurm(slurm_env, tmp_path):
     assert (tmp_path / "results" / "tables" / "tables.md").exists()
     slurm_logs = list(Path(tmp_path, ".snakemake", "slurm_logs").rglob("*.log"))
     assert slurm_logs, "the plugin wrote no SLURM job logs"
+
+
+class _Resources(dict):
+    """What the plugin reads of a job's resources: `.get` and attribute access."""
+
+    __getattr__ = dict.get
+
+
+def test_a_k_process_training_job_is_submitted_with_k_gpus_in_one_task():
+    """The sbatch and srun options the plugin builds for train_model of a study with
+    `data_parallel: 4`, from the profile's resources and the rule's `gpu` (no cluster)."""
+    from types import SimpleNamespace
+
+    from snakemake_executor_plugin_slurm.submit_string import get_submit_command
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+    from snakemake_executor_plugin_slurm_jobstep import get_cpu_setting, get_gpu_setting
+
+    from robustsweep.study_config import validate_config
+    from robustsweep.study_plan import Run, training_gpus
+
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    config = validate_config({**TINY, "data_parallel": 4})
+    gpus = training_gpus(config, Run("cnn", 10, 0, "standard"))
+    resources = _Resources(
+        {**profile["default-resources"], **profile["set-resources"]["train_model"], "gpu": gpus}
+    )
+    job = SimpleNamespace(
+        resources=resources, threads=profile["set-threads"]["train_model"], is_group=lambda: False
+    )
+    params = {
+        "run_uuid": "x",
+        "slurm_logfile": "log",
+        "comment_str": "c",
+        "account": "",
+        "partition": "",
+        "workdir": None,
+    }
+    submit = get_submit_command(job, params) + set_gres_string(job)
+    assert "--gpus=4" in submit and "--cpus-per-task=8" in submit
+    assert "--ntasks" not in submit  # one task: the job starts its 4 workers itself
+    step = f"{get_cpu_setting(job, True)} {get_gpu_setting(job)}"
+    assert step == "--cpus-per-task=8 --gpus=4"

@@ -1,4 +1,4 @@
-"""One GPU per job on a machine with several: `snakemake --cores all --resources gpu=K`.
+"""GPUs per job on a machine with several: `snakemake --cores all --resources gpu=K`.
 
 Snakemake's `gpu` resource only counts jobs; it does not say which device a job should use,
 so every job would open cuda:0. A job that may pick its device (`device: auto` or `cuda`)
@@ -11,6 +11,8 @@ Devices are named as CUDA numbers them for this process (CUDA_VISIBLE_DEVICES, i
 two jobs restricted to different devices never collide. `ROBUSTSWEEP_GPUS` (a
 comma-separated list of names) stands in for the visible devices, which is how the
 allocation is tested on machines without GPUs; `ROBUSTSWEEP_GPU_LOCKS` moves the lock folder.
+A data-parallel training job (K processes) claims K devices the same way (`job_gpu_names`)
+and hands their names to its workers as CUDA_VISIBLE_DEVICES.
 Torch-free, so the test's processes start quickly.
 """
 
@@ -94,3 +96,43 @@ def job_gpu_index(device_count: int) -> int:
             f"(run with --resources gpu={len(gpus)} for one job per GPU)"
         )
     return index
+
+
+def claim_gpus(gpus: list[str], count: int, folder: Path | None = None) -> tuple[list[int], int]:
+    """(indices into `gpus` of `count` devices for this process, how many of them it holds
+    alone). Free devices are claimed first, in order; when fewer than `count` are free, the
+    rest are shared with other jobs (the ones this process holds no lock on, in order)."""
+    folder = folder or lock_folder()
+    held: list[int] = []
+    for index, name in enumerate(gpus):
+        if len(held) == count:
+            break
+        if name in _claimed:
+            held.append(index)
+            continue
+        fd = _try_lock(folder / f"gpu-{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.lock")
+        if fd is not None:
+            _claimed[name] = fd
+            held.append(index)
+    alone = len(held)
+    shared = [index for index in range(len(gpus)) if index not in held][: count - alone]
+    return held + shared, alone
+
+
+def job_gpu_names(device_count: int, count: int) -> list[str]:
+    """The names (as CUDA_VISIBLE_DEVICES spells them) of the `count` GPUs a data-parallel
+    job's workers use, claimed for the job's lifetime; prints the choice. More processes
+    than visible GPUs is a config error, stated before any work."""
+    gpus = visible_gpus(device_count)
+    if count > len(gpus):
+        from robustsweep.input_errors import ConfigError
+
+        raise ConfigError(
+            f"the training job asks for {count} data-parallel processes, one per GPU, but "
+            f"{len(gpus)} GPU(s) are visible; lower data_parallel or give the job more GPUs"
+        )
+    indices, alone = claim_gpus(gpus, count)
+    names = [gpus[index] for index in indices]
+    note = "" if alone == count else f" ({count - alone} shared with other robustsweep jobs)"
+    print(f"GPUs {','.join(names)} of {len(gpus)} claimed for this job's {count} processes{note}")
+    return names

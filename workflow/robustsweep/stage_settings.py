@@ -67,6 +67,8 @@ class Compute:
 
     device: str
     threads: int
+    # training only: data-parallel processes (training/data_parallel.py), sharing `threads`
+    processes: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)

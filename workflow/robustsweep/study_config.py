@@ -51,6 +51,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     _check_corruptions(config, facts)
     _check_names(config)
     _check_recipes(config)
+    _check_processes(config)
     _check_patterns(config)
     _check_sweeps(config)
     _check_natural_folder(config)
@@ -232,6 +233,31 @@ def _check_recipes(config: dict) -> None:
                 )
         _check_schedule(run_recipe(config, run), run)
         _check_crop(run_recipe(config, run), run)
+
+
+def _check_processes(config: dict) -> None:
+    """`models.<m>.data_parallel` is a count of processes, like the study's `data_parallel`;
+    every run's batch must split evenly among its training job's processes."""
+    from robustsweep.study_plan import PROCESSES, experiment_runs, run_recipe, support_runs
+
+    for name, spec in config["models"].items():
+        count = spec.get(PROCESSES, 1)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ConfigError(
+                f"config key 'models.{name}.{PROCESSES}' must be a whole number of processes "
+                f">= 1, got {count!r}"
+            )
+    for run in sorted({*experiment_runs(config), *support_runs(config)}):
+        own = PROCESSES in config["models"][run.model]
+        count = config["models"][run.model].get(PROCESSES, config[PROCESSES])
+        key = f"models.{run.model}.{PROCESSES}" if own else PROCESSES
+        batch = run_recipe(config, run)["batch_size"]
+        if batch % count:
+            raise ConfigError(
+                f"the runs of {run.model} with {run.defence} train batches of {batch} images "
+                f"on {count} data-parallel processes ('{key}'); set 'training.batch_size' to "
+                f"a multiple of {count} or '{key}' to a divisor of {batch}"
+            )
 
 
 def _check_schedule(recipe: dict, run) -> None:

@@ -176,8 +176,22 @@ def explanation_run(config: dict, model: str) -> Run | None:
 # -- what each job is told (tracked: a change reruns the job) ----------------------------
 
 
-def compute(config: dict, threads: int) -> Compute:
-    return Compute(device=config["device"], threads=threads)
+def compute(config: dict, threads: int, processes: int = 1) -> Compute:
+    return Compute(device=config["device"], threads=threads, processes=processes)
+
+
+PROCESSES = "data_parallel"  # the key of a model's own count of training processes
+
+
+def training_processes(config: dict, run: Run) -> int:
+    """Data-parallel processes of the run's training job: the model's own `data_parallel`,
+    else the study's."""
+    return int(config["models"][run.model].get(PROCESSES, config[PROCESSES]))
+
+
+def training_gpus(config: dict, run: Run) -> int:
+    """The training job's Snakemake `gpu` resource: `gpus_per_job` for each of its processes."""
+    return config["gpus_per_job"] * training_processes(config, run)
 
 
 def prepare_settings(config: dict) -> str:
@@ -231,8 +245,9 @@ OVERRIDE = "training"  # the key of a model's or a defence's own recipe override
 
 
 def without_override(spec: dict) -> dict:
-    """A model or defence spec without its recipe override (what the method itself takes)."""
-    return {key: value for key, value in spec.items() if key != OVERRIDE}
+    """A model or defence spec without its recipe override and its process count (what the
+    method itself takes)."""
+    return {key: value for key, value in spec.items() if key not in (OVERRIDE, PROCESSES)}
 
 
 def run_recipe(config: dict, run: Run) -> dict:

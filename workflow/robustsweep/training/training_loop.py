@@ -5,7 +5,8 @@ DataLoader worker sits in the loop; augmentation happens there too (batch_augmen
 A file-index dataset (ImageNet-N) streams instead: DataLoader workers decode and augment
 (data/image_files.py). Either way an epoch is a sequence of uint8 batches (`TrainingImages`).
 All randomness of epoch e comes from a generator seeded with (draw, e), so a run resumed from
-its epoch checkpoint continues exactly as an uninterrupted one would.
+its epoch checkpoint continues exactly as an uninterrupted one would. With `data_parallel: K`
+the job's K processes each train on their share of the same global batches (data_parallel.py).
 
 On a GPU the model and batches are channels-last (faster convolutions on tensor cores) and,
 with `precision` auto or bf16, the forward pass runs under bf16 autocast, but only for
@@ -30,7 +31,7 @@ import torch
 from tqdm import tqdm
 
 from robustsweep.atomic_output import atomic_path
-from robustsweep.compute_device import configure
+from robustsweep.compute_device import configure, configure_threads
 from robustsweep.data.prepared_dataset import is_file_index, load_split, load_split_files
 from robustsweep.disk_space import require_free_space
 from robustsweep.file_identity import recorded_digest
@@ -41,6 +42,17 @@ from robustsweep.models.trained_models import save_model
 from robustsweep.provenance import file_sha256
 from robustsweep.stage_settings import Compute, TrainingRecipe, TrainSettings
 from robustsweep.training.batch_augmentation import BatchAugmentation
+from robustsweep.training.data_parallel import (
+    after_checkpoint,
+    average_gradients,
+    check_batch,
+    launch,
+    ranks,
+    share,
+    sum_over_ranks,
+    unwrapped,
+    wrap,
+)
 from robustsweep.training.defences import DEFENCES, TrainingContext
 
 
@@ -57,12 +69,15 @@ Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 class TrainingImages:
     """The run's training images: `epoch(generator)` yields (uint8 images, targets, positions
     in the train split) on the device, in an order and with augmentations drawn from the
-    generator. `indices` are the split's dataset rows (stores are indexed by them)."""
+    generator. `indices` are the split's dataset rows (stores are indexed by them). Under
+    data parallelism each yield is this rank's share of a global batch of `batch_size`
+    (a last batch smaller than the number of processes is left out)."""
 
     indices: torch.Tensor
     image_size: int
     count: int
     epoch: Callable[[torch.Generator], Iterator[Batch]]
+    batch_size: int = 0
 
 
 def _targets(labels: np.ndarray, class_ids: list[int]) -> np.ndarray:
@@ -82,12 +97,23 @@ def images_on_device(
     augment = BatchAugmentation.of(recipe)
 
     def epoch(generator: torch.Generator) -> Iterator[Batch]:
+        place = ranks()
         order = positions[torch.randperm(len(positions), generator=generator)]
         for start in range(0, len(order), recipe.batch_size):
             batch = order[start : start + recipe.batch_size].to(device)
-            yield augment(images[batch], generator), targets[batch], batch
+            # every rank augments the whole global batch, so the generator (and the
+            # augmentation of each image) is the one a single process would draw
+            x = augment(images[batch], generator)
+            if place.size > 1:
+                if len(batch) < place.size:
+                    continue
+                part = share(len(batch), place)
+                x, batch = x[part], batch[part]
+            yield x, targets[batch], batch
 
-    return TrainingImages(torch.from_numpy(split.indices), images.shape[-1], len(positions), epoch)
+    return TrainingImages(
+        torch.from_numpy(split.indices), images.shape[-1], len(positions), epoch, recipe.batch_size
+    )
 
 
 def images_from_files(
@@ -103,12 +129,51 @@ def images_from_files(
     positions = torch.from_numpy(keep)
 
     def epoch(generator: torch.Generator) -> Iterator[Batch]:
-        for x, y, rows in training_batches(
+        batches = training_batches if ranks().size == 1 else _file_shares
+        for x, y, rows in batches(
             paths, targets, files.image_size, recipe.augmentation, recipe.batch_size, generator
         ):
             yield x.to(device, non_blocking=True), y.to(device), positions[rows].to(device)
 
-    return TrainingImages(torch.from_numpy(files.indices), files.image_size, len(keep), epoch)
+    return TrainingImages(
+        torch.from_numpy(files.indices), files.image_size, len(keep), epoch, recipe.batch_size
+    )
+
+
+def _file_shares(
+    paths: list[str],
+    targets: np.ndarray,
+    size: int,
+    augmentation: str,
+    batch_size: int,
+    generator: torch.Generator,
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    """image_files.training_batches' epoch under data parallelism: the same draws from the
+    generator (the augmentation seed, the DataLoader's base seed, then its RandomSampler's
+    permutation), so the same global batches and per-image augmentations, but this rank's
+    workers decode only its share of each batch."""
+    from torch.utils.data import DataLoader
+
+    from robustsweep.data.image_files import ImageFiles, loader_workers, train_transform
+
+    place = ranks()
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    torch.empty((), dtype=torch.int64).random_(generator=generator)  # DataLoader's base seed
+    order = torch.randperm(len(paths), generator=generator).tolist()
+    starts = range(0, len(order), batch_size)
+    shares = [
+        order[s : s + batch_size] for s in starts if len(order[s : s + batch_size]) >= place.size
+    ]
+    files = ImageFiles(paths, targets, train_transform(size, augmentation), seed)
+    workers = loader_workers()
+    yield from DataLoader(
+        files,
+        batch_sampler=[batch[share(len(batch), place)] for batch in shares],
+        num_workers=workers,
+        persistent_workers=False,
+        pin_memory=torch.cuda.is_available(),
+        prefetch_factor=4 if workers else None,
+    )
 
 
 def use_bf16(precision: str, device: torch.device, trainer) -> bool:
@@ -118,7 +183,10 @@ def use_bf16(precision: str, device: torch.device, trainer) -> bool:
     # select_device has already refused CUDA where none is visible
     wanted = precision == "bf16" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
     if wanted and not trainer.autocast_safe:
-        print(f"precision {precision}: float32 kept, {type(trainer).__name__} attacks in its loss")
+        if ranks().writes:
+            print(
+                f"precision {precision}: float32 kept, {type(trainer).__name__} attacks in its loss"
+            )
         return False
     return wanted
 
@@ -157,6 +225,12 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: TrainingRecipe, ste
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
 
 
+# Seeds of a data-parallel rank's own draws: (draw, epoch)'s seed plus rank x 2**20, far from
+# any other (draw, epoch) within the 32 bits torch's CPU generator keeps of a seed (a stride
+# of 2**32 or more would give every rank the same draws).
+RANK_STRIDE = 1 << 20
+
+
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
@@ -191,7 +265,8 @@ def _load_checkpoint(path: Path, fingerprint: str):
             "delete it and rerun the workflow to restart this run from epoch 0"
         ) from error
     if not isinstance(state, dict) or state.get("fingerprint") != fingerprint:
-        print(f"ignoring checkpoint {path} of another recipe or run; starting at epoch 0")
+        if ranks().writes:
+            print(f"ignoring checkpoint {path} of another recipe or run; starting at epoch 0")
         return None
     return state
 
@@ -225,14 +300,15 @@ def train_stage(
     stores: dict[str, Path] | None = None,
     clean_copy: Path | None = None,
 ) -> None:
-    """Train the run, or for a pretrained model fetch its published weights."""
-    device = configure(compute)
+    """Train the run (in `compute.processes` data-parallel processes), or for a pretrained
+    model fetch its published weights."""
     if architecture_of(settings.model).pretrained_weights:
+        configure(compute)
         from robustsweep.models.pretrained_weights import export_pretrained
 
         export_pretrained(weights, epoch_log, dataset, subset, settings.model)
         return
-    train_run(
+    arguments = (
         weights,
         epoch_log,
         dataset,
@@ -242,9 +318,13 @@ def train_stage(
         settings.defence,
         stores or {},
         settings.draw,
-        device,
-        clean_copy,
     )
+    if compute.processes > 1:
+        check_batch(settings.recipe.batch_size, compute.processes)
+        configure_threads(compute.threads)
+        launch((*arguments, clean_copy), compute.processes, compute.device, compute.threads)
+        return
+    train_run(*arguments, configure(compute), clean_copy)
 
 
 def train_run(
@@ -263,7 +343,9 @@ def train_run(
     """Train one run and write its weights (safetensors) and per-epoch log (CSV).
 
     `model_spec` and `defence` are validated config specs; `seed` is the run's draw;
-    `clean_copy` is the weights of the run's `standard` twin, for defences that need one."""
+    `clean_copy` is the weights of the run's `standard` twin, for defences that need one.
+    Called in each data-parallel worker too: only rank 0 prints and writes."""
+    place = ranks()
     class_ids = json.loads(Path(subset).read_text())["class_ids"]
     read = images_from_files if is_file_index(dataset) else images_on_device
     data = read(dataset, class_ids, recipe, device)
@@ -304,12 +386,21 @@ def train_run(
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start, log = state["epoch"] + 1, state["log"]
-        print(f"resuming from {checkpoint} after epoch {state['epoch']}")
-    progress = tqdm(range(start, recipe.epochs), desc="training", unit="epoch", mininterval=5)
+        if place.writes:
+            print(f"resuming from {checkpoint} after epoch {state['epoch']}")
+    model, net = wrap(model, device)
+    epochs = range(start, recipe.epochs)
+    progress = tqdm(epochs, desc="training", unit="epoch", mininterval=5, disable=not place.writes)
     for epoch in progress:
-        log.append(_train_epoch(model, trainer, optimizer, scheduler, data, seed, bf16, epoch))
+        log.append(_train_epoch(net, trainer, optimizer, scheduler, data, seed, bf16, epoch))
         progress.set_postfix(loss=f"{log[-1]['loss']:.4f}", accuracy=f"{log[-1]['accuracy']:.4f}")
-        _save_checkpoint(checkpoint, model, trainer, optimizer, scheduler, epoch, log, fingerprint)
+        if place.writes:
+            _save_checkpoint(
+                checkpoint, model, trainer, optimizer, scheduler, epoch, log, fingerprint
+            )
+        after_checkpoint(epoch)
+    if not place.writes:
+        return
     save_model(
         Path(weights_out),
         model,
@@ -327,36 +418,64 @@ def train_run(
 def _train_epoch(
     model, trainer, optimizer, scheduler, data: TrainingImages, seed, bf16, epoch
 ) -> dict:
-    """One pass over the run's training images in a seeded order."""
+    """One pass over the run's training images in a seeded order (under data parallelism,
+    `model` is the DDP-wrapped model and each rank trains on its share of every batch)."""
+    place = ranks()
     model.train()
     trainer.start_epoch(epoch)
     generator = epoch_generator(seed, epoch)
     # torchattacks' random starts (online defences) draw from the global generator: seeding
-    # it per epoch keeps a resumed run identical to an uninterrupted one.
-    torch.manual_seed(seed * 1_000_003 + epoch)
-    device = next(model.parameters()).device
+    # it per epoch keeps a resumed run identical to an uninterrupted one. The defence's own
+    # draws under data parallelism come from a generator of each rank, so that the shared
+    # one draws each global batch's order and augmentation alike on every rank.
+    torch.manual_seed(seed * 1_000_003 + epoch + place.rank * RANK_STRIDE)
+    draws = (
+        generator
+        if place.size == 1
+        else epoch_generator(seed, epoch + (place.rank + 1) * RANK_STRIDE)
+    )
+    inner = unwrapped(model)
+    device = next(inner.parameters()).device
     started = time.perf_counter()
     # Sums stay on the device: reading them each batch would stall a GPU once per step.
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
+    seen = torch.zeros((), dtype=torch.long, device=device)
+    steps = 0
     for images, y, batch in data.epoch(generator):
         x = images.float().div_(255.0)
         if x.is_cuda:  # gathered batches come out NCHW-contiguous; the model is channels-last
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-            loss, logits = trainer.loss(model, x, y, batch, generator)
+            loss, logits = trainer.loss(model, x, y, batch, draws)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if place.size > 1:
+            # DDP averages the ranks' gradients; weighting each share's mean loss by its
+            # size makes that the gradient of the global batch's mean loss
+            length = min(data.batch_size, data.count - steps * data.batch_size)
+            (loss * (len(batch) * place.size / length)).backward()
+            average_gradients(trainer.parameters())
+        else:
+            loss.backward()
         optimizer.step()
-        trainer.after_step(model)
+        trainer.after_step(inner)
         scheduler.step()
+        steps += 1
         total_loss += loss.detach() * len(batch)
         correct += (logits.argmax(1) == y).sum()
+        seen += len(batch)
+    for _ in range(steps, -(-data.count // data.batch_size) if place.size > 1 else steps):
+        scheduler.step()  # a last batch smaller than the number of processes was left out
     model.eval()
+    count = data.count
+    if place.size > 1:
+        sums = torch.stack([total_loss.double(), correct.double(), seen.double()])
+        total_loss, correct, seen = sum_over_ranks(sums)
+        count = int(seen.item())
     return {
         "epoch": epoch,
-        "loss": total_loss.item() / data.count,
-        "accuracy": correct.item() / data.count,
+        "loss": total_loss.item() / count,
+        "accuracy": correct.item() / count,
         "lr": optimizer.param_groups[0]["lr"],
         "seconds": time.perf_counter() - started,
     }

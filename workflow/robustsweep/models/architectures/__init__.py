@@ -21,9 +21,14 @@ from robustsweep.registry import Method, Registry, mapping
 if TYPE_CHECKING:
     from torch import nn
 
-# `training` beside a model's options is its own recipe override (study_config.py)
+# `training` beside a model's options is its own recipe override (study_config.py);
+# `data_parallel` its own count of training processes (study_plan.training_processes)
 ARCHITECTURES = Registry(
-    "architecture", __name__, key="architecture", prefixes=("timm:",), beside=("training",)
+    "architecture",
+    __name__,
+    key="architecture",
+    prefixes=("timm:",),
+    beside=("training", "data_parallel"),
 )
 
 DIGITS_MEAN = (0.5, 0.5, 0.5)

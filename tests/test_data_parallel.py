@@ -1,0 +1,340 @@
+"""Data-parallel training (training/data_parallel.py) with 2 gloo processes on the CPU.
+
+The reference is data parallelism written out by hand in one process: each global batch of
+the seeded epoch is split into the ranks' shares (numpy's array_split), each share's mean
+loss is weighted by its size and back-propagated into one gradient, and BatchNorm normalises
+each share with its own statistics, running statistics being rank 0's (DDP's behaviour on
+the CPU, where torch has no SyncBatchNorm). The two can differ only in floating-point order:
+the ranks' gradients are summed by gloo instead of accumulated by autograd.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from torch.nn.functional import cross_entropy
+
+from conftest import REPO
+from robustsweep.input_errors import ConfigError
+from robustsweep.models.architectures import architecture_of
+from robustsweep.models.networks import build_model
+from robustsweep.stage_settings import Compute, TrainSettings
+from robustsweep.study_config import validate_config
+from robustsweep.study_plan import Run, train_settings, training_gpus, training_processes
+from robustsweep.training.data_parallel import KILL_WORKER
+from robustsweep.training.defences import DEFENCES, TrainingContext
+from robustsweep.training.training_loop import (
+    RANK_STRIDE,
+    epoch_generator,
+    images_on_device,
+    make_optimizer,
+    make_scheduler,
+    recipe,
+    train_stage,
+)
+
+MODEL = {"architecture": "small_cnn", "width": 4}  # the tiny study's model
+RECIPE = recipe(epochs=2, lr=3e-3, restart_epochs=2)  # the tiny study's recipe, batch 100
+SEED = 0
+
+
+def hand_data_parallel(
+    dataset, subset, processes: int, defence: dict | None = None, training=RECIPE
+) -> dict[str, torch.Tensor]:
+    """The weights K data-parallel processes with per-rank BatchNorm reach, in one process.
+    With a `defence`, each share's loss is the defence's, drawing from that rank's own
+    generator and global random state (seeded as the training loop seeds them)."""
+    class_ids = json.loads(subset.read_text())["class_ids"]
+    torch.manual_seed(SEED)
+    model = build_model(architecture_of(MODEL), len(class_ids))
+    cpu = torch.device("cpu")
+    data = images_on_device(dataset, class_ids, training, cpu)
+    trainer = None
+    if defence is not None:
+        context = TrainingContext(cpu, data.indices, {}, None, data.image_size, None)
+        trainer = DEFENCES.build(defence).build(context)
+        trainer.prepare(model)
+    optimizer = make_optimizer(list(model.parameters()), training)
+    scheduler = make_scheduler(optimizer, training, -(-data.count // training.batch_size))
+    for epoch in range(training.epochs):
+        model.train()
+        generator = epoch_generator(SEED, epoch)
+        draws = [generator] if processes == 1 else []
+        states = []
+        for rank in range(processes):
+            torch.manual_seed(SEED * 1_000_003 + epoch + rank * RANK_STRIDE)
+            states.append(torch.get_rng_state())
+            if processes > 1:
+                draws.append(epoch_generator(SEED, epoch + (rank + 1) * RANK_STRIDE))
+        for images, targets, positions in data.epoch(generator):
+            x = images.float() / 255
+            start = {name: b.clone() for name, b in model.named_buffers()}
+            optimizer.zero_grad()
+            for rank, part in enumerate(np.array_split(np.arange(len(x)), processes)):
+                model.load_state_dict(start, strict=False)  # rank 0's buffers, broadcast
+                torch.set_rng_state(states[rank])
+                if trainer is None:
+                    loss = cross_entropy(model(x[part]), targets[part])
+                else:
+                    loss, _ = trainer.loss(
+                        model, x[part], targets[part], positions[part], draws[rank]
+                    )
+                states[rank] = torch.get_rng_state()
+                (loss * len(part) / len(x)).backward()
+                if rank == 0:
+                    kept = {name: b.clone() for name, b in model.named_buffers()}
+            model.load_state_dict(kept, strict=False)
+            optimizer.step()
+            scheduler.step()
+    return model.state_dict()
+
+
+def train(folder, dataset, subset, processes: int, defence=None, training=RECIPE) -> None:
+    torch.set_num_threads(1)
+    train_stage(
+        settings=TrainSettings(
+            model=MODEL, recipe=training, defence=defence or {"method": "standard"}, draw=SEED
+        ),
+        compute=Compute(device="cpu", threads=processes, processes=processes),
+        dataset=dataset,
+        subset=subset,
+        weights=folder / "weights.safetensors",
+        epoch_log=folder / "epochs.csv",
+    )
+
+
+def test_two_processes_take_the_global_batch_step_and_resume_after_a_lost_worker(
+    tmp_path, digits_h5, all_classes_subset, monkeypatch, capfd
+):
+    # the hand reference with one process is the training loop itself (same order of
+    # operations, so equal to the last bit)
+    single = tmp_path / "single"
+    train(single, digits_h5, all_classes_subset, 1)
+    alone = load_file(single / "weights.safetensors")
+    for name, value in hand_data_parallel(digits_h5, all_classes_subset, 1).items():
+        torch.testing.assert_close(alone[name], value, rtol=0, atol=0, msg=name)
+    expected = hand_data_parallel(digits_h5, all_classes_subset, 2)
+
+    whole = tmp_path / "whole"
+    train(whole, digits_h5, all_classes_subset, 2)
+    weights = load_file(whole / "weights.safetensors")
+    # 22 AdamW steps from the same start: gloo's sum of the two gradients and autograd's
+    # accumulation round differently in the last bits (float32 eps 1.2e-7), which Adam's
+    # normalisation carries into the weights: measured 1.5e-7 at most (9e-7 relative),
+    # while per-rank against global BatchNorm statistics moves weights by up to 4e-2
+    for name, value in expected.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(weights[name], value, rtol=1e-5, atol=2e-6, msg=name)
+        else:
+            assert torch.equal(weights[name], value), name
+    epochs = (whole / "epochs.csv").read_text().splitlines()
+    # against one process, the only difference is BatchNorm's statistics (of 50 images
+    # instead of 100): the epoch log's accuracy and loss agree closely (measured 1e-3, 2e-3)
+    last, last_alone = (
+        [float(v) for v in (folder / "epochs.csv").read_text().splitlines()[-1].split(",")[1:3]]
+        for folder in (whole, single)
+    )
+    assert last == pytest.approx(last_alone, abs=0.02)
+    assert len(epochs) == 1 + RECIPE.epochs  # one row per epoch: only rank 0 writes it
+    assert not (whole / "checkpoint.pt").exists()
+    first = capfd.readouterr()
+    assert first.out.count("training with 2 data-parallel processes (gloo)") == 1
+
+    # worker 1 dies after epoch 0's checkpoint: the job fails, nothing final is written
+    killed = tmp_path / "killed"
+    monkeypatch.setenv(KILL_WORKER, "1:0")
+    with pytest.raises(SystemExit) as stopped:
+        train(killed, digits_h5, all_classes_subset, 2)
+    assert "training worker 1 of 2 failed (signal SIGKILL)" in str(stopped.value)
+    assert not (killed / "weights.safetensors").exists()
+    assert not (killed / "epochs.csv").exists()
+    saved = torch.load(killed / "checkpoint.pt", weights_only=True)
+    assert saved["epoch"] == 0
+
+    # the rerun resumes after epoch 0 (rank 0 says so, once) and ends where the whole run did
+    monkeypatch.delenv(KILL_WORKER)
+    capfd.readouterr()
+    train(killed, digits_h5, all_classes_subset, 2)
+    resumed = capfd.readouterr()
+    assert resumed.out.count("after epoch 0") == 1
+    again = load_file(killed / "weights.safetensors")
+    for name, value in weights.items():
+        torch.testing.assert_close(again[name], value, rtol=0, atol=0, msg=name)
+    rows = [line.split(",")[:3] for line in (killed / "epochs.csv").read_text().splitlines()]
+    assert rows == [line.split(",")[:3] for line in epochs]
+
+
+def test_an_attack_in_the_loss_runs_on_each_share_with_the_ranks_own_draws(
+    tmp_path, digits_h5, all_classes_subset
+):
+    """PGD-AT with 2 processes: each rank attacks its share through DDP, its random start
+    drawn from its own seed; the hand reference attacks each share in turn. One step (the
+    whole train split is one batch): PGD's sign steps turn float-order differences in the
+    weights into different pixel steps, so after several steps the two drift apart (5e-3
+    after 11) while the first step agrees to float order. Ranks drawing the same random
+    start, or attacking the whole batch, move it by far more."""
+    defence = {"method": "pgd_at", "eps": 8 / 255, "alpha": 2 / 255, "steps": 2}
+    one_step = recipe(epochs=1, batch_size=1200, lr=3e-3, restart_epochs=2)
+    train(tmp_path, digits_h5, all_classes_subset, 2, defence, one_step)
+    weights = load_file(tmp_path / "weights.safetensors")
+    expected = hand_data_parallel(digits_h5, all_classes_subset, 2, defence, one_step)
+    for name, value in expected.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(weights[name], value, rtol=1e-5, atol=2e-6, msg=name)
+
+
+def test_an_indivisible_batch_is_refused_before_any_work(tmp_path, digits_h5, all_classes_subset):
+    settings = TrainSettings(
+        model=MODEL, recipe=recipe(epochs=1, batch_size=99), defence={"method": "standard"}, draw=0
+    )
+    with pytest.raises(ConfigError, match="batch_size 99 does not split among 2"):
+        train_stage(
+            settings=settings,
+            compute=Compute(device="cpu", threads=1, processes=2),
+            dataset=digits_h5,
+            subset=all_classes_subset,
+            weights=tmp_path / "weights.safetensors",
+            epoch_log=tmp_path / "epochs.csv",
+        )
+    assert list(tmp_path.iterdir()) == []
+
+
+CLAIM_K = """
+import sys
+from robustsweep.gpu_allocation import job_gpu_names
+print(",".join(job_gpu_names(0, int(sys.argv[1]))), flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_k_process_job_claims_k_devices(tmp_path):
+    """Four simulated GPUs: a 2-process job takes 0,1, the next takes 2,3, a third shares
+    two (and says so); asking for more processes than GPUs is refused in one line."""
+    import os
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "workflow"),
+        "ROBUSTSWEEP_GPUS": "0,1,2,3",
+        "ROBUSTSWEEP_GPU_LOCKS": str(tmp_path / "locks"),
+    }
+
+    def start(count: int) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-c", CLAIM_K, str(count)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+
+    jobs = [start(2)]
+    try:
+        assert jobs[0].stdout.readline().startswith("GPUs 0,1 of 4 claimed for this job's 2")
+        assert jobs[0].stdout.readline().strip() == "0,1"
+        jobs.append(start(2))
+        assert jobs[1].stdout.readline().startswith("GPUs 2,3 of 4 claimed")
+        assert jobs[1].stdout.readline().strip() == "2,3"
+        jobs.append(start(2))
+        assert "(2 shared with other robustsweep jobs)" in jobs[2].stdout.readline()
+        too_many = start(5)
+        _, error = too_many.communicate("", timeout=60)
+        assert too_many.returncode != 0
+        assert "asks for 5 data-parallel processes, one per GPU, but 4 GPU(s)" in error
+    finally:
+        for job in jobs:
+            job.kill()
+            job.wait()
+
+
+TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+
+
+def test_processes_and_gpus_come_from_the_study_or_the_model():
+    config = validate_config(
+        {
+            **TINY,
+            "data_parallel": 2,
+            "models": {"cnn": {**TINY["models"]["cnn"], "data_parallel": 4}},
+        }
+    )
+    run = Run("cnn", 10, 0, "standard")
+    assert training_processes(config, run) == 4 and training_gpus(config, run) == 4
+    # the count is placement: the training job's tracked settings do not carry it
+    assert "data_parallel" not in json.loads(train_settings(config, run))["model"]
+    plain = validate_config({**TINY, "data_parallel": 2, "gpus_per_job": 0})
+    assert training_processes(plain, run) == 2 and training_gpus(plain, run) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (
+            {"data_parallel": 3},
+            "batches of 100 images on 3 data-parallel processes ('data_parallel')",
+        ),
+        ({"data_parallel": 0}, "data_parallel"),
+        (
+            {"models": {"cnn": {**TINY["models"]["cnn"], "data_parallel": 0}}},
+            "'models.cnn.data_parallel' must be a whole number of processes >= 1, got 0",
+        ),
+        (
+            {"models": {"cnn": {**TINY["models"]["cnn"], "data_parallel": 8}}},
+            "set 'training.batch_size' to a multiple of 8 or 'models.cnn.data_parallel'",
+        ),
+    ],
+)
+def test_a_bad_process_count_names_its_key(change, expected):
+    with pytest.raises(ConfigError) as caught:
+        validate_config({**TINY, **change})
+    assert expected in str(caught.value)
+
+
+def test_file_index_shares_are_the_one_process_batches_split(tmp_path, monkeypatch):
+    """A file-index epoch under 2 processes: each rank decodes only its share, and the shares
+    are image_files.training_batches' global batches (same order, same per-image
+    augmentation) cut in two; a last batch of 1 < 2 images is left out."""
+    from imagenet_trees import write_tree
+
+    from robustsweep.data.image_files import training_batches
+    from robustsweep.training import training_loop
+    from robustsweep.training.data_parallel import Ranks
+
+    wnids = ["n01", "n02", "n03"]
+    write_tree(tmp_path, wnids, per_class=3)  # 9 images: batches of 4, 4 and 1
+    paths = sorted(str(path) for path in tmp_path.rglob("*.JPEG"))
+    labels = np.asarray([wnids.index(path.split("/")[-2]) for path in paths])
+    torch.set_num_threads(1)  # decode in this process
+
+    def epoch(batches):
+        return list(batches(paths, labels, 16, "imagenet", 4, torch.Generator().manual_seed(7)))
+
+    whole = epoch(training_batches)
+    assert [len(rows) for _x, _y, rows in whole] == [4, 4, 1]
+    for rank in range(2):
+        monkeypatch.setattr(training_loop, "ranks", lambda rank=rank: Ranks(rank, 2))
+        shares = epoch(training_loop._file_shares)
+        assert len(shares) == 2
+        for (x, y, rows), (gx, gy, grows) in zip(shares, whole, strict=False):
+            part = slice(2 * rank, 2 * rank + 2)
+            assert torch.equal(rows, grows[part]) and torch.equal(y, gy[part])
+            assert torch.equal(x, gx[part])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_the_backend_follows_the_device():
+    from robustsweep.training.data_parallel import _backend
+
+    assert _backend("auto") == "gloo" and _backend("cpu") == "gloo"
+    with pytest.raises(ConfigError, match="device: 'cuda:1' pins one GPU"):
+        _backend("cuda:1")
+    with pytest.raises(ConfigError, match="no CUDA device is visible"):
+        _backend("cuda")
