@@ -277,7 +277,12 @@ def train_run(
     )
     torch.manual_seed(seed)
     architecture = architecture_of(model_spec)
-    model = build_model(architecture, len(class_ids)).to(device)
+    model = build_model(architecture, len(class_ids))
+    if architecture.initial_weights:
+        from robustsweep.models.pretrained_weights import load_backbone
+
+        load_backbone(model, architecture)
+    model = model.to(device)
     trainer = DEFENCES.build(defence).build(context)
     trainer.prepare(model)
     if device.type == "cuda":
