@@ -277,13 +277,15 @@ def train_run(
     )
     torch.manual_seed(seed)
     architecture = architecture_of(model_spec)
-    model = build_model(architecture, len(class_ids))
+    method = DEFENCES.build(defence)
+    outputs = method.output_names  # a binary detector's ("real", "adversarial"), else None
+    model = build_model(architecture, len(outputs or class_ids))
     if architecture.initial_weights:
         from robustsweep.models.pretrained_weights import load_backbone
 
         load_backbone(model, architecture)
     model = model.to(device)
-    trainer = DEFENCES.build(defence).build(context)
+    trainer = method.build(context)
     trainer.prepare(model)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -322,6 +324,7 @@ def train_run(
         architecture.options(),
         class_ids,
         trainer.saved_tensors(),
+        outputs=list(outputs) if outputs else None,
         facts={"image_size": data.image_size, "dataset_sha256": recorded_digest(dataset)},
     )
     with atomic_path(log_out) as tmp:
@@ -344,12 +347,14 @@ def _train_epoch(
     # Sums stay on the device: reading them each batch would stall a GPU once per step.
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
+    scored = 0  # predictions scored: the images, or more where a defence enlarges the batch
     for images, y, batch in data.epoch(generator):
         x = images.float().div_(255.0)
         if x.is_cuda:  # gathered batches come out NCHW-contiguous; the model is channels-last
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-            loss, logits = trainer.loss(model, x, y, batch, generator)
+            loss, logits, *scored_against = trainer.loss(model, x, y, batch, generator)
+        y = scored_against[0] if scored_against else y
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -357,11 +362,12 @@ def _train_epoch(
         scheduler.step()
         total_loss += loss.detach() * len(batch)
         correct += (logits.argmax(1) == y).sum()
+        scored += len(y)
     model.eval()
     return {
         "epoch": epoch,
         "loss": total_loss.item() / data.count,
-        "accuracy": correct.item() / data.count,
+        "accuracy": correct.item() / max(scored, 1),
         "lr": optimizer.param_groups[0]["lr"],
         "seconds": time.perf_counter() - started,
     }
