@@ -41,6 +41,8 @@ FULL_STUDY_JOBS = {
     },
     # 5 architectures x (standard, hybrid) + the source; 4 attacks over both splits
     "ho2024": {"class_subset": 2, "train_model": 11, "adversarial_store": 8, "runs": 10},
+    # its binary reading: 5 architectures as detectors + the (10-class) source; the same store
+    "ho2024_detector": {"class_subset": 2, "train_model": 6, "adversarial_store": 8, "runs": 5},
     # five seeds of: 11 stride/upsampling schemes (ResNet-18, PreActResNet-18, VGG16, AlexNet)
     # under AT, the ViT at 1x and 2x upsampling under AT, 2 max-pooling variants under AT,
     # ResNet-18 at 1222 and 1122 under the 6 other defences (135 runs), + the source; test-split
@@ -80,7 +82,13 @@ def test_full_study_plans_the_jobs_of_the_papers_tables(study, tmp_path):
     assert planned(tmp_path, config) == expected_plan(study)
 
 
-SMOKE_RUNS = {"tan2022": 4, "ho2024": 6, "xu2024": 10, "xue2024": 4}  # incl. the attack source
+SMOKE_RUNS = {  # incl. the attack source
+    "tan2022": 4,
+    "ho2024": 6,
+    "ho2024_detector": 6,
+    "xu2024": 10,
+    "xue2024": 4,
+}
 
 
 @pytest.mark.parametrize("study", sorted(SMOKE_RUNS))
@@ -154,6 +162,29 @@ def test_ho2024_smoke_trains_every_architecture_and_scores_the_test_mixtures(tmp
     tables = (results / "tables" / "tables.md").read_text()
     assert "hybrid-fgsm-3pct real" in tables and "hybrid-fgsm-3pct adversarial" in tables
     assert "Table 2 (ho2024): training results, accuracy, precision, recall on mix-half" in tables
+
+
+@pytest.mark.study_smoke
+def test_ho2024_detector_smoke_scores_binary_detectors_on_the_mixtures(tmp_path):
+    results = run_smoke("ho2024_detector", tmp_path)
+    metrics = pd.read_csv(results / "tables" / "metrics.csv")
+    assert set(metrics.defence) == {"detector"}
+    assert set(metrics.model) == {"resnet50", "resnet34", "vgg19_bn", "shufflenet_v2", "repvgg_a2"}
+    # only sets with a real/adversarial truth; no M sweep and no natural set for a detector
+    assert "natural" not in set(metrics.test_set) and set(metrics.m_classes) == {10}
+    half = metrics[metrics.test_set == "mix-half"].set_index(["model", "pattern"])
+    for model in set(metrics.model):
+        whole, real, adversarial = (half.loc[(model, p)] for p in ("all", "real", "adversarial"))
+        assert adversarial.accuracy == pytest.approx(whole.recall)  # AEs caught = recall
+        # 50/50: accuracy is the mean of the two parts' accuracies, weighted by their sizes
+        weighted = real.accuracy * real.n_images + adversarial.accuracy * adversarial.n_images
+        assert whole.accuracy == pytest.approx(weighted / whole.n_images, abs=1e-5)
+    assert metrics.epochs.gt(0).all() and metrics.train_accuracy.between(0, 1).all()
+    clean = metrics[metrics.test_set == "clean"]
+    assert (clean.recall == 0).all() and (clean.precision >= 0).all()  # no adversarial image
+    tables = (results / "tables" / "tables.md").read_text()
+    assert "Table 2 (ho2024): training results, accuracy, precision, recall on mix-half" in tables
+    assert "hybrid-fgsm-3pct real" in tables and "## Reproduction" in tables
 
 
 @pytest.mark.study_smoke

@@ -58,6 +58,7 @@ def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     _check_pretrained(config)
     _check_augmentation(config)
     _check_explanations(config)
+    _check_detector_runs(config)
     study_paper_numbers(config)  # the paper's numbers name only what the study defines
     return config
 
@@ -410,6 +411,24 @@ def _check_augmentation(config: dict) -> None:
             f"config key 'training.augmentation' is '{augmentation}', which does not apply to "
             f"{'a file-index' if files else 'an in-memory'} dataset; allowed values: {allowed}"
         )
+
+
+def _check_detector_runs(config: dict) -> None:
+    """A defence whose model is a binary detector (ho2024's `detector`) has no class logits,
+    so no white-box attack (it attacks the class label) can be run against its runs."""
+    detectors = [
+        name
+        for name, spec in config["defences"].items()
+        if DEFENCES.build(spec).output_names is not None
+    ]
+    for exp_name, grid in config["experiments"].items():
+        chosen = [d for d in grid["defences"] if d in detectors]
+        if chosen and config["evaluation"]["white_box"]:
+            raise ConfigError(
+                f"config key 'experiments.{exp_name}.defences' lists the detector defence "
+                f"'{chosen[0]}', whose model has no class outputs to attack white-box; "
+                "empty 'evaluation.white_box' or move the detector to a study without it"
+            )
 
 
 def _check_explanations(config: dict) -> None:

@@ -16,6 +16,10 @@ forward pass that made the logits. So the macro scores are computed here for all
 once, by the same definitions (AUC as the rank statistic with ties averaged; AP as
 sum over distinct thresholds of recall gain times precision; precision/recall with
 zero_division=0), and tests check them against scikit-learn to 1e-10.
+
+A binary real-vs-adversarial detector (ho2024's other reading) is scored by `binary_metrics`:
+accuracy, and precision TP/(TP+FP) and recall TP/(TP+FN) of the positive class "adversarial"
+(the paper's Eqs. 4-6), not macro averages.
 """
 
 from __future__ import annotations
@@ -123,3 +127,31 @@ def consistency(attacked_logits: np.ndarray, clean_logits: np.ndarray) -> float:
     if len(attacked_logits) == 0:
         return float("nan")
     return float(np.mean(attacked_logits.argmax(1) == clean_logits.argmax(1)))
+
+
+def binary_metrics(logits: np.ndarray, adversarial: np.ndarray) -> dict[str, float]:
+    """A two-output detector's scores (output 1: adversarial) against the truth: accuracy,
+    precision and recall of the adversarial class (zero_division=0, as scikit-learn's), the
+    mean cross-entropy, and AUC/AP of the adversarial log-probability (NaN with one class
+    only); NaN when there are no images."""
+    if len(adversarial) == 0:
+        return {"n_images": 0} | {name: float("nan") for name in METRICS}
+    logits = np.asarray(logits, dtype=np.float64)
+    truth = np.asarray(adversarial, dtype=bool)
+    predicted = logits.argmax(1) == 1
+    true_pos = int((predicted & truth).sum())
+    log_p = log_softmax(logits, axis=1)
+    n_pos = int(truth.sum())
+    auc = ap = float("nan")
+    if 0 < n_pos < len(truth):
+        score, positive, count = log_p[:, 1:], truth[:, None], np.asarray([n_pos])
+        auc, ap = float(_auc(score, positive, count)[0]), float(_ap(score, positive, count)[0])
+    return {
+        "n_images": int(len(truth)),
+        "accuracy": float(np.mean(predicted == truth)),
+        "precision": true_pos / int(predicted.sum()) if predicted.any() else 0.0,
+        "recall": true_pos / n_pos if n_pos else 0.0,
+        "loss": float(-log_p[np.arange(len(truth)), truth.astype(np.int64)].mean()),
+        "auc": auc,
+        "ap": ap,
+    }

@@ -12,7 +12,9 @@ adding or changing a white-box attack reruns only that attack's jobs.
 
 Layout: one group per test set (test_set_logits.py); file attrs: class_ids (what each of the
 K logits stands for), architecture, parameters, pretrained_weights (the published weights of a
-pretrained run, "" for trained ones), the gradient-masking measurements
+pretrained run, "" for trained ones), outputs (JSON: the output names of a run whose logits
+are not its classes, ho2024's binary detector's ["real", "adversarial"]; [] otherwise; its
+gradient-masking checks are skipped, as they attack class labels), the gradient-masking measurements
 zero_gradient_fraction and huge_eps_accuracy (NaN when the checks are off), the network's
 feature-map cost (models/feature_map_cost.py): activation_elements of one image and
 feature_map, the side of the map before global pooling, and the seal (file_identity.py)
@@ -113,7 +115,7 @@ def compute_logits(
         card.class_ids,
         clean.images[own],
         clean.labels[own],
-        masking,
+        None if card.outputs else masking,  # class-label attacks mean nothing to a detector
         attack_batch_size,
         seed,
         device,
@@ -133,6 +135,7 @@ def compute_logits(
             architecture=card.architecture,
             parameters=card.parameters,
             pretrained_weights=card.weights_source or "",
+            outputs=json.dumps(card.outputs or []),
             activation_elements=cost.activation_elements,
             feature_map=cost.feature_map,
             **checks,

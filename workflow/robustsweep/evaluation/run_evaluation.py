@@ -29,7 +29,10 @@ same images are swapped for every attack and model. The corrupted test set (CIFA
 generated corruptions) is also scored per corruption and per (corruption, severity) at
 M = N, in the `pattern` and `severity` columns. Runs with tan2022's detector head get
 `detector_accuracy`: how often its clean/adversarial call is right (clean images are real,
-attacked ones adversarial, mixtures as mixed). Every row also carries the run's
+attacked ones adversarial, mixtures as mixed). A run whose model is itself a binary
+real-vs-adversarial detector (ho2024's other reading, defence `detector`) gets
+`detector_rows` instead: its accuracy, precision and recall are binary (positive class
+adversarial) and no M sweep applies. Every row also carries the run's
 gradient-masking measurements and flags (gradient_masking.py).
 """
 
@@ -44,6 +47,7 @@ import pandas as pd
 from robustsweep.atomic_output import atomic_path
 from robustsweep.data.class_subsets import choose_trial_classes
 from robustsweep.evaluation.classification_metrics import (
+    binary_metrics,
     consistency,
     restrict_to_classes,
     restricted_metrics,
@@ -291,6 +295,38 @@ def mixture_part_rows(test_set: str, data: TestSetLogits, classes: list[int]) ->
     return [part_row(test_set, part, data, mask, classes) for part, mask in parts]
 
 
+def detector_rows(test_set: str, data: TestSetLogits, classes: list[int]) -> list[dict]:
+    """A binary real-vs-adversarial detector's rows (ho2024's other reading): on each test
+    set whose images are known real or adversarial, accuracy and the adversarial class's
+    precision and recall over the run's classes' images, and on a mixture also per part
+    (`real`: the share called real, `adversarial`: the share caught, i.e. the recall).
+    Sets without that truth (natural, corrupted) get no row."""
+    truth = adversarial_truth(test_set, data)
+    if truth is None:
+        return []
+    own = np.isin(data.labels, classes)
+    parts = [("all", own)]
+    if data.adversarial is not None:
+        parts += [("real", own & ~truth), ("adversarial", own & truth)]
+    rows = []
+    for part, mask in parts:
+        metrics = binary_metrics(data.logits[mask], truth[mask])
+        rows.append(
+            {
+                "test_set": test_set,
+                "pattern": part,
+                "severity": float("nan"),
+                "m_classes": len(classes),
+                "trial": 0,
+                **metrics,
+                "accuracy_all_images": float("nan"),
+                "consistency": float("nan"),
+                "detector_accuracy": metrics["accuracy"],
+            }
+        )
+    return rows
+
+
 def evaluate_stage(
     *,
     settings: EvaluateSettings,
@@ -336,6 +372,9 @@ def evaluate_run(
     classes = attrs["class_ids"]
     rows = []
     for name, data in sets.items():
+        if attrs["outputs"]:  # a binary detector: its logits are not the classes'
+            rows += detector_rows(name, data, classes)
+            continue
         rows += sweep_rows(
             name,
             data,
@@ -352,13 +391,17 @@ def evaluate_run(
             rows += mixture_part_rows(name, data, classes)
     table = pd.DataFrame(rows)
     full = table[(table.m_classes == len(classes)) & (table.pattern == "all")]
-    flags = masking_flags(
-        dict(zip(full.test_set, full.accuracy, strict=True)),
-        {name: data.spec for name, data in sets.items() if data.spec is not None},
-        attrs["zero_gradient_fraction"],
-        attrs["huge_eps_accuracy"],
-        len(classes),
-        attack_changes(sets, classes),
+    flags = (
+        []
+        if attrs["outputs"]
+        else masking_flags(
+            dict(zip(full.test_set, full.accuracy, strict=True)),
+            {name: data.spec for name, data in sets.items() if data.spec is not None},
+            attrs["zero_gradient_fraction"],
+            attrs["huge_eps_accuracy"],
+            len(classes),
+            attack_changes(sets, classes),
+        )
     )
     table["zero_gradient_fraction"] = attrs["zero_gradient_fraction"]
     table["huge_eps_accuracy"] = attrs["huge_eps_accuracy"]

@@ -88,6 +88,7 @@ def read_logits(path: Path, white_box: dict[str, Path] | None = None):
             "huge_eps_accuracy": float(h5.attrs.get("huge_eps_accuracy", np.nan)),
             "activation_elements": float(h5.attrs.get("activation_elements", np.nan)),
             "feature_map": str(h5.attrs.get("feature_map", "")),
+            "outputs": json.loads(h5.attrs.get("outputs", "[]")),
         }
     for white_box_path in (white_box or {}).values():
         with h5py.File(white_box_path, "r") as h5:

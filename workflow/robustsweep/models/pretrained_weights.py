@@ -8,6 +8,10 @@ self-describing safetensors file, so evaluation, attacks and Grad-CAM treat it l
 With no network and no cached copy the job stops with one line naming the weights and the
 folder to put them in.
 
+A model with `init_weights` is trained, but starts from the library's weights (pre-train then
+fine-tune, ho2024): `load_backbone` copies every tensor except the classifier head, which keeps
+its fresh initialisation for the study's classes.
+
 torchvision's own loader would call torch.load with pickle enabled on older releases; the
 checkpoint is read here with `weights_only=True` instead.
 """
@@ -110,6 +114,41 @@ def pretrained_state_dict(architecture: Architecture) -> tuple[dict, str]:
     if architecture.weights_library == "timm":
         return timm_state_dict(architecture.name.removeprefix("timm:"))
     return torchvision_state_dict(architecture.name, architecture.pretrained_weights)
+
+
+def head_prefix(net: torch.nn.Module) -> str:
+    """The state-dict prefix of a torchvision classifier's last layer ("fc." for ResNets)."""
+    last = [name for name, module in net.named_modules() if isinstance(module, torch.nn.Linear)]
+    if not last:
+        raise InputError(f"{type(net).__name__} has no linear classifier head to re-initialise")
+    return last[-1] + "."
+
+
+def load_backbone(model: torch.nn.Module, architecture: Architecture) -> str:
+    """Fine-tuning's start: the library's ImageNet weights in every layer of `model` (a
+    build_model result) but the classifier head, which keeps its fresh initialisation for the
+    run's classes. Any other mismatch (a changed stem or stage) stops with one line, since
+    those layers would silently start from scratch. Returns the weights' name."""
+    net = model.net
+    state, source = torchvision_state_dict(architecture.name, architecture.initial_weights)
+    head = head_prefix(net)
+    backbone = {k: v for k, v in state.items() if not k.startswith(head)}
+    own = net.state_dict()
+    reshaped = sorted(k for k, v in backbone.items() if k in own and own[k].shape != v.shape)
+    missing, unexpected = (
+        sorted(set(own) - set(backbone) - {k for k in own if k.startswith(head)}),
+        sorted(set(backbone) - set(own)),
+    )
+    if reshaped or missing or unexpected:
+        first = (reshaped or missing or unexpected)[0]
+        raise InputError(
+            f"{source} do not fit the configured {architecture.name} (layer '{first}' differs, "
+            "e.g. a small_input_stem or strides that are not the published network's); use "
+            "small_input_stem: false and the default strides with init_weights"
+        )
+    net.load_state_dict(backbone, strict=False)
+    print(f"{source}: fine-tuning from every layer but the head ({head.rstrip('.')})")
+    return source
 
 
 def export_pretrained(

@@ -6,8 +6,10 @@ logit stands for, so a weights file is self-describing. A pretrained ImageNet mo
 records which of its 1000 logits it keeps (`logit_positions`) and whose weights it carries.
 A run trained with tan2022's detector head also holds the detector and the frozen clean
 copy it reads (tensor names prefixed `detector.` and `clean_copy.`), described by the
-card's `detector` entry. The header also carries the seal (file_identity.py): the run the
-file was trained for and a sha256 of the whole file, checked before any job uses it.
+card's `detector` entry. A run whose outputs are not its classes (ho2024's binary
+real-vs-adversarial detector) names them in `outputs`. The header also carries the seal
+(file_identity.py): the run the file was trained for and a sha256 of the whole file, checked
+before any job uses it.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class ModelCard:
     detector: dict | None = None
     logit_positions: list[int] | None = None
     weights_source: str | None = None
+    outputs: list[str] | None = None  # output names when not the classes (a detector's)
 
     @property
     def model_spec(self) -> dict:
@@ -69,6 +72,7 @@ def save_model(
     logit_positions: list[int] | None = None,
     weights_source: str | None = None,
     facts: dict | None = None,
+    outputs: list[str] | None = None,
 ) -> ModelCard:
     """Write weights (plus a defence's extra tensors) and card atomically, sealed with the
     identity planned for `path` plus `facts` (image size, dataset digest); returns the card."""
@@ -81,6 +85,7 @@ def save_model(
         detector,
         logit_positions,
         weights_source,
+        outputs,
     )
     state = {k: v.detach().cpu().contiguous() for k, v in {**model.state_dict(), **tensors}.items()}
     identity = identity_for("weights", path, **(facts or {}))
@@ -112,7 +117,8 @@ def read_card(path: Path) -> ModelCard:
 def load_model(path: Path, device: str = "cpu") -> tuple[nn.Module, ModelCard]:
     """Rebuild the model from its card and load the weights, in eval mode on `device`."""
     card = read_card(path)
-    model = build_model(card.model_spec, len(card.class_ids), card.logit_positions)
+    outputs = len(card.outputs) if card.outputs else len(card.class_ids)
+    model = build_model(card.model_spec, outputs, card.logit_positions)
     model.load_state_dict(_tensors(path, ""))
     return model.to(device).eval(), card
 

@@ -359,8 +359,15 @@ def train_run(
     )
     torch.manual_seed(seed)
     architecture = architecture_of(model_spec)
-    model = build_model(architecture, len(class_ids)).to(device)
-    trainer = DEFENCES.build(defence).build(context)
+    method = DEFENCES.build(defence)
+    outputs = method.output_names  # a binary detector's ("real", "adversarial"), else None
+    model = build_model(architecture, len(outputs or class_ids))
+    if architecture.initial_weights:
+        from robustsweep.models.pretrained_weights import load_backbone
+
+        load_backbone(model, architecture)
+    model = model.to(device)
+    trainer = method.build(context)
     trainer.prepare(model)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -408,6 +415,7 @@ def train_run(
         architecture.options(),
         class_ids,
         trainer.saved_tensors(),
+        outputs=list(outputs) if outputs else None,
         facts={"image_size": data.image_size, "dataset_sha256": recorded_digest(dataset)},
     )
     with atomic_path(log_out) as tmp:
@@ -441,13 +449,16 @@ def _train_epoch(
     total_loss = torch.zeros((), device=device)
     correct = torch.zeros((), dtype=torch.long, device=device)
     seen = torch.zeros((), dtype=torch.long, device=device)
+    # predictions scored: the images, or more where a defence enlarges the batch
+    scored = torch.zeros((), dtype=torch.long, device=device)
     steps = 0
     for images, y, batch in data.epoch(generator):
         x = images.float().div_(255.0)
         if x.is_cuda:  # gathered batches come out NCHW-contiguous; the model is channels-last
             x = x.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
-            loss, logits = trainer.loss(model, x, y, batch, draws)
+            loss, logits, *scored_against = trainer.loss(model, x, y, batch, draws)
+        y = scored_against[0] if scored_against else y
         optimizer.zero_grad(set_to_none=True)
         if place.size > 1:
             # DDP averages the ranks' gradients; weighting each share's mean loss by its
@@ -464,18 +475,19 @@ def _train_epoch(
         total_loss += loss.detach() * len(batch)
         correct += (logits.argmax(1) == y).sum()
         seen += len(batch)
+        scored += len(y)
     for _ in range(steps, -(-data.count // data.batch_size) if place.size > 1 else steps):
         scheduler.step()  # a last batch smaller than the number of processes was left out
     model.eval()
     count = data.count
     if place.size > 1:
-        sums = torch.stack([total_loss.double(), correct.double(), seen.double()])
-        total_loss, correct, seen = sum_over_ranks(sums)
+        sums = torch.stack([total_loss.double(), correct.double(), seen.double(), scored.double()])
+        total_loss, correct, seen, scored = sum_over_ranks(sums)
         count = int(seen.item())
     return {
         "epoch": epoch,
         "loss": total_loss.item() / count,
-        "accuracy": correct.item() / count,
+        "accuracy": correct.item() / max(int(scored.item()), 1),
         "lr": optimizer.param_groups[0]["lr"],
         "seconds": time.perf_counter() - started,
     }

@@ -52,6 +52,16 @@ def pretrained_parameter() -> Any:
     )
 
 
+def init_weights_parameter() -> Any:
+    return mapping(
+        False,
+        schema=PRETRAINED_SCHEMA,
+        doc="pre-train then fine-tune: start from the library's ImageNet-1k weights (true "
+        "for the default, or a torchvision weights name such as IMAGENET1K_V1), the "
+        "classifier head re-initialised for the study's classes, then train with the recipe",
+    )
+
+
 class Architecture(Method):
     """Options of one architecture; `network` builds the bare network (no normalisation)."""
 
@@ -61,6 +71,11 @@ class Architecture(Method):
     @property
     def pretrained_weights(self) -> bool | str:
         return getattr(self, "pretrained", False)
+
+    @property
+    def initial_weights(self) -> bool | str:
+        """ImageNet weights a trained run starts from (fine-tuning), False for none."""
+        return getattr(self, "init_weights", False)
 
     def options(self) -> dict:
         """The options as the config spells them (what a model card records)."""
@@ -74,16 +89,24 @@ class Architecture(Method):
         raise NotImplementedError
 
     def normalisation(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
-        if self.imagenet_inputs or self.pretrained_weights:
+        if self.imagenet_inputs or self.pretrained_weights or self.initial_weights:
             return IMAGENET_MEAN, IMAGENET_STD
         return DIGITS_MEAN, DIGITS_STD
 
 
 def check_pretrained_stem(key: str, architecture: Architecture) -> None:
-    """Published weights were trained with the ImageNet stem, not the 32 px adaptation."""
-    if architecture.pretrained_weights and getattr(architecture, "small_input_stem", False):
+    """Published weights were trained with the ImageNet stem, not the 32 px adaptation;
+    a model is either evaluated as published or fine-tuned from them, not both."""
+    if architecture.pretrained_weights and architecture.initial_weights:
         raise ConfigError(
-            f"config key '{key}' is pretrained, so it needs small_input_stem: false "
+            f"config key '{key}' sets both pretrained (evaluate the published weights) and "
+            "init_weights (fine-tune from them); keep one"
+        )
+    used = "pretrained" if architecture.pretrained_weights else "init_weights"
+    published = architecture.pretrained_weights or architecture.initial_weights
+    if published and getattr(architecture, "small_input_stem", False):
+        raise ConfigError(
+            f"config key '{key}' sets {used}, so it needs small_input_stem: false "
             "(the ImageNet stem its weights were trained with); add it"
         )
 

@@ -2,7 +2,11 @@
 (feature_maps.py: per-stage `strides`, input `upsample` nearest or bilinear, `pooling`).
 
 small_input_stem: for 32x32 inputs the stem becomes a 3x3 stride-1 conv without max-pooling
-(the usual CIFAR adaptation), so the last stage still sees a 4x4 map.
+(the usual CIFAR adaptation), so the last stage still sees a 4x4 map; false keeps torchvision's
+ImageNet stem, a 7x7 stride-2 conv and a 3x3 stride-2 max-pool (ho2024's "Conv1" paragraph),
+which leaves a 1x1 map at 32 px.
+init_weights: pre-train then fine-tune (ho2024): the run starts from torchvision's ImageNet
+weights, head re-initialised (models/pretrained_weights.py), and trains with the recipe.
 strides: the stride of each stage's first block (3x3 conv, and its 1x1 shortcut), one digit
 per stage as the authors' `--strides`; `1222` is torchvision's network, `1122` the authors'
 larger map (8x8 at 32 px), `1221` what the former `last_stride: 1` gave.
@@ -13,6 +17,7 @@ from __future__ import annotations
 from robustsweep.models.architectures import (
     ARCHITECTURES,
     check_pretrained_stem,
+    init_weights_parameter,
     pretrained_parameter,
 )
 from robustsweep.models.architectures.feature_maps import FeatureMapOptions, strides_parameter
@@ -24,6 +29,7 @@ class ResNet(FeatureMapOptions):
     small_input_stem: bool = flag(True, doc="3x3 stride-1 stem without max-pool for 32 px")
     strides: str = strides_parameter("1222", "stage")
     pretrained: bool | str = pretrained_parameter()
+    init_weights: bool | str = init_weights_parameter()
 
     def check(self, key, study):
         check_pretrained_stem(key, self)

@@ -72,7 +72,8 @@ def clean_quality(metrics: pd.DataFrame, context: TableContext) -> str:
                 table,
                 note="Epochs, L (the last epoch's training loss) and Acc in Training come from "
                 "the run's per-epoch log; the other columns from the test set (macro precision "
-                "and recall). " + MARKED_NOTE
+                "and recall; for a `detector` run binary, adversarial the positive class). "
+                + MARKED_NOTE
                 if not table.empty
                 else "",
             )

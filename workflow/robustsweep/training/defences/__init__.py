@@ -34,6 +34,9 @@ class DefenceMethod(Method):
 
     # reads the `standard` run of the same (model, N, draw): a job dependency
     needs_clean_copy: ClassVar[bool] = False
+    # names of the model's outputs when they are not the run's classes (a binary detector's
+    # ("real", "adversarial")); None: one output per class
+    output_names: ClassVar[tuple[str, ...] | None] = None
 
     def stores_needed(self) -> tuple[str, ...]:
         """Attack names whose train-split store this defence reads (drives rule inputs)."""

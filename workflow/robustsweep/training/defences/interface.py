@@ -53,5 +53,7 @@ class DefenceTrainer:
         positions: torch.Tensor,
         generator: torch.Generator,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(loss to minimise, logits of the inputs actually trained on)."""
+        """(loss to minimise, logits of the inputs actually trained on), or with a third
+        element the targets those logits are scored against when they are not `targets`
+        (a binary detector's real/adversarial labels, over a batch it enlarged)."""
         raise NotImplementedError
