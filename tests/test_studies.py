@@ -39,8 +39,8 @@ FULL_STUDY_JOBS = {
         "runs": 12,
         "white_box": 60,
     },
-    # 5 architectures x (standard, hybrid) + the source; 4 attacks over both splits
-    "ho2024": {"class_subset": 2, "train_model": 11, "adversarial_store": 8, "runs": 10},
+    # 5 architectures x (standard, hybrid) x 3 draws + the source; 4 attacks over both splits
+    "ho2024": {"class_subset": 4, "train_model": 31, "adversarial_store": 8, "runs": 30},
     # its binary reading: 5 architectures as detectors + the (10-class) source; the same store
     "ho2024_detector": {"class_subset": 2, "train_model": 6, "adversarial_store": 8, "runs": 5},
     # five seeds of: 11 stride/upsampling schemes (ResNet-18, PreActResNet-18, VGG16, AlexNet)
