@@ -256,8 +256,8 @@ def test_the_papers_own_spread_widens_the_interval_as_welchs_test():
         welch = ttest_ind_from_stats(0.52, 0.02, 3, printed_mean, 0.04, 3, equal_var=False)
         assert widened.status == (INCONCLUSIVE if welch.pvalue >= 0.05 else MISSED)
     assert judge(runs, 0.62, paper_runs=paper_runs, tolerance=0.5).status == MISSED
-    # a margin as wide as Welch's interval (tolerance 10: 10 points, the relative cap 0.1 x
-    # 60 = 6 points... is smaller, so relative_floor 1) makes the same cell reproduce
+    # a margin wider than Welch's ±8.x points makes the same cell reproduce: tolerance 10,
+    # with relative_floor 1 so that the cap (1 x 60 points) does not shrink it
     assert (
         judge(runs, paper, paper_runs=paper_runs, tolerance=10.0, relative_floor=1.0).status
         == REPRODUCED

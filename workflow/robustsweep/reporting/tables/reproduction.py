@@ -46,7 +46,8 @@ def rule_words(tolerance: float, relative_floor: float) -> str:
 
 
 def summary_line(comparison: pd.DataFrame, tolerance: float, relative_floor: float) -> str:
-    """'**k of n judged published numbers reproduce** (the rule); m miss; not judged: ...'."""
+    """'**k of n judged published numbers reproduce** (the rule); m miss; i inconclusive;
+    not judged: ...': n counts reproduced and missed cells only."""
     counts = comparison.status.value_counts()
     judged = int(counts.get(REPRODUCED, 0) + counts.get(MISSED, 0))
     line = (
