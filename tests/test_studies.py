@@ -30,14 +30,15 @@ COMMON = {
     "all": 1,
 }
 FULL_STUDY_JOBS = {
-    # 12 defences of ResNet-34, whose standard run is also the attack source (the authors'
-    # baseline); 5 attacks over test and train splits; every run attacked white-box by each
+    # 12 defences of ResNet-34 x 3 draws (the verdict's interval), whose draw-0 standard run
+    # is also the attack source (the authors' baseline); 5 attacks over test and train splits;
+    # every run attacked white-box by each
     "tan2022": {
-        "class_subset": 1,
-        "train_model": 12,
+        "class_subset": 3,
+        "train_model": 36,
         "adversarial_store": 10,
-        "runs": 12,
-        "white_box": 60,
+        "runs": 36,
+        "white_box": 180,
     },
     # 5 architectures x (standard, hybrid) x 3 draws + the source; 4 attacks over both splits
     "ho2024": {"class_subset": 4, "train_model": 31, "adversarial_store": 8, "runs": 30},

@@ -97,8 +97,10 @@ METRICS = (
 )
 REPRODUCED, MISSED, NOT_RUN, NOT_MEASURED = "reproduced", "missed", "not run", "not measured"
 SINGLE_RUN = "single run, not judged"  # one draw/trial: no interval, so no verdict
+INCONCLUSIVE = "inconclusive"  # the paper's value inside an interval wider than the margin
 NOT_COMPARABLE = "not comparable"  # the file marks the protocol as knowingly approximate
 JUDGED = (REPRODUCED, MISSED)  # the verdicts the headline counts
+INTERVAL_SHOWN = (*JUDGED, INCONCLUSIVE)  # the statuses that print the half-width
 CONFIDENCE = 0.95
 RELATIVE_FLOOR = 0.1  # reproduction.relative_floor's default (config.schema.yaml)
 
@@ -448,12 +450,6 @@ def selected_rows(metrics: pd.DataFrame, select: dict, pool_size: int) -> pd.Dat
     return rows
 
 
-def our_value(metrics: pd.DataFrame, select: dict, pool_size: int) -> tuple[float, int]:
-    """Mean of the selected metric over the matching rows, and how many rows it averages."""
-    values = selected_rows(metrics, select, pool_size)[select["metric"]].dropna()
-    return (float(values.mean()) if len(values) else math.nan), int(len(values))
-
-
 def run_values(metrics: pd.DataFrame, select: dict, pool_size: int) -> list[float]:
     """The selected metric per run (draw, trial), each the mean over the run's matching rows
     (a list of test sets averages within the run): the sample the verdict's interval is over."""
@@ -472,14 +468,15 @@ def run_values(metrics: pd.DataFrame, select: dict, pool_size: int) -> list[floa
 
 @dataclass(frozen=True)
 class Verdict:
-    """One cell's verdict: the status, our runs' count and mean, and the half-width (in
-    percentage points) of the interval around our mean that the paper's value had to fall in
-    (NaN where nothing was judged)."""
+    """One cell's verdict: the status, our runs' count and mean, the half-width (in
+    percentage points) of the interval around our mean that the paper's value had to fall in,
+    and the margin it had to be no wider than (NaN where nothing was judged)."""
 
     status: str
     n: int
     ours: float  # the metric's own scale
     half_width: float  # percentage points
+    margin: float = math.nan  # percentage points
 
 
 def judge(
@@ -491,7 +488,8 @@ def judge(
     relative_floor: float = RELATIVE_FLOOR,
     exact: bool = False,
 ) -> Verdict:
-    """Does the paper's value (the metric's scale) lie in our interval? The rule:
+    """Is the paper's value (the metric's scale) inside our interval, and is that interval
+    narrow enough to say so? Three outcomes, in the style of an equivalence test:
 
     1. Our interval is Student's t over our n runs (draws/trials) of the cell: mean ± t(0.975,
        n - 1) · sd / sqrt(n), the interval every table prints (reporting/spread.py).
@@ -503,15 +501,29 @@ def judge(
        scipy.stats.ttest_ind_from_stats); without paper runs it is the one-sample t-test of our
        runs against the paper's value. Welch, not a sum of the two half-widths, because the
        two means are independent estimates: their difference has variance sd^2/n + sd_p^2/n_p.
-    3. A floor keeps runs that happen to agree closely (or an `exact` cell) from demanding
-       more precision than two implementations can share: the half-width is at least
-       min(tolerance, relative_floor x |paper|), in percentage points. The tolerance alone
-       would let a small value pass anything near it (a training loss of 0.004 against our
-       0.024 is 2 points off: inside a 2-point tolerance); capped at a fraction of the
-       paper's value it asks small numbers for the same relative precision as large ones.
+    3. The margin m = min(tolerance, relative_floor x |paper|), in percentage points, says
+       how close counts as the same number. The tolerance alone would let a small value pass
+       anything near it (a training loss of 0.004 against our 0.024 is 2 points off: inside a
+       2-point tolerance); capped at a fraction of the paper's value it asks small numbers
+       for the same relative precision as large ones. m is the interval's floor (runs that
+       happen to agree closely, or an `exact` cell, are not asked for more precision than two
+       implementations can share) and its ceiling:
+       - REPRODUCED: the paper's value inside the interval, and the interval no wider than
+         ±m (its half-width is then m): our mean is within m of the paper's and the data
+         rule out, at 95 %, a true difference over 2m;
+       - MISSED: the paper's value outside the interval (at least ±m wide): the t-test
+         rejects equal means, or the gap exceeds the margin;
+       - INCONCLUSIVE: inside, but the interval is wider than ±m. Failing to reject is not
+         reproducing: with two runs t(0.975, 1) = 12.7, so two runs 2 points apart span
+         ±12.7 points and would "reproduce" almost anything. More runs (or less spread) decide.
+       The ceiling is m itself, not a second, looser bound: any ceiling above m lets a cell
+       whose mean is further than m from the paper's reproduce (the loss of 0.024 against
+       0.004 would pass with an interval of ±2 points). A strict two one-sided test (TOST) at
+       m would ask |difference| + half-width <= m, which three seeds of a network rarely
+       give; this rule asks each of the two to be at most m.
     4. A single run (n = 1) has no interval: not judged (SINGLE_RUN), unless the cell is
        `exact` (no run-to-run randomness: published weights on a fixed test set), where the
-       floor alone is the interval. No run at all: NOT_RUN.
+       margin alone is the interval. No run at all: NOT_RUN.
     """
     from scipy.stats import t
 
@@ -530,10 +542,15 @@ def judge(
         statistical = float(t.ppf((1 + CONFIDENCE) / 2, dof)) * math.sqrt(variance)
     else:
         statistical = 0.0
-    floor = min(tolerance, relative_floor * abs(paper) * 100)
-    half_width = max(statistical, floor)
-    inside = abs(mean - paper) * 100 <= half_width + 1e-9
-    return Verdict(REPRODUCED if inside else MISSED, n, mean, half_width)
+    margin = min(tolerance, relative_floor * abs(paper) * 100)
+    half_width = max(statistical, margin)
+    if abs(mean - paper) * 100 > half_width + 1e-9:
+        status = MISSED
+    elif half_width > margin + 1e-9:
+        status = INCONCLUSIVE
+    else:
+        status = REPRODUCED
+    return Verdict(status, n, mean, half_width, margin)
 
 
 def _variance_of_mean(values: list[float]) -> tuple[float, int]:
@@ -587,8 +604,8 @@ def compare(
     """One row per published number: ours (the mean over our runs) and the paper's, both as
     printed in the paper's unit, our runs' count `n` and 95 % t-interval (`low`, `high`, as
     printed; NaN for one run), the difference in percentage points, and the verdict (`judge`:
-    reproduced / missed, with the half-width it allowed), or why there is none (single run,
-    not comparable, not run, not measured)."""
+    reproduced / missed / inconclusive, with the half-width it allowed and the margin), or why
+    there is none (single run, not comparable, not run, not measured)."""
     import pandas as pd
 
     from robustsweep.reporting.spread import spread
@@ -610,7 +627,7 @@ def compare(
         elif number.not_comparable and status != NOT_RUN:
             status = NOT_COMPARABLE
         ours = spread(runs)
-        judged = status in JUDGED
+        shown = status in INTERVAL_SHOWN
         records.append(
             {
                 "table": number.table,
@@ -623,7 +640,8 @@ def compare(
                 "high": ours.high * UNITS[number.unit] if ours.n > 1 else math.nan,
                 "paper": number.value,
                 "difference_points": (ours.mean - number.metric_value) * 100,
-                "half_width_points": verdict.half_width if judged else math.nan,
+                "half_width_points": verdict.half_width if shown else math.nan,
+                "margin_points": verdict.margin if shown else math.nan,
                 "status": status,
                 "reason": number.not_comparable,
                 "exact": number.exact,

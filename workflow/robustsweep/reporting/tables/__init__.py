@@ -35,7 +35,7 @@ class TableContext:
     pool_size: int
     _: KW_ONLY  # the rest by name: several optional parts, easy to pass in the wrong slot
     paper: PaperNumbers | None = None
-    tolerance: float = 1.0  # percentage points: the verdict's floor (paper_numbers.judge)
+    tolerance: float = 1.0  # percentage points: the verdict's margin (paper_numbers.judge)
     relative_floor: float = 0.1  # ... capped at this fraction of the paper's value
     compare: bool = True  # judge ours against the paper's (off: show them side by side)
     compare_off: str = ""  # why comparison is off, for the report

@@ -1,7 +1,7 @@
 """The "Reproduction" section at the top of tables.md: how many of the paper's published
 numbers the study reproduces (the rule: reporting/paper_numbers.py `judge`), which it misses,
-and, for every table of the paper, n | ours | our interval | paper | difference | the
-half-width allowed | verdict per number."""
+which are inconclusive (an interval too wide to tell), and, for every table of the paper,
+n | ours | our interval | paper | difference | the half-width allowed | verdict per number."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pandas as pd
 
 from robustsweep.reporting.paper_numbers import (
     CONFIDENCE,
+    INCONCLUSIVE,
     MISSED,
     NOT_COMPARABLE,
     NOT_MEASURED,
@@ -38,14 +39,15 @@ def rule_words(tolerance: float, relative_floor: float) -> str:
     """The verdict rule in one sentence, for the summary."""
     return (
         f"the paper's value inside our {CONFIDENCE * 100:g} % t-interval over the cell's runs, "
-        "widened by the paper's own spread where it prints its runs (Welch), and at least "
-        f"±{tolerance:g} percentage points or ±{relative_floor:g} x the paper's value, "
-        "whichever is smaller"
+        "widened by the paper's own spread where it prints its runs (Welch), an interval no "
+        f"wider than the margin: the smaller of ±{tolerance:g} percentage points and "
+        f"±{relative_floor:g} x the paper's value, also its least half-width"
     )
 
 
 def summary_line(comparison: pd.DataFrame, tolerance: float, relative_floor: float) -> str:
-    """'**k of n judged published numbers reproduce** (the rule); m miss; not judged: ...'."""
+    """'**k of n judged published numbers reproduce** (the rule); m miss; i inconclusive;
+    not judged: ...': n counts reproduced and missed cells only."""
     counts = comparison.status.value_counts()
     judged = int(counts.get(REPRODUCED, 0) + counts.get(MISSED, 0))
     line = (
@@ -64,17 +66,22 @@ def summary_line(comparison: pd.DataFrame, tolerance: float, relative_floor: flo
         )
         if counts.get(status, 0)
     ]
+    if counts.get(INCONCLUSIVE, 0):
+        line += (
+            f"; {counts[INCONCLUSIVE]} inconclusive (the paper's value inside an interval "
+            "wider than the margin: more runs decide)"
+        )
     if skipped:
         line += f"; not judged: {', '.join(skipped)}"
     return line + f" ({len(comparison)} published numbers in all).\n"
 
 
-COUNT_COLUMNS = [REPRODUCED, MISSED, "single run", NOT_COMPARABLE, "not compared"]
+COUNT_COLUMNS = [REPRODUCED, MISSED, INCONCLUSIVE, "single run", NOT_COMPARABLE, "not compared"]
 
 
 def per_table_counts(comparison: pd.DataFrame) -> pd.DataFrame:
-    """Reproduced / missed / single run / not comparable / not compared per paper table, in
-    the paper's order."""
+    """Reproduced / missed / inconclusive / single run / not comparable / not compared per
+    paper table, in the paper's order."""
     order = list(dict.fromkeys(comparison.table))
     status = comparison.status.replace(
         {SINGLE_RUN: "single run", NOT_RUN: "not compared", NOT_MEASURED: "not compared"}
@@ -94,6 +101,11 @@ def interval(row) -> str:
 def verdict_words(row) -> str:
     if row.status == NOT_COMPARABLE:
         return f"{NOT_COMPARABLE} ({row.reason})"
+    if row.status == INCONCLUSIVE:
+        return (
+            f"{INCONCLUSIVE} (interval ±{row.half_width_points:.2f} wider than "
+            f"±{row.margin_points:.2f} pp)"
+        )
     if row.exact and row.status in (REPRODUCED, MISSED):
         return f"{row.status} (exact)"
     return row.status
