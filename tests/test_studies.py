@@ -111,7 +111,9 @@ def smoke_config(study: str) -> dict:
 def run_smoke(study: str, workdir: Path) -> Path:
     configs = [STUDIES / f"{study}.yaml", STUDIES / "smoke" / f"{study}.yaml"]
     command = snakemake_args(workdir, configs)
-    result = subprocess.run(command, capture_output=True, text=True, env=tool_env(), timeout=900)
+    # a hang guard, not a speed check: alone, the largest smoke takes about 10 minutes on 2
+    # cores, and on a loaded machine more than twice that
+    result = subprocess.run(command, capture_output=True, text=True, env=tool_env(), timeout=2400)
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir / "results" / f"{study}_smoke"
 
