@@ -45,7 +45,7 @@ from robustsweep.training.batch_augmentation import BatchAugmentation
 from robustsweep.training.data_parallel import (
     after_checkpoint,
     average_gradients,
-    check_batch,
+    broadcast_buffers,
     launch,
     ranks,
     share,
@@ -235,6 +235,15 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
 
 
+def rank_seeds(seed: int, epoch: int, rank: int) -> tuple[int, int]:
+    """(seed of torch's global generator, seed of the defence's own generator) of a
+    data-parallel rank: the first is the one-process seed plus rank x RANK_STRIDE, the second
+    half a stride above it, so no rank's stream is another rank's (or the shared epoch
+    generator's)."""
+    own = seed * 1_000_003 + epoch + rank * RANK_STRIDE
+    return own, own + RANK_STRIDE // 2
+
+
 def load_failure(error: Exception) -> str:
     """Why torch.load failed, in a few words. torch's own message for a file holding Python
     objects advises loading it with weights_only=False, which would run whatever code the
@@ -320,7 +329,6 @@ def train_stage(
         settings.draw,
     )
     if compute.processes > 1:
-        check_batch(settings.recipe.batch_size, compute.processes)
         configure_threads(compute.threads)
         launch((*arguments, clean_copy), compute.processes, compute.device, compute.threads)
         return
@@ -428,12 +436,9 @@ def _train_epoch(
     # it per epoch keeps a resumed run identical to an uninterrupted one. The defence's own
     # draws under data parallelism come from a generator of each rank, so that the shared
     # one draws each global batch's order and augmentation alike on every rank.
-    torch.manual_seed(seed * 1_000_003 + epoch + place.rank * RANK_STRIDE)
-    draws = (
-        generator
-        if place.size == 1
-        else epoch_generator(seed, epoch + (place.rank + 1) * RANK_STRIDE)
-    )
+    global_seed, own_seed = rank_seeds(seed, epoch, place.rank)
+    torch.manual_seed(global_seed)
+    draws = generator if place.size == 1 else torch.Generator().manual_seed(own_seed)
     inner = unwrapped(model)
     device = next(inner.parameters()).device
     started = time.perf_counter()
@@ -446,6 +451,7 @@ def _train_epoch(
         x = images.float().div_(255.0)
         if x.is_cuda:  # gathered batches come out NCHW-contiguous; the model is channels-last
             x = x.contiguous(memory_format=torch.channels_last)
+        broadcast_buffers(inner)  # attacks on `inner` see rank 0's, as DDP's forward would
         with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
             loss, logits = trainer.loss(model, x, y, batch, draws)
         optimizer.zero_grad(set_to_none=True)

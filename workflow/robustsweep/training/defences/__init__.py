@@ -34,6 +34,9 @@ class DefenceMethod(Method):
 
     # reads the `standard` run of the same (model, N, draw): a job dependency
     needs_clean_copy: ClassVar[bool] = False
+    # trains under data parallelism (tests/test_data_parallel.py checks it against the
+    # one-process reference); the config refuses data_parallel > 1 for the others
+    data_parallel: ClassVar[bool] = False
 
     def stores_needed(self) -> tuple[str, ...]:
         """Attack names whose train-split store this defence reads (drives rule inputs)."""
