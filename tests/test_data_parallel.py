@@ -23,6 +23,7 @@ from safetensors.torch import load_file
 from torch.nn.functional import cross_entropy
 
 from conftest import REPO
+from robustsweep.file_identity import read_seal
 from robustsweep.input_errors import ConfigError
 from robustsweep.models.architectures import architecture_of
 from robustsweep.models.networks import build_model
@@ -194,6 +195,11 @@ def test_two_processes_take_the_global_batch_step_and_resume_after_a_lost_worker
     )
     assert last == pytest.approx(last_alone, abs=0.02)
     assert len(epochs) == 1 + RECIPE.epochs  # one row per epoch: only rank 0 writes it
+    # the process count, which changes BatchNorm's statistics on the CPU, is on record
+    assert epochs[0].split(",")[-1] == "data_parallel"
+    assert {row.split(",")[-1] for row in epochs[1:]} == {"2"}
+    assert read_seal(whole / "weights.safetensors").identity["data_parallel"] == 2
+    assert read_seal(single / "weights.safetensors").identity["data_parallel"] == 1
     assert not (whole / "checkpoint.pt").exists()
     first = capfd.readouterr()
     assert first.out.count("training with 2 data-parallel processes (gloo)") == 1
@@ -439,15 +445,13 @@ def test_a_bad_process_count_names_its_key(change, expected):
     assert expected in str(caught.value)
 
 
-def test_file_index_shares_are_the_one_process_batches_split(tmp_path, monkeypatch):
+def test_file_index_shares_are_the_one_process_batches_split(tmp_path):
     """A file-index epoch under 2 processes: each rank decodes only its share, and the shares
     are image_files.training_batches' global batches (same order, same per-image
     augmentation) cut in two; a last batch of 1 < 2 images is left out."""
     from imagenet_trees import write_tree
 
     from robustsweep.data.image_files import training_batches
-    from robustsweep.training import training_loop
-    from robustsweep.training.data_parallel import Ranks
 
     wnids = ["n01", "n02", "n03"]
     write_tree(tmp_path, wnids, per_class=3)  # 9 images: batches of 4, 4 and 1
@@ -461,8 +465,7 @@ def test_file_index_shares_are_the_one_process_batches_split(tmp_path, monkeypat
     whole = epoch(training_batches)
     assert [len(rows) for _x, _y, rows in whole] == [4, 4, 1]
     for rank in range(2):
-        monkeypatch.setattr(training_loop, "ranks", lambda rank=rank: Ranks(rank, 2))
-        shares = epoch(training_loop._file_shares)
+        shares = epoch(lambda *arguments, rank=rank: training_batches(*arguments, share=(rank, 2)))
         assert len(shares) == 2
         for (x, y, rows), (gx, gy, grows) in zip(shares, whole, strict=False):
             part = slice(2 * rank, 2 * rank + 2)
@@ -479,3 +482,13 @@ def test_the_backend_follows_the_device():
         _backend("cuda:1")
     with pytest.raises(ConfigError, match="no CUDA device is visible"):
         _backend("cuda")
+
+
+def test_no_two_random_streams_of_a_run_share_a_seed():
+    """Each rank's global and own seeds, over 8 ranks and 200 epochs, as torch's CPU
+    generator keeps them (32 bits): all distinct, except that rank 0's global seed is the
+    one-process seed the epoch generator shares (the one-process run's draws)."""
+    seeds = [rank_seeds(3, epoch, rank) for rank in range(8) for epoch in range(200)]
+    kept = [seed % 2**32 for pair in seeds for seed in pair]
+    assert len(set(kept)) == len(kept)
+    assert rank_seeds(3, 5, 0)[0] == epoch_generator(3, 5).initial_seed()

@@ -21,10 +21,12 @@ Only rank 0 prints and writes; every rank reads the same checkpoint on resume.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import signal
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -38,6 +40,7 @@ from robustsweep.input_errors import ConfigError
 KILL_WORKER = "ROBUSTSWEEP_KILL_WORKER"
 # a worker's exit status for bad input (rank 0 has printed the line): no rerun fixes that
 INPUT_ERROR_EXIT = 65  # sysexits.h's EX_DATAERR
+PEER_GRACE_S = 1.0  # how long a failing worker waits before it exits (`_worker`)
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,11 @@ def _worker(arguments: tuple, threads: int) -> None:
         if ranks().writes:
             print(f"robustsweep train: {error}", file=sys.stderr, flush=True)
         raise SystemExit(INPUT_ERROR_EXIT) from None
+    except Exception:
+        # a worker whose peer died fails in its next collective; waiting before exiting lets
+        # the launcher (polling every 0.1 s) see the peer's death first and name that one
+        time.sleep(PEER_GRACE_S)
+        raise
     finally:
         dist.destroy_process_group()
 
@@ -213,6 +221,10 @@ def launch(arguments: tuple, processes: int, requested: str, threads: int) -> No
     )
     if backend == "gloo":
         importlib.import_module("torch._dynamo")  # optimisers import it: here, not per worker
+        # what Python's gc docs advise before fork without exec: the workers' collections
+        # then never walk the parent's objects (a worker forked from a long-lived process,
+        # such as the test session, was seen to crash in its first collection)
+        gc.freeze()
     print(f"training with {processes} data-parallel processes ({backend})", flush=True)
     try:
         elastic_launch(config, _worker)(arguments, max(1, threads // processes))
@@ -235,6 +247,7 @@ def launch(arguments: tuple, processes: int, requested: str, threads: int) -> No
             "from the last checkpointed epoch"
         ) from None
     finally:
+        gc.unfreeze()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

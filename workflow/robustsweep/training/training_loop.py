@@ -129,50 +129,20 @@ def images_from_files(
     positions = torch.from_numpy(keep)
 
     def epoch(generator: torch.Generator) -> Iterator[Batch]:
-        batches = training_batches if ranks().size == 1 else _file_shares
-        for x, y, rows in batches(
-            paths, targets, files.image_size, recipe.augmentation, recipe.batch_size, generator
+        place = ranks()
+        for x, y, rows in training_batches(
+            paths,
+            targets,
+            files.image_size,
+            recipe.augmentation,
+            recipe.batch_size,
+            generator,
+            share=None if place.size == 1 else (place.rank, place.size),
         ):
             yield x.to(device, non_blocking=True), y.to(device), positions[rows].to(device)
 
     return TrainingImages(
         torch.from_numpy(files.indices), files.image_size, len(keep), epoch, recipe.batch_size
-    )
-
-
-def _file_shares(
-    paths: list[str],
-    targets: np.ndarray,
-    size: int,
-    augmentation: str,
-    batch_size: int,
-    generator: torch.Generator,
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """image_files.training_batches' epoch under data parallelism: the same draws from the
-    generator (the augmentation seed, the DataLoader's base seed, then its RandomSampler's
-    permutation), so the same global batches and per-image augmentations, but this rank's
-    workers decode only its share of each batch."""
-    from torch.utils.data import DataLoader
-
-    from robustsweep.data.image_files import ImageFiles, loader_workers, train_transform
-
-    place = ranks()
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    torch.empty((), dtype=torch.int64).random_(generator=generator)  # DataLoader's base seed
-    order = torch.randperm(len(paths), generator=generator).tolist()
-    starts = range(0, len(order), batch_size)
-    shares = [
-        order[s : s + batch_size] for s in starts if len(order[s : s + batch_size]) >= place.size
-    ]
-    files = ImageFiles(paths, targets, train_transform(size, augmentation), seed)
-    workers = loader_workers()
-    yield from DataLoader(
-        files,
-        batch_sampler=[batch[share(len(batch), place)] for batch in shares],
-        num_workers=workers,
-        persistent_workers=False,
-        pin_memory=torch.cuda.is_available(),
-        prefetch_factor=4 if workers else None,
     )
 
 
@@ -237,9 +207,9 @@ def epoch_generator(seed: int, epoch: int) -> torch.Generator:
 
 def rank_seeds(seed: int, epoch: int, rank: int) -> tuple[int, int]:
     """(seed of torch's global generator, seed of the defence's own generator) of a
-    data-parallel rank: the first is the one-process seed plus rank x RANK_STRIDE, the second
-    half a stride above it, so no rank's stream is another rank's (or the shared epoch
-    generator's)."""
+    data-parallel rank: the first is the one-process seed plus rank x RANK_STRIDE (rank 0's
+    is the one-process seed, shared with the epoch generator as in one process), the second
+    half a stride above it, so no rank's own draws repeat another rank's global ones."""
     own = seed * 1_000_003 + epoch + rank * RANK_STRIDE
     return own, own + RANK_STRIDE // 2
 
@@ -416,7 +386,13 @@ def train_run(
         architecture.options(),
         class_ids,
         trainer.saved_tensors(),
-        facts={"image_size": data.image_size, "dataset_sha256": recorded_digest(dataset)},
+        # the process count is placement, not a tracked setting (README "Environment"), but
+        # on the CPU it sets BatchNorm's statistics batch: the weights say what made them
+        facts={
+            "image_size": data.image_size,
+            "dataset_sha256": recorded_digest(dataset),
+            "data_parallel": place.size,
+        },
     )
     with atomic_path(log_out) as tmp:
         pd.DataFrame(log).to_csv(tmp, index=False)
@@ -484,4 +460,5 @@ def _train_epoch(
         "accuracy": correct.item() / count,
         "lr": optimizer.param_groups[0]["lr"],
         "seconds": time.perf_counter() - started,
+        "data_parallel": place.size,  # the processes that trained this epoch
     }
