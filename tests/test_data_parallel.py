@@ -10,6 +10,7 @@ the ranks' gradients are summed by gloo instead of accumulated by autograd.
 
 from __future__ import annotations
 
+import copy
 import json
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from safetensors.torch import load_file
 from torch.nn.functional import cross_entropy
 
 from conftest import REPO
+from robustsweep.file_identity import read_seal
 from robustsweep.input_errors import ConfigError
 from robustsweep.models.architectures import architecture_of
 from robustsweep.models.networks import build_model
@@ -30,12 +32,14 @@ from robustsweep.study_config import validate_config
 from robustsweep.study_plan import Run, train_settings, training_gpus, training_processes
 from robustsweep.training.data_parallel import KILL_WORKER
 from robustsweep.training.defences import DEFENCES, TrainingContext
+from robustsweep.training.defences.awp import EPS as AWP_EPS
+from robustsweep.training.defences.awp import AwpTrainer, add_to_weights, perturbed_weights
 from robustsweep.training.training_loop import (
-    RANK_STRIDE,
     epoch_generator,
     images_on_device,
     make_optimizer,
     make_scheduler,
+    rank_seeds,
     recipe,
     train_stage,
 )
@@ -50,7 +54,9 @@ def hand_data_parallel(
 ) -> dict[str, torch.Tensor]:
     """The weights K data-parallel processes with per-rank BatchNorm reach, in one process.
     With a `defence`, each share's loss is the defence's, drawing from that rank's own
-    generator and global random state (seeded as the training loop seeds them)."""
+    generator and global random state (seeded as the training loop seeds them). AWP's weight
+    perturbation is the one of the global batch's gradient, its proxy normalising each share
+    with the share's BatchNorm statistics."""
     class_ids = json.loads(subset.read_text())["class_ids"]
     torch.manual_seed(SEED)
     model = build_model(architecture_of(MODEL), len(class_ids))
@@ -65,18 +71,27 @@ def hand_data_parallel(
     scheduler = make_scheduler(optimizer, training, -(-data.count // training.batch_size))
     for epoch in range(training.epochs):
         model.train()
+        if trainer is not None:
+            trainer.start_epoch(epoch)
         generator = epoch_generator(SEED, epoch)
         draws = [generator] if processes == 1 else []
         states = []
         for rank in range(processes):
-            torch.manual_seed(SEED * 1_000_003 + epoch + rank * RANK_STRIDE)
+            torch.manual_seed(rank_seeds(SEED, epoch, rank)[0])
             states.append(torch.get_rng_state())
             if processes > 1:
-                draws.append(epoch_generator(SEED, epoch + (rank + 1) * RANK_STRIDE))
+                draws.append(torch.Generator().manual_seed(rank_seeds(SEED, epoch, rank)[1]))
         for images, targets, positions in data.epoch(generator):
             x = images.float() / 255
             start = {name: b.clone() for name, b in model.named_buffers()}
             optimizer.zero_grad()
+            if isinstance(trainer, AwpTrainer):
+                kept = hand_awp_step(model, trainer, x, targets, processes, states, start)
+                model.load_state_dict(kept, strict=False)
+                optimizer.step()
+                trainer.after_step(model)
+                scheduler.step()
+                continue
             for rank, part in enumerate(np.array_split(np.arange(len(x)), processes)):
                 model.load_state_dict(start, strict=False)  # rank 0's buffers, broadcast
                 torch.set_rng_state(states[rank])
@@ -94,6 +109,43 @@ def hand_data_parallel(
             optimizer.step()
             scheduler.step()
     return model.state_dict()
+
+
+def hand_awp_step(model, trainer, x, targets, processes, states, start) -> dict:
+    """AWP's step under K processes, in one: each rank attacks its share; the perturbation
+    direction is that of the shares' gradients summed with weights share/batch (the global
+    batch's mean-loss gradient); each share's loss is taken on the perturbed weights.
+    Returns rank 0's buffers after its forward pass; the gradient is accumulated in `model`."""
+    parts = np.array_split(np.arange(len(x)), processes)
+    adversarial = []
+    for rank, part in enumerate(parts):
+        model.load_state_dict(start, strict=False)
+        torch.set_rng_state(states[rank])
+        adversarial.append(trainer.attack(model, x[part], targets[part]))
+        states[rank] = torch.get_rng_state()
+    proxy = copy.deepcopy(model)
+    named = perturbed_weights(proxy)
+    total = [torch.zeros_like(p) for _, p in named]
+    for rank, part in enumerate(parts):
+        proxy.load_state_dict(model.state_dict())
+        proxy.train()
+        objective = trainer.objective(proxy, x[part], adversarial[rank], targets[part])[0]
+        grads = torch.autograd.grad(objective, [p for _, p in named])
+        for sum_, grad in zip(total, grads, strict=True):
+            sum_ += grad * (len(part) / len(x))
+    weights = dict(perturbed_weights(model))
+    trainer.pending = {
+        name: grad * (weights[name].detach().norm() / (grad.norm() + AWP_EPS))
+        for (name, _), grad in zip(named, total, strict=True)
+    }
+    add_to_weights(model, trainer.pending, trainer.method.gamma)
+    for rank, part in enumerate(parts):
+        model.load_state_dict(start, strict=False)
+        loss, _ = trainer.objective(model, x[part], adversarial[rank], targets[part])
+        (loss * len(part) / len(x)).backward()
+        if rank == 0:
+            kept = {name: b.clone() for name, b in model.named_buffers()}
+    return kept
 
 
 def train(folder, dataset, subset, processes: int, defence=None, training=RECIPE) -> None:
@@ -143,6 +195,11 @@ def test_two_processes_take_the_global_batch_step_and_resume_after_a_lost_worker
     )
     assert last == pytest.approx(last_alone, abs=0.02)
     assert len(epochs) == 1 + RECIPE.epochs  # one row per epoch: only rank 0 writes it
+    # the process count, which changes BatchNorm's statistics on the CPU, is on record
+    assert epochs[0].split(",")[-1] == "data_parallel"
+    assert {row.split(",")[-1] for row in epochs[1:]} == {"2"}
+    assert read_seal(whole / "weights.safetensors").identity["data_parallel"] == 2
+    assert read_seal(single / "weights.safetensors").identity["data_parallel"] == 1
     assert not (whole / "checkpoint.pt").exists()
     first = capfd.readouterr()
     assert first.out.count("training with 2 data-parallel processes (gloo)") == 1
@@ -181,29 +238,103 @@ def test_an_attack_in_the_loss_runs_on_each_share_with_the_ranks_own_draws(
     after 11) while the first step agrees to float order. Ranks drawing the same random
     start, or attacking the whole batch, move it by far more."""
     defence = {"method": "pgd_at", "eps": 8 / 255, "alpha": 2 / 255, "steps": 2}
-    one_step = recipe(epochs=1, batch_size=1200, lr=3e-3, restart_epochs=2)
-    train(tmp_path, digits_h5, all_classes_subset, 2, defence, one_step)
-    weights = load_file(tmp_path / "weights.safetensors")
-    expected = hand_data_parallel(digits_h5, all_classes_subset, 2, defence, one_step)
+    one_step_like_the_hand_reference(tmp_path, digits_h5, all_classes_subset, defence)
+
+
+ONE_STEP = recipe(epochs=1, batch_size=1200, lr=3e-3, restart_epochs=2)
+
+
+def one_step_like_the_hand_reference(folder, dataset, subset, defence) -> None:
+    train(folder, dataset, subset, 2, defence, ONE_STEP)
+    weights = load_file(folder / "weights.safetensors")
+    expected = hand_data_parallel(dataset, subset, 2, defence, ONE_STEP)
+    torch.manual_seed(SEED)
+    classes = len(json.loads(subset.read_text())["class_ids"])
+    initial = build_model(architecture_of(MODEL), classes).state_dict()
+    moved = 0.0
     for name, value in expected.items():
         if value.is_floating_point():
             torch.testing.assert_close(weights[name], value, rtol=1e-5, atol=2e-6, msg=name)
+            moved = max(moved, (value - initial[name]).abs().max().item())
+    assert moved > 1e-3  # the step moved the weights far beyond the tolerance
 
 
-def test_an_indivisible_batch_is_refused_before_any_work(tmp_path, digits_h5, all_classes_subset):
-    settings = TrainSettings(
-        model=MODEL, recipe=recipe(epochs=1, batch_size=99), defence={"method": "standard"}, draw=0
-    )
-    with pytest.raises(ConfigError, match="batch_size 99 does not split among 2"):
-        train_stage(
-            settings=settings,
-            compute=Compute(device="cpu", threads=1, processes=2),
-            dataset=digits_h5,
-            subset=all_classes_subset,
-            weights=tmp_path / "weights.safetensors",
-            epoch_log=tmp_path / "epochs.csv",
-        )
-    assert list(tmp_path.iterdir()) == []
+# Every online defence allowed under data parallelism, at small budgets (one step each, about
+# a second): FAT's early stop gives the ranks different numbers of forward passes (through
+# DDP, each a collective, they deadlocked), TRADES and MART take two forward passes through
+# DDP before one backward, AWP's perturbation needs the global batch's gradient and the
+# unwrapped module's parameter names.
+ONLINE = {
+    "fat": {"method": "fat", "eps": 8 / 255, "alpha": 2 / 255, "steps": 4, "tau": 1},
+    "trades": {"method": "trades", "eps": 8 / 255, "alpha": 2 / 255, "steps": 2},
+    "mart": {"method": "mart", "eps": 8 / 255, "alpha": 2 / 255, "steps": 2},
+    "alp": {"method": "alp", "eps": 8 / 255, "alpha": 2 / 255, "steps": 2},
+    "fgsm_rs": {"method": "fgsm_rs", "eps": 8 / 255},
+    "sign_init_mix": {"method": "sign_init_mix", "eps": 8 / 255, "steps": 2},
+    "awp": {"method": "awp", "eps": 8 / 255, "alpha": 2 / 255, "steps": 2},
+}
+
+
+@pytest.mark.parametrize("kind", list(ONLINE))
+def test_an_online_defence_takes_the_global_batch_step_under_two_processes(
+    kind, tmp_path, digits_h5, all_classes_subset
+):
+    one_step_like_the_hand_reference(tmp_path, digits_h5, all_classes_subset, ONLINE[kind])
+
+
+class Wrapper(torch.nn.Module):
+    """Stands for DDP: the model as `.module`, counting the forward passes through it."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.module, self.passes = module, 0
+
+    def forward(self, x):
+        self.passes += 1
+        return self.module(x)
+
+
+@pytest.mark.parametrize("kind", list(ONLINE))
+def test_no_attack_runs_through_the_ddp_wrapper(kind, monkeypatch):
+    """Only the loss's own forward passes (one, or two with a clean and an adversarial one)
+    go through DDP, whatever the attack does: an attack's passes through it would be
+    collectives, and FAT's data-dependent early stop would deadlock the ranks."""
+    from robustsweep.training import data_parallel
+    from robustsweep.training.data_parallel import Ranks
+
+    monkeypatch.setattr(data_parallel, "ranks", lambda: Ranks(0, 2))
+    monkeypatch.setattr(data_parallel, "global_mean_gradients", lambda grads, count: grads)
+    torch.manual_seed(0)
+    inner = build_model(architecture_of(MODEL), 10)
+    x, y = torch.rand(6, 1, 8, 8), torch.arange(6)
+    context = TrainingContext(torch.device("cpu"), torch.arange(6), {}, None, 8, None)
+    spec = {**ONLINE[kind], "steps": 3} if "steps" in ONLINE[kind] else ONLINE[kind]
+    trainer = DEFENCES.build(spec).build(context)
+    trainer.prepare(inner)
+    trainer.start_epoch(0)
+    wrapper = Wrapper(inner)
+    trainer.loss(wrapper, x, y, torch.arange(6), torch.Generator().manual_seed(0))
+    assert wrapper.passes == (2 if kind in {"trades", "mart", "alp"} else 1)
+
+
+def test_every_defence_allowed_under_data_parallelism_is_verified_here():
+    allowed = {name for name in DEFENCES.names() if DEFENCES.get(name).target.data_parallel}
+    verified = {"standard", "pgd_at"} | {spec["method"] for spec in ONLINE.values()}
+    assert allowed == verified
+
+
+def test_bad_input_in_a_worker_is_one_line_without_the_resume_advice(tmp_path, digits_h5, capfd):
+    """Every rank meets the InputError; rank 0 prints it and the workers exit with
+    INPUT_ERROR_EXIT, which the launcher passes on without "worker failed ... rerun"."""
+    subset = tmp_path / "subset.json"
+    subset.write_text(json.dumps({"class_ids": [42]}))  # no train image has class 42
+    with pytest.raises(SystemExit) as stopped:
+        train(tmp_path, digits_h5, subset, 2)
+    assert stopped.value.code == 1
+    error = capfd.readouterr().err
+    assert error.count("robustsweep train: the train split holds no images of the run's") == 1
+    assert "training worker" not in error and "rerun" not in error
+    assert list(tmp_path.iterdir()) == [subset]
 
 
 CLAIM_K = """
@@ -256,12 +387,15 @@ def test_a_k_process_job_claims_k_devices(tmp_path):
 
 
 TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+# the tiny study without its offline defence, which data parallelism refuses
+DEFENDED = {**TINY["experiments"]["defended"], "defences": ["standard"]}
+TINY_DP = {**TINY, "experiments": {**TINY["experiments"], "defended": DEFENDED}}
 
 
 def test_processes_and_gpus_come_from_the_study_or_the_model():
     config = validate_config(
         {
-            **TINY,
+            **TINY_DP,
             "data_parallel": 2,
             "models": {"cnn": {**TINY["models"]["cnn"], "data_parallel": 4}},
         }
@@ -270,7 +404,7 @@ def test_processes_and_gpus_come_from_the_study_or_the_model():
     assert training_processes(config, run) == 4 and training_gpus(config, run) == 4
     # the count is placement: the training job's tracked settings do not carry it
     assert "data_parallel" not in json.loads(train_settings(config, run))["model"]
-    plain = validate_config({**TINY, "data_parallel": 2, "gpus_per_job": 0})
+    plain = validate_config({**TINY_DP, "data_parallel": 2, "gpus_per_job": 0})
     assert training_processes(plain, run) == 2 and training_gpus(plain, run) == 0
 
 
@@ -290,23 +424,34 @@ def test_processes_and_gpus_come_from_the_study_or_the_model():
             {"models": {"cnn": {**TINY["models"]["cnn"], "data_parallel": 8}}},
             "set 'training.batch_size' to a multiple of 8 or 'models.cnn.data_parallel'",
         ),
+        (
+            {
+                "data_parallel": 2,
+                "models": {"cnn": {**TINY["models"]["cnn"], "training": {"batch_size": 101}}},
+            },
+            "set 'models.cnn.training.batch_size' to a multiple of 2 or 'data_parallel'",
+        ),
+        (
+            {"data_parallel": 2, "experiments": TINY["experiments"]},
+            "defence 'offline' (offline_adversarial) is not verified under data parallelism, "
+            "but its runs of cnn train on 2 processes ('data_parallel'); set 'data_parallel' "
+            "to 1",
+        ),
     ],
 )
 def test_a_bad_process_count_names_its_key(change, expected):
     with pytest.raises(ConfigError) as caught:
-        validate_config({**TINY, **change})
+        validate_config({**TINY_DP, **change})
     assert expected in str(caught.value)
 
 
-def test_file_index_shares_are_the_one_process_batches_split(tmp_path, monkeypatch):
+def test_file_index_shares_are_the_one_process_batches_split(tmp_path):
     """A file-index epoch under 2 processes: each rank decodes only its share, and the shares
     are image_files.training_batches' global batches (same order, same per-image
     augmentation) cut in two; a last batch of 1 < 2 images is left out."""
     from imagenet_trees import write_tree
 
     from robustsweep.data.image_files import training_batches
-    from robustsweep.training import training_loop
-    from robustsweep.training.data_parallel import Ranks
 
     wnids = ["n01", "n02", "n03"]
     write_tree(tmp_path, wnids, per_class=3)  # 9 images: batches of 4, 4 and 1
@@ -320,8 +465,7 @@ def test_file_index_shares_are_the_one_process_batches_split(tmp_path, monkeypat
     whole = epoch(training_batches)
     assert [len(rows) for _x, _y, rows in whole] == [4, 4, 1]
     for rank in range(2):
-        monkeypatch.setattr(training_loop, "ranks", lambda rank=rank: Ranks(rank, 2))
-        shares = epoch(training_loop._file_shares)
+        shares = epoch(lambda *arguments, rank=rank: training_batches(*arguments, share=(rank, 2)))
         assert len(shares) == 2
         for (x, y, rows), (gx, gy, grows) in zip(shares, whole, strict=False):
             part = slice(2 * rank, 2 * rank + 2)
@@ -338,3 +482,13 @@ def test_the_backend_follows_the_device():
         _backend("cuda:1")
     with pytest.raises(ConfigError, match="no CUDA device is visible"):
         _backend("cuda")
+
+
+def test_no_two_random_streams_of_a_run_share_a_seed():
+    """Each rank's global and own seeds, over 8 ranks and 200 epochs, as torch's CPU
+    generator keeps them (32 bits): all distinct, except that rank 0's global seed is the
+    one-process seed the epoch generator shares (the one-process run's draws)."""
+    seeds = [rank_seeds(3, epoch, rank) for rank in range(8) for epoch in range(200)]
+    kept = [seed % 2**32 for pair in seeds for seed in pair]
+    assert len(set(kept)) == len(kept)
+    assert rank_seeds(3, 5, 0)[0] == epoch_generator(3, 5).initial_seed()

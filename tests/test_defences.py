@@ -199,7 +199,7 @@ def test_awp_perturbs_each_weight_by_gamma_times_its_norm_and_takes_it_back(atta
         p.requires_grad_(True)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     objective = lambda net: torch.nn.functional.cross_entropy(net(images), labels)  # noqa: E731
-    direction = weight_perturbation(model, copy.deepcopy(model), objective)
+    direction = weight_perturbation(model, copy.deepcopy(model), objective, len(images))
     named = dict(perturbed_weights(model))
     assert set(direction) == set(named) and all(named[k].dim() > 1 for k in named)
     grads = torch.autograd.grad(objective(model), list(named.values()))

@@ -256,9 +256,27 @@ def _check_processes(config: dict) -> None:
         if batch % count:
             raise ConfigError(
                 f"the runs of {run.model} with {run.defence} train batches of {batch} images "
-                f"on {count} data-parallel processes ('{key}'); set 'training.batch_size' to "
-                f"a multiple of {count} or '{key}' to a divisor of {batch}"
+                f"on {count} data-parallel processes ('{key}'); set "
+                f"'{_batch_key(config, run)}' to a multiple of {count} or '{key}' to a "
+                f"divisor of {batch}"
             )
+        method = config["defences"][run.defence]["method"]
+        if count > 1 and not DEFENCES.get(method).target.data_parallel:
+            raise ConfigError(
+                f"defence '{run.defence}' ({method}) is not verified under data "
+                f"parallelism, but its runs of {run.model} train on {count} processes "
+                f"('{key}'); set '{key}' to 1"
+            )
+
+
+def _batch_key(config: dict, run) -> str:
+    """The config key that sets the run's batch size (the defence's override wins)."""
+    from robustsweep.study_plan import OVERRIDE
+
+    for section, name in (("defences", run.defence), ("models", run.model)):
+        if "batch_size" in config[section][name].get(OVERRIDE, {}):
+            return f"{section}.{name}.{OVERRIDE}.batch_size"
+    return "training.batch_size"
 
 
 def _check_schedule(recipe: dict, run) -> None:

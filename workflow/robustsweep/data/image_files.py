@@ -326,6 +326,31 @@ def decode_on(
     return torch.stack(images)
 
 
+class ShareSampler:
+    """Batches of `batch_size` of a permutation drawn from `generator` when iterated (after
+    the DataLoader has drawn its base seed from it, as its RandomSampler draws), each cut to
+    data-parallel rank `rank` of `size`'s share; a last batch smaller than `size` is left
+    out. So every rank's loader draws what one process's does, and decodes only its share."""
+
+    def __init__(self, count: int, batch_size: int, generator: torch.Generator, share):
+        self.count, self.batch_size, self.generator = count, batch_size, generator
+        self.rank, self.size = share
+
+    def _batches(self, order: list[int]) -> list[list[int]]:
+        from robustsweep.training.data_parallel import Ranks, share
+
+        starts = range(0, len(order), self.batch_size)
+        batches = [order[s : s + self.batch_size] for s in starts]
+        place = Ranks(self.rank, self.size)
+        return [batch[share(len(batch), place)] for batch in batches if len(batch) >= self.size]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self._batches(torch.randperm(self.count, generator=self.generator).tolist())
+
+    def __len__(self) -> int:
+        return len(self._batches(list(range(self.count))))
+
+
 def training_batches(
     paths: list[str],
     targets: np.ndarray,
@@ -334,13 +359,16 @@ def training_batches(
     batch_size: int,
     generator: torch.Generator,
     device: torch.device | None = None,
+    share: tuple[int, int] | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """One epoch of (uint8 images, targets, rows) in an order drawn from `generator`.
 
     The augmentations are seeded per image from a seed drawn from the same generator, so an
     epoch is repeatable whatever the number of workers, including after a resume on another
     machine, and whether the JPEGs are decoded by the workers or on the device
-    (`device_decoder`; the images then come on that device)."""
+    (`device_decoder`; the images then come on that device). With `share` (rank, number of
+    data-parallel processes) the same global batches, each cut to that rank's share
+    (`ShareSampler`)."""
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     decoder = device_decoder(device)
     if decoder is None:
@@ -348,10 +376,13 @@ def training_batches(
     else:
         files = EncodedFiles(paths, targets, augmentation, seed)
     workers = loader_workers()
+    if share is None:
+        batches = {"batch_size": batch_size, "shuffle": True}
+    else:
+        batches = {"batch_sampler": ShareSampler(len(paths), batch_size, generator, share)}
     loader = DataLoader(
         files,
-        batch_size=batch_size,
-        shuffle=True,
+        **batches,
         generator=generator,
         num_workers=workers,
         persistent_workers=False,

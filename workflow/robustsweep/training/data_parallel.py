@@ -21,10 +21,12 @@ Only rank 0 prints and writes; every rank reads the same checkpoint on resume.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import signal
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -36,6 +38,9 @@ from robustsweep.input_errors import ConfigError
 # Fault injection for the tests: "<rank>:<epoch>" makes that worker SIGKILL itself once the
 # checkpoint of that epoch is written (what an OOM killer or a lost node does to a worker).
 KILL_WORKER = "ROBUSTSWEEP_KILL_WORKER"
+# a worker's exit status for bad input (rank 0 has printed the line): no rerun fixes that
+INPUT_ERROR_EXIT = 65  # sysexits.h's EX_DATAERR
+PEER_GRACE_S = 1.0  # how long a failing worker waits before it exits (`_worker`)
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,27 @@ def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
     return values
 
 
+def broadcast_buffers(model: torch.nn.Module) -> None:
+    """Rank 0's buffers (BatchNorm's running statistics) on every rank, as DDP broadcasts
+    them before each forward pass through it: the attacks inside a defence's loss run on the
+    unwrapped module (`unwrapped`), so each step starts with this one collective instead."""
+    if ranks().size > 1:
+        for buffer in model.buffers():
+            dist.broadcast(buffer, 0)
+
+
+def global_mean_gradients(gradients: list[torch.Tensor], count: int) -> list[torch.Tensor]:
+    """Gradients of each rank's mean loss over its `count` images -> the gradient of the
+    global batch's mean loss, on every rank (in place; unchanged with one process)."""
+    if ranks().size == 1:
+        return gradients
+    total = sum_over_ranks(torch.tensor(float(count), dtype=torch.float64))
+    for gradient in gradients:
+        gradient.mul_(count / float(total))
+        dist.all_reduce(gradient)
+    return gradients
+
+
 def average_gradients(parameters: list[torch.nn.Parameter]) -> None:
     """Average the gradients of parameters DDP does not own (a defence's own network) as DDP
     averages the model's."""
@@ -98,6 +124,9 @@ def wrap(model: torch.nn.Module, device: torch.device) -> tuple[torch.nn.Module,
 
 
 def unwrapped(model: torch.nn.Module) -> torch.nn.Module:
+    """The module inside DDP. Attacks inside a defence's loss run on it: DDP's forward is a
+    collective (it broadcasts buffers), and an attack's number of forward passes may differ
+    between ranks (FAT's early stop), which through DDP would deadlock them."""
     return getattr(model, "module", model) if ranks().size > 1 else model
 
 
@@ -109,14 +138,6 @@ def after_checkpoint(epoch: int) -> None:
         dist.barrier()
     if os.environ.get(KILL_WORKER) == f"{place.rank}:{epoch}":
         os.kill(os.getpid(), signal.SIGKILL)
-
-
-def check_batch(batch_size: int, processes: int) -> None:
-    if batch_size % processes:
-        raise ConfigError(
-            f"training.batch_size {batch_size} does not split among {processes} data-parallel "
-            f"processes; make it a multiple of {processes} or change data_parallel"
-        )
 
 
 def _worker_device() -> torch.device:
@@ -139,7 +160,12 @@ def _worker(arguments: tuple, threads: int) -> None:
     except InputError as error:  # every rank meets it; one line, from rank 0
         if ranks().writes:
             print(f"robustsweep train: {error}", file=sys.stderr, flush=True)
-        raise SystemExit(1) from None
+        raise SystemExit(INPUT_ERROR_EXIT) from None
+    except Exception:
+        # a worker whose peer died fails in its next collective; waiting before exiting lets
+        # the launcher (polling every 0.1 s) see the peer's death first and name that one
+        time.sleep(PEER_GRACE_S)
+        raise
     finally:
         dist.destroy_process_group()
 
@@ -195,11 +221,21 @@ def launch(arguments: tuple, processes: int, requested: str, threads: int) -> No
     )
     if backend == "gloo":
         importlib.import_module("torch._dynamo")  # optimisers import it: here, not per worker
+        # what Python's gc docs advise before fork without exec: the workers' collections
+        # then never walk the parent's objects (a worker forked from a long-lived process,
+        # such as the test session, was seen to crash in its first collection)
+        gc.freeze()
     print(f"training with {processes} data-parallel processes ({backend})", flush=True)
     try:
         elastic_launch(config, _worker)(arguments, max(1, threads // processes))
     except ChildFailedError as error:
-        rank, failure = error.get_first_failure()
+        failures = error.failures
+        if any(failure.exitcode == INPUT_ERROR_EXIT for failure in failures.values()):
+            raise SystemExit(1) from None  # rank 0 printed the line; a rerun would not help
+        # a worker killed by a signal is the cause; the others' lost collectives followed
+        rank, failure = min(
+            failures.items(), key=lambda item: (item[1].exitcode >= 0, item[1].timestamp)
+        )
         how = (
             f"signal {failure.signal_name()}"
             if failure.exitcode < 0
@@ -211,6 +247,7 @@ def launch(arguments: tuple, processes: int, requested: str, threads: int) -> No
             "from the last checkpointed epoch"
         ) from None
     finally:
+        gc.unfreeze()
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)

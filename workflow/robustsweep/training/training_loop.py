@@ -45,7 +45,7 @@ from robustsweep.training.batch_augmentation import BatchAugmentation
 from robustsweep.training.data_parallel import (
     after_checkpoint,
     average_gradients,
-    check_batch,
+    broadcast_buffers,
     launch,
     ranks,
     share,
@@ -129,50 +129,20 @@ def images_from_files(
     positions = torch.from_numpy(keep)
 
     def epoch(generator: torch.Generator) -> Iterator[Batch]:
-        batches = training_batches if ranks().size == 1 else _file_shares
-        for x, y, rows in batches(
-            paths, targets, files.image_size, recipe.augmentation, recipe.batch_size, generator
+        place = ranks()
+        for x, y, rows in training_batches(
+            paths,
+            targets,
+            files.image_size,
+            recipe.augmentation,
+            recipe.batch_size,
+            generator,
+            share=None if place.size == 1 else (place.rank, place.size),
         ):
             yield x.to(device, non_blocking=True), y.to(device), positions[rows].to(device)
 
     return TrainingImages(
         torch.from_numpy(files.indices), files.image_size, len(keep), epoch, recipe.batch_size
-    )
-
-
-def _file_shares(
-    paths: list[str],
-    targets: np.ndarray,
-    size: int,
-    augmentation: str,
-    batch_size: int,
-    generator: torch.Generator,
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """image_files.training_batches' epoch under data parallelism: the same draws from the
-    generator (the augmentation seed, the DataLoader's base seed, then its RandomSampler's
-    permutation), so the same global batches and per-image augmentations, but this rank's
-    workers decode only its share of each batch."""
-    from torch.utils.data import DataLoader
-
-    from robustsweep.data.image_files import ImageFiles, loader_workers, train_transform
-
-    place = ranks()
-    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-    torch.empty((), dtype=torch.int64).random_(generator=generator)  # DataLoader's base seed
-    order = torch.randperm(len(paths), generator=generator).tolist()
-    starts = range(0, len(order), batch_size)
-    shares = [
-        order[s : s + batch_size] for s in starts if len(order[s : s + batch_size]) >= place.size
-    ]
-    files = ImageFiles(paths, targets, train_transform(size, augmentation), seed)
-    workers = loader_workers()
-    yield from DataLoader(
-        files,
-        batch_sampler=[batch[share(len(batch), place)] for batch in shares],
-        num_workers=workers,
-        persistent_workers=False,
-        pin_memory=torch.cuda.is_available(),
-        prefetch_factor=4 if workers else None,
     )
 
 
@@ -233,6 +203,15 @@ RANK_STRIDE = 1 << 20
 
 def epoch_generator(seed: int, epoch: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+
+
+def rank_seeds(seed: int, epoch: int, rank: int) -> tuple[int, int]:
+    """(seed of torch's global generator, seed of the defence's own generator) of a
+    data-parallel rank: the first is the one-process seed plus rank x RANK_STRIDE (rank 0's
+    is the one-process seed, shared with the epoch generator as in one process), the second
+    half a stride above it, so no rank's own draws repeat another rank's global ones."""
+    own = seed * 1_000_003 + epoch + rank * RANK_STRIDE
+    return own, own + RANK_STRIDE // 2
 
 
 def load_failure(error: Exception) -> str:
@@ -320,7 +299,6 @@ def train_stage(
         settings.draw,
     )
     if compute.processes > 1:
-        check_batch(settings.recipe.batch_size, compute.processes)
         configure_threads(compute.threads)
         launch((*arguments, clean_copy), compute.processes, compute.device, compute.threads)
         return
@@ -416,7 +394,13 @@ def train_run(
         class_ids,
         trainer.saved_tensors(),
         outputs=list(outputs) if outputs else None,
-        facts={"image_size": data.image_size, "dataset_sha256": recorded_digest(dataset)},
+        # the process count is placement, not a tracked setting (README "Environment"), but
+        # on the CPU it sets BatchNorm's statistics batch: the weights say what made them
+        facts={
+            "image_size": data.image_size,
+            "dataset_sha256": recorded_digest(dataset),
+            "data_parallel": place.size,
+        },
     )
     with atomic_path(log_out) as tmp:
         pd.DataFrame(log).to_csv(tmp, index=False)
@@ -436,12 +420,9 @@ def _train_epoch(
     # it per epoch keeps a resumed run identical to an uninterrupted one. The defence's own
     # draws under data parallelism come from a generator of each rank, so that the shared
     # one draws each global batch's order and augmentation alike on every rank.
-    torch.manual_seed(seed * 1_000_003 + epoch + place.rank * RANK_STRIDE)
-    draws = (
-        generator
-        if place.size == 1
-        else epoch_generator(seed, epoch + (place.rank + 1) * RANK_STRIDE)
-    )
+    global_seed, own_seed = rank_seeds(seed, epoch, place.rank)
+    torch.manual_seed(global_seed)
+    draws = generator if place.size == 1 else torch.Generator().manual_seed(own_seed)
     inner = unwrapped(model)
     device = next(inner.parameters()).device
     started = time.perf_counter()
@@ -456,6 +437,7 @@ def _train_epoch(
         x = images.float().div_(255.0)
         if x.is_cuda:  # gathered batches come out NCHW-contiguous; the model is channels-last
             x = x.contiguous(memory_format=torch.channels_last)
+        broadcast_buffers(inner)  # attacks on `inner` see rank 0's, as DDP's forward would
         with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
             loss, logits, *scored_against = trainer.loss(model, x, y, batch, draws)
         y = scored_against[0] if scored_against else y
@@ -490,4 +472,5 @@ def _train_epoch(
         "accuracy": correct.item() / max(int(scored.item()), 1),
         "lr": optimizer.param_groups[0]["lr"],
         "seconds": time.perf_counter() - started,
+        "data_parallel": place.size,  # the processes that trained this epoch
     }

@@ -37,6 +37,9 @@ class DefenceMethod(Method):
     # names of the model's outputs when they are not the run's classes (a binary detector's
     # ("real", "adversarial")); None: one output per class
     output_names: ClassVar[tuple[str, ...] | None] = None
+    # trains under data parallelism (tests/test_data_parallel.py checks it against the
+    # one-process reference); the config refuses data_parallel > 1 for the others
+    data_parallel: ClassVar[bool] = False
 
     def stores_needed(self) -> tuple[str, ...]:
         """Attack names whose train-split store this defence reads (drives rule inputs)."""

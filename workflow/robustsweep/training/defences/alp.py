@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 @DEFENCES.register("alp")
 class AdversarialLogitPairing(PGDBudget):
+    data_parallel = True  # verified: tests/test_data_parallel.py
+
     ce_weight: float = number(
         0.5, exclusive_minimum=0, doc="weight of each cross-entropy (0.5: paper; 1: xu2024's code)"
     )

@@ -9,6 +9,10 @@ The official code (csdongxian/AWP, utils_awp.py) finds v by one SGD ascent step 
 copy of the model; after the per-layer renormalisation that step's learning rate cancels, so
 v is the normalised gradient itself, taken here on the proxy copy (whose BatchNorm statistics
 are thrown away) without its optimiser. The perturbation starts after `warmup` epochs.
+Under data parallelism the proxy copies the module inside DDP, and each rank's gradient of
+its share's loss is combined into the global batch's (data_parallel.global_mean_gradients),
+so every rank perturbs the weights alike, by the one-process direction (BatchNorm's
+statistics aside: the proxy normalises each share with its own on the CPU).
 
 Defaults are the paper's per base (the official code, which xu2024's copy in MTandHJ/rcm
 keeps): AT gamma 0.01, no warm-up; TRADES gamma 0.005, 10 warm-up epochs, beta 6; PGD-10 at
@@ -37,6 +41,8 @@ EPS = 1e-20  # the official code's guard against a zero gradient
 
 @DEFENCES.register("awp")
 class AdversarialWeightPerturbation(PGDBudget):
+    data_parallel = True  # verified: tests/test_data_parallel.py
+
     base: str = choice("at", list(BASE_DEFAULTS), doc="the adversarial training it perturbs")
     gamma: float | None = number(
         None,
@@ -73,15 +79,21 @@ def perturbed_weights(model: nn.Module) -> list[tuple[str, torch.nn.Parameter]]:
     return [(name, p) for name, p in model.named_parameters() if p.dim() > 1 and "weight" in name]
 
 
-def weight_perturbation(model: nn.Module, proxy: nn.Module, objective) -> dict[str, torch.Tensor]:
+def weight_perturbation(
+    model: nn.Module, proxy: nn.Module, objective, count: int
+) -> dict[str, torch.Tensor]:
     """v_l = g_l ||w_l|| / ||g_l|| for each perturbed weight, g the gradient of
-    `objective(proxy)` with the proxy holding the model's weights, in train mode."""
+    `objective(proxy)` (a mean over `count` images) with the proxy holding the model's
+    weights, in train mode; under data parallelism g is the global batch's."""
     import torch
+
+    from robustsweep.training.data_parallel import global_mean_gradients
 
     proxy.load_state_dict(model.state_dict())
     proxy.train()
     named = perturbed_weights(proxy)
     grads = torch.autograd.grad(objective(proxy), [p for _, p in named])
+    grads = global_mean_gradients(list(grads), count)
     weights = dict(perturbed_weights(model))
     return {
         name: grad * (weights[name].detach().norm() / (grad.norm() + EPS))
@@ -106,7 +118,11 @@ class AwpTrainer(DefenceTrainer):
         self.pending: dict | None = None  # the perturbation to take back after the step
 
     def prepare(self, model: nn.Module) -> None:
-        self.proxy = copy.deepcopy(model)
+        from robustsweep.training.data_parallel import ranks
+
+        # under data parallelism, copied on the first step from the module inside DDP
+        # (SyncBatchNorm layers on GPUs, so the proxy normalises with the global batch too)
+        self.proxy = copy.deepcopy(model) if ranks().size == 1 else None
 
     def start_epoch(self, epoch: int) -> None:
         self.active = epoch >= self.method.warmup and self.method.gamma > 0
@@ -129,14 +145,20 @@ class AwpTrainer(DefenceTrainer):
         positions: torch.Tensor,
         generator: torch.Generator,
     ):
+        from robustsweep.training.data_parallel import unwrapped
+
         adversarial = self.attack(model, images, targets)
         if self.active:
+            inner = unwrapped(model)  # DDP's state-dict keys and parameter names have "module."
             if self.proxy is None or next(self.proxy.parameters()).device != images.device:
-                self.proxy = copy.deepcopy(model)
+                self.proxy = copy.deepcopy(inner)
             self.pending = weight_perturbation(
-                model, self.proxy, lambda net: self.objective(net, images, adversarial, targets)[0]
+                inner,
+                self.proxy,
+                lambda net: self.objective(net, images, adversarial, targets)[0],
+                len(images),
             )
-            add_to_weights(model, self.pending, self.method.gamma)
+            add_to_weights(inner, self.pending, self.method.gamma)
         return self.objective(model, images, adversarial, targets)
 
     def after_step(self, model: nn.Module) -> None:

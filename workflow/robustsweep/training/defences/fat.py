@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 @DEFENCES.register("fat")
 class FriendlyAdversarialTraining(DefenceMethod):
+    data_parallel = True  # verified: tests/test_data_parallel.py
+
     eps: float = eps_parameter(0.031)
     alpha: float = alpha_parameter(0.007)
     steps: int = integer(10, minimum=1, doc="most PGD steps K")
@@ -109,9 +111,13 @@ class FatTrainer(DefenceTrainer):
     ):
         from torch.nn.functional import cross_entropy
 
+        from robustsweep.training.data_parallel import unwrapped
+
         m = self.method
+        # not through DDP: the early stop makes the ranks' numbers of forward passes differ,
+        # and each of DDP's is a collective (they would deadlock)
         adversarial = early_stopped_pgd(
-            model, images, targets, m.eps, m.alpha, m.steps, self.tau, m.omega
+            unwrapped(model), images, targets, m.eps, m.alpha, m.steps, self.tau, m.omega
         )
         logits = model(adversarial)
         return cross_entropy(logits, targets), logits

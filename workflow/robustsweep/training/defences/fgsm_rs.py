@@ -16,6 +16,8 @@ from robustsweep.training.defences.online_attack import (
 
 @DEFENCES.register("fgsm_rs")
 class FastAdversarialTraining(DefenceMethod):
+    data_parallel = True  # verified: tests/test_data_parallel.py
+
     eps: float = eps_parameter()
     alpha: float | None = alpha_parameter(None)
 

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 @DEFENCES.register("mart")
 class Mart(PGDBudget):
+    data_parallel = True  # verified: tests/test_data_parallel.py
+
     beta: float = number(6.0, minimum=0, doc="weight of the misclassification-aware KL term")
 
     def build(self, context) -> MartTrainer:

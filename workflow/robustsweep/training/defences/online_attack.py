@@ -3,7 +3,9 @@
 The torchattacks attack is built on the first batch (the trainer is built before the model
 reaches it) and reused. torchattacks puts the model in eval mode while it attacks and restores
 training mode afterwards, so BatchNorm statistics only see the batches trained on. Random
-starts draw from torch's global generator, which training reseeds every epoch.
+starts draw from torch's global generator, which training reseeds every epoch. Under data
+parallelism the attack runs on the module inside DDP (data_parallel.unwrapped), each rank on
+its share, so no collective sits inside an attack.
 """
 
 from __future__ import annotations
@@ -60,6 +62,9 @@ class OnlineAttack:
         self._model = None
 
     def __call__(self, model: nn.Module, images: torch.Tensor, targets: torch.Tensor):
+        from robustsweep.training.data_parallel import unwrapped
+
+        model = unwrapped(model)  # not through DDP: its forward passes are collectives
         if self._model is not model:
             self._attack, self._model = self._make(model), model
         return self._attack(images, targets).detach()

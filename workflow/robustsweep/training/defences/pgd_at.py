@@ -12,5 +12,7 @@ from robustsweep.training.defences.online_attack import (
 
 @DEFENCES.register("pgd_at")
 class PGDAdversarialTraining(PGDBudget):
+    data_parallel = True  # verified: tests/test_data_parallel.py
+
     def build(self, context) -> AdversarialCrossEntropy:
         return AdversarialCrossEntropy(pgd_attack(self.eps, self.alpha, self.steps))

@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 @DEFENCES.register("sign_init_mix")
 class SignInitMix(DefenceMethod):
+    data_parallel = True  # verified: tests/test_data_parallel.py
+
     eps: float = eps_parameter()
     alpha: float | None = alpha_parameter(None)
     steps: int = integer(1, minimum=1, doc="signed-gradient steps from the sign-processed start")
@@ -88,7 +90,11 @@ class SignInitMixTrainer(DefenceTrainer):
     ):
         import torch
 
-        adversarial = sign_init_attack(model, images, targets, self.eps, self.alpha, self.steps)
+        from robustsweep.training.data_parallel import unwrapped
+
+        adversarial = sign_init_attack(
+            unwrapped(model), images, targets, self.eps, self.alpha, self.steps
+        )
         n = len(images)
         if self.mix == 0:  # mixing off: plain training on the sign-init examples (ablation)
             lam = torch.ones(n, device=images.device)

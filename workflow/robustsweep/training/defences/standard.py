@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 
 @DEFENCES.register("standard")
 class Standard(DefenceMethod):
+    data_parallel = True  # verified: tests/test_data_parallel.py
+
     def build(self, context) -> StandardTrainer:
         return StandardTrainer()
 

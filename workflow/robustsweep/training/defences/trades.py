@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 @DEFENCES.register("trades")
 class Trades(PGDBudget):
+    data_parallel = True  # verified: tests/test_data_parallel.py
+
     beta: float = number(6.0, minimum=0, doc="weight of the robustness (KL) term")
 
     def build(self, context) -> TradesTrainer:
