@@ -4,6 +4,7 @@ from scipy.special import softmax
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from robustsweep.evaluation.classification_metrics import (
+    average_ranks,
     macro_one_vs_rest,
     restrict_to_classes,
     restricted_metrics,
@@ -152,3 +153,14 @@ def test_saturated_softmax_does_not_tie_confident_images():
     assert probs.dtype == np.float32 and (probs[margins >= 18, 0] == 1.0).all()
     tied_ap = np.mean([average_precision_score(targets == c, probs[:, c]) for c in (0, 1)])
     assert abs(tied_ap - exact_ap) > 1e-3
+
+
+@pytest.mark.parametrize("decimals", [0, 1, 6])
+def test_average_ranks_equal_scipy_rankdata_with_ties(decimals):
+    from scipy.stats import rankdata
+
+    rng = np.random.default_rng(decimals)
+    scores = rng.normal(size=(257, 7)).round(decimals)  # decimals 0: many ties per column
+    scores[:, 0] = 1.5  # one column all tied
+    np.testing.assert_array_equal(average_ranks(scores), rankdata(scores, axis=0))
+    np.testing.assert_array_equal(average_ranks(scores[:1]), [[1.0] * 7])

@@ -115,6 +115,20 @@ def test_white_box_set_reports_its_success_against_the_run(logits, digits_h5, tr
     assert report["linf_max"] == pytest.approx(delta.max() / 255) and delta.max() == 25
 
 
+def test_white_box_logits_from_the_success_report_equal_a_fresh_forward_pass(logits, trained_model):
+    # the white-box file keeps the success report's logits on the stored images (repaired
+    # rows included) instead of running the model over them again
+    from robustsweep.models.inference import forward
+
+    with h5py.File(logits[1]["pgd"]) as h5:
+        images, stored = h5["whitebox-pgd/images"][()], h5["whitebox-pgd/logits"][()]
+    model, _ = load_model(trained_model)
+    fresh = forward(model, images, CPU)
+    assert stored.dtype == np.float32 and stored.shape == fresh.shape
+    np.testing.assert_allclose(stored, fresh, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(stored.argmax(1), fresh.argmax(1))
+
+
 def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
     out = tmp_path / "metrics.csv"
     run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -200,3 +201,25 @@ def test_noise_is_rounded_but_never_repaired(attack_batch, monkeypatch):
     clean, moved = image(100, 100), image(100.45, 100.2)
     batch = quantise_attack(PixelDifference(), gn, clean, moved, torch.tensor([0]))
     assert batch.repaired.tolist() == [True] and batch.images.flatten().tolist() == [100, 100]
+
+
+def test_unbounded_rounding_is_the_nearest_level_and_norms_match_float64():
+    # no budget: every pixel at its nearest grey level (ties to even), whatever the clean one
+    from robustsweep.attacks.success_report import perturbation_norms
+
+    generator = torch.Generator().manual_seed(0)
+    clean = torch.rand(4, 3, 5, 5, generator=generator)
+    adversarial = (clean + 0.05 * torch.randn(4, 3, 5, 5, generator=generator)).clamp(0, 1)
+    adversarial[0, 0, 0, :2] = torch.tensor([2.0, -1.0])  # clipped to the range
+    levels = round_within_budget(clean, adversarial, None)
+    grey = adversarial.clamp(0, 1) * 255
+    assert torch.equal(levels, grey.round()) and (levels - grey).abs().max() <= 0.5
+    assert levels[0, 0, 0, :2].tolist() == [255.0, 0.0]
+    assert torch.equal(round_within_budget(1 - clean, adversarial, None), levels)
+    # the norms, from integer differences, against the plain float64 arithmetic
+    before = (clean * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    after = levels.to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    delta = (after.astype(np.float64) - before.astype(np.float64)).reshape(4, -1) / 255
+    linf, l2 = perturbation_norms(before, after)
+    np.testing.assert_array_equal(linf, np.abs(delta).max(1))
+    np.testing.assert_allclose(l2, np.sqrt((delta**2).sum(1)), rtol=1e-15)

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from robustsweep.deferred_imports import DEFERRED, defer
 from robustsweep.disk_space import disk_full_message, is_disk_full
 from robustsweep.file_identity import plan_outputs, verify_inputs
 from robustsweep.input_errors import InputError
@@ -71,6 +72,7 @@ def as_paths(value):
 def run_stage(stage: str, settings_json: str, job_json: str) -> None:
     from robustsweep.stage_settings import Compute, from_mapping
 
+    defer(*DEFERRED)  # loaded on first use: a job pays only for what its stage runs
     job = json.loads(job_json)
     verify_inputs(job.get("paths", {}), job.get("expect", {}))
     plan_outputs(job.get("identity", {}))

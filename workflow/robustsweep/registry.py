@@ -33,7 +33,6 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from robustsweep.config_schema import validate
 from robustsweep.input_errors import ConfigError
 
 REQUIRED: Any = MISSING  # a parameter without a default: the config must give it
@@ -304,7 +303,11 @@ class Registry:
 
     def spec(self, mapping: dict, key: str, study: StudyFacts | None = None) -> Method:
         """Validate a config spec (filling the method's defaults into `mapping`) and build the
-        method's parameter object; `key` is the spec's place in the config, for errors."""
+        method's parameter object; `key` is the spec's place in the config, for errors.
+        (Planning only: jobs `build` validated specs, without the schema machinery's yaml
+        and jsonschema imports.)"""
+        from robustsweep.config_schema import validate
+
         name = mapping.get(self.key)
         if name not in self:
             raise self.unknown(f"{key}.{self.key}", name)

@@ -22,8 +22,6 @@ import typing
 from dataclasses import dataclass, fields
 from typing import Any, TypeVar
 
-from robustsweep.config_schema import section_defaults
-
 T = TypeVar("T")
 
 
@@ -56,7 +54,11 @@ class Section:
 
     @classmethod
     def from_section(cls, values: dict | None = None):
-        """The section as a study that gives only `values` of it would have it."""
+        """The section as a study that gives only `values` of it would have it (planning and
+        tests only: jobs get their settings whole, so they skip the schema's yaml and
+        jsonschema imports)."""
+        from robustsweep.config_schema import section_defaults
+
         return from_mapping(cls, {**section_defaults(cls.SECTION), **(values or {})})
 
 
@@ -105,6 +107,8 @@ class MaskingChecks(Section):
 
     @classmethod
     def from_section(cls, values: dict | None = None):
+        from robustsweep.config_schema import section_defaults
+
         defaults = section_defaults("evaluation")["masking_checks"]
         return from_mapping(cls, {**defaults, **(values or {})})
 

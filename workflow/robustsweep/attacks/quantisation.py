@@ -63,6 +63,7 @@ class QuantisedBatch:
     float_pred: torch.Tensor  # on the attack's float output
     final_pred: torch.Tensor  # on the stored images
     repaired: torch.Tensor  # bool: fooled in float, not after rounding within the budget
+    final_logits: torch.Tensor  # the model's logits on the stored images (final_pred's)
 
 
 def quantise_attack(
@@ -77,27 +78,35 @@ def quantise_attack(
     budget = method.budget()
     clean_pred, float_pred = predict(model, clean), predict(model, adversarial)
     levels = round_within_budget(clean, adversarial, budget)
-    final_pred = predict(model, levels / LEVELS)
+    final_logits = logits_of(model, levels / LEVELS)
+    final_pred = final_logits.argmax(1)
     needs = (float_pred != targets) & (final_pred == targets)
     if needs.any() and not method.baseline:
         rows = needs.nonzero().squeeze(1)
         fixed = repair(model, method, clean[rows], adversarial[rows], levels[rows], targets[rows])
-        fixed_pred = predict(model, fixed / LEVELS)
+        fixed_logits = logits_of(model, fixed / LEVELS)
+        fixed_pred = fixed_logits.argmax(1)
         worked = fixed_pred != targets[rows]
         levels[rows[worked]] = fixed[worked]
         final_pred[rows[worked]] = fixed_pred[worked]
+        final_logits[rows[worked]] = fixed_logits[worked]
     images = levels.to(torch.uint8).permute(0, 2, 3, 1)
-    return QuantisedBatch(images, clean_pred, float_pred, final_pred, needs)
+    return QuantisedBatch(images, clean_pred, float_pred, final_pred, needs, final_logits)
+
+
+def logits_of(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """float32 logits (the white-box file keeps those of the stored images: no second pass)."""
+    with torch.no_grad():
+        return model(images).float()
 
 
 def predict(model: torch.nn.Module, images: torch.Tensor) -> torch.Tensor:
-    with torch.no_grad():
-        return model(images).argmax(1)
+    return logits_of(model, images).argmax(1)
 
 
 def grey_levels(images: torch.Tensor) -> torch.Tensor:
-    """[0, 1] floats to grey levels in [0, 255] (not rounded)."""
-    return images.clamp(0, 1) * LEVELS
+    """[0, 1] floats to grey levels in [0, 255] (not rounded), as a new tensor."""
+    return images.clamp(0, 1).mul_(LEVELS)
 
 
 def round_within_budget(
@@ -107,7 +116,12 @@ def round_within_budget(
     outward: bool = False,
 ) -> torch.Tensor:
     """Integer grey levels (float tensor, (N, C, H, W)) of `adversarial` rounded to the nearest
-    level (`outward`: away from the clean pixel) but never past the budget (norm, eps)."""
+    level (`outward`: away from the clean pixel) but never past the budget (norm, eps).
+
+    Without a budget, nearest rounding needs no clean pixel: the adversarial pixel's levels
+    are rounded directly (ties to the even level), in one pass over the batch."""
+    if budget is None and not outward:
+        return grey_levels(adversarial).round_()
     base = grey_levels(clean).round()
     delta = grey_levels(adversarial) - base
     if budget is None:

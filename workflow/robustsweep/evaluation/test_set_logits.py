@@ -44,13 +44,18 @@ def write_test_set(
     index: np.ndarray | None = None,
     patterns: np.ndarray | None = None,
     severity: np.ndarray | None = None,
+    logits: np.ndarray | None = None,
 ) -> h5py.Group:
     """One test set's group: the model's logits, labels, rows, patterns, severities, detector
-    scores. `images` may be an h5py dataset: it is read in batches."""
-    from robustsweep.models.inference import forward
+    scores. `images` may be an h5py dataset: it is read in batches. `logits`: the model's
+    logits on `images` where the caller has them already (a white-box set's, from its success
+    report), instead of another forward pass."""
+    if logits is None:
+        from robustsweep.models.inference import forward
 
+        logits = forward(model, images, device)
     group = h5.create_group(name)
-    group.create_dataset("logits", data=forward(model, images, device))
+    group.create_dataset("logits", data=logits)
     group.create_dataset("label", data=labels)
     if index is not None:
         group.create_dataset("index", data=index)

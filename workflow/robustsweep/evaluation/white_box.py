@@ -76,15 +76,16 @@ def white_box_images(
     batch_size: int,
     seed: int,
     device: torch.device,
-) -> tuple[np.ndarray, dict]:
-    """Attack `model` itself on images of its classes; uint8 results like the store's, and
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Attack `model` itself on images of its classes; uint8 results like the store's, the
+    model's logits on them (from the success report's pass over the stored images) and
     their success report against `model`."""
     position = {c: i for i, c in enumerate(class_ids)}
     method = ATTACK_METHODS.build(spec)
     attack = method.build(model, len(class_ids))
     targets = np.asarray([position[int(c)] for c in labels], dtype=np.int64)
     torch.manual_seed(seed)
-    fields = ("images", "clean_pred", "float_pred", "final_pred", "repaired")
+    fields = ("images", "clean_pred", "float_pred", "final_pred", "repaired", "final_logits")
     parts: dict[str, list[np.ndarray]] = {name: [] for name in (*fields, "linf", "l2")}
     for start in range(0, len(images), batch_size):
         rows = slice(start, start + batch_size)
@@ -101,7 +102,8 @@ def white_box_images(
         parts = {"images": [images[:0]]} | {
             name: [targets[:0]] for name in parts if name != "images"
         }
-    adversarial, clean_pred, float_pred, final_pred, repaired, linf, l2 = (
+        parts["final_logits"] = [np.zeros((0, len(class_ids)), np.float32)]
+    adversarial, clean_pred, float_pred, final_pred, repaired, logits, linf, l2 = (
         np.concatenate(column) for column in parts.values()
     )
     report = success_report(
@@ -115,7 +117,7 @@ def white_box_images(
         method.budget(),
         method.baseline,
     )
-    return adversarial, report
+    return adversarial, logits, report
 
 
 def attack_own_model(
@@ -142,7 +144,7 @@ def attack_own_model(
             "'dataset.splits.test' a larger share"
         )
     images, labels = clean.images[own], clean.labels[own]
-    adversarial, report = white_box_images(
+    adversarial, logits, report = white_box_images(
         model, card.class_ids, images, labels, spec, batch_size, seed, device
     )
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
@@ -155,6 +157,7 @@ def attack_own_model(
             labels,
             device,
             clean.indices[own],
+            logits=logits,
         )
         group.create_dataset("images", data=adversarial)
         group.attrs["spec"] = json.dumps(spec, sort_keys=True)
