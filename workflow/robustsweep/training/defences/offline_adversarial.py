@@ -105,6 +105,8 @@ class StoreSampling(DefenceMethod):
 
 @DEFENCES.register("offline_adversarial")
 class OfflineAdversarial(StoreSampling):
+    data_parallel = True  # verified: tests/test_data_parallel.py
+
     def build(self, context) -> OfflineAdversarialTrainer:
         return OfflineAdversarialTrainer(self.sampler(context))
 
