@@ -14,6 +14,7 @@ import copy
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,6 +31,7 @@ from robustsweep.models.networks import build_model
 from robustsweep.stage_settings import Compute, TrainSettings
 from robustsweep.study_config import validate_config
 from robustsweep.study_plan import Run, train_settings, training_gpus, training_processes
+from robustsweep.training.batch_augmentation import BatchAugmentation
 from robustsweep.training.data_parallel import KILL_WORKER
 from robustsweep.training.defences import DEFENCES, TrainingContext
 from robustsweep.training.defences.awp import EPS as AWP_EPS
@@ -47,14 +49,29 @@ from robustsweep.training.training_loop import (
 MODEL = {"architecture": "small_cnn", "width": 4}  # the tiny study's model
 RECIPE = recipe(epochs=2, lr=3e-3, restart_epochs=2)  # the tiny study's recipe, batch 100
 SEED = 0
+CPU = torch.device("cpu")
 
 
-def hand_data_parallel(
-    dataset, subset, processes: int, defence: dict | None = None, training=RECIPE
+def hand_data_parallel(*arguments, **options) -> dict[str, torch.Tensor]:
+    """`one_process_data_parallel` computed with one thread, as each worker computes (the
+    launcher gives each its share of the job's threads): a multi-threaded convolution sums in
+    another order, which Adam's first step turns into sign flips of near-zero gradients
+    (measured: a 2-thread reference of a crop_flip step 6e-3 off in a few weights)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return one_process_data_parallel(*arguments, **options)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def one_process_data_parallel(
+    dataset, subset, processes: int, defence: dict | None = None, training=RECIPE, stores=None
 ) -> dict[str, torch.Tensor]:
     """The weights K data-parallel processes with per-rank BatchNorm reach, in one process.
     With a `defence`, each share's loss is the defence's, drawing from that rank's own
-    generator and global random state (seeded as the training loop seeds them). AWP's weight
+    generator and global random state (seeded as the training loop seeds them), with the
+    train-split `stores` {attack: path} and the recipe's augmentation. AWP's weight
     perturbation is the one of the global batch's gradient, its proxy normalising each share
     with the share's BatchNorm statistics."""
     class_ids = json.loads(subset.read_text())["class_ids"]
@@ -64,7 +81,10 @@ def hand_data_parallel(
     data = images_on_device(dataset, class_ids, training, cpu)
     trainer = None
     if defence is not None:
-        context = TrainingContext(cpu, data.indices, {}, None, data.image_size, None)
+        augmentation = BatchAugmentation.of(training)
+        context = TrainingContext(
+            cpu, data.indices, stores or {}, None, data.image_size, augmentation
+        )
         trainer = DEFENCES.build(defence).build(context)
         trainer.prepare(model)
     optimizer = make_optimizer(list(model.parameters()), training)
@@ -148,7 +168,9 @@ def hand_awp_step(model, trainer, x, targets, processes, states, start) -> dict:
     return kept
 
 
-def train(folder, dataset, subset, processes: int, defence=None, training=RECIPE) -> None:
+def train(
+    folder, dataset, subset, processes: int, defence=None, training=RECIPE, stores=None
+) -> None:
     torch.set_num_threads(1)
     train_stage(
         settings=TrainSettings(
@@ -159,6 +181,7 @@ def train(folder, dataset, subset, processes: int, defence=None, training=RECIPE
         subset=subset,
         weights=folder / "weights.safetensors",
         epoch_log=folder / "epochs.csv",
+        stores=stores,
     )
 
 
@@ -244,10 +267,13 @@ def test_an_attack_in_the_loss_runs_on_each_share_with_the_ranks_own_draws(
 ONE_STEP = recipe(epochs=1, batch_size=1200, lr=3e-3, restart_epochs=2)
 
 
-def one_step_like_the_hand_reference(folder, dataset, subset, defence) -> None:
-    train(folder, dataset, subset, 2, defence, ONE_STEP)
+def one_step_like_the_hand_reference(
+    folder, dataset, subset, defence, training=ONE_STEP, stores=None
+) -> dict[str, torch.Tensor]:
+    """Returns the 2-process run's weights (checked against the hand reference)."""
+    train(folder, dataset, subset, 2, defence, training, stores)
     weights = load_file(folder / "weights.safetensors")
-    expected = hand_data_parallel(dataset, subset, 2, defence, ONE_STEP)
+    expected = hand_data_parallel(dataset, subset, 2, defence, training, stores)
     torch.manual_seed(SEED)
     classes = len(json.loads(subset.read_text())["class_ids"])
     initial = build_model(architecture_of(MODEL), classes).state_dict()
@@ -257,6 +283,7 @@ def one_step_like_the_hand_reference(folder, dataset, subset, defence) -> None:
             torch.testing.assert_close(weights[name], value, rtol=1e-5, atol=2e-6, msg=name)
             moved = max(moved, (value - initial[name]).abs().max().item())
     assert moved > 1e-3  # the step moved the weights far beyond the tolerance
+    return weights
 
 
 # Every online defence allowed under data parallelism, at small budgets (one step each, about
@@ -280,6 +307,49 @@ def test_an_online_defence_takes_the_global_batch_step_under_two_processes(
     kind, tmp_path, digits_h5, all_classes_subset
 ):
     one_step_like_the_hand_reference(tmp_path, digits_h5, all_classes_subset, ONLINE[kind])
+
+
+@pytest.fixture(scope="module")
+def train_fgsm_store(tmp_path_factory, digits_h5, trained_model) -> dict[str, Path]:
+    """A train-split FGSM store of the digits, written once: what offline_adversarial swaps
+    in (the stage gets it as `stores`, as the workflow passes the study's stores)."""
+    from robustsweep.attacks.adversarial_store import generate_store
+
+    store = tmp_path_factory.mktemp("stores") / "train-fgsm.h5"
+    fgsm = {"method": "fgsm", "eps": 0.1}
+    generate_store(store, digits_h5, "train", trained_model, "fgsm", fgsm, 512, 0, CPU)
+    return {"fgsm": store}
+
+
+def test_offline_adversarial_swaps_each_share_with_the_ranks_own_draws(
+    tmp_path, digits_h5, all_classes_subset, train_fgsm_store, monkeypatch
+):
+    """tan2022's sampler under 2 processes: each rank swaps samples of its share for their
+    stored versions (and augments them) with draws from its own generator; the hand reference
+    swaps each share in turn with the replayed per-rank generators. One step with crop_flip,
+    so the swapped images' augmentation is drawn there too. Had the ranks drawn alike (each
+    share swapped at the same offsets, as from one shared seed), the step would differ by
+    far more than the tolerance."""
+    defence = {"method": "offline_adversarial", "ratio": 0.5, "attacks": ["fgsm"]}
+    training = recipe(
+        epochs=1, batch_size=1200, lr=3e-3, restart_epochs=2, augmentation="crop_flip"
+    )
+    args = (digits_h5, all_classes_subset, defence, training, train_fgsm_store)
+    weights = one_step_like_the_hand_reference(tmp_path, *args)
+    # the reference with every rank seeded as rank 0: same-offset swaps in both shares
+    own = rank_seeds
+    monkeypatch.setattr(
+        sys.modules[__name__], "rank_seeds", lambda seed, epoch, rank: own(seed, epoch, 0)
+    )
+    alike = hand_data_parallel(
+        digits_h5, all_classes_subset, 2, defence, training, train_fgsm_store
+    )
+    apart = max(
+        (weights[name] - value).abs().max().item()
+        for name, value in alike.items()
+        if value.is_floating_point()
+    )
+    assert apart > 1e-4
 
 
 class Wrapper(torch.nn.Module):
@@ -319,7 +389,9 @@ def test_no_attack_runs_through_the_ddp_wrapper(kind, monkeypatch):
 
 def test_every_defence_allowed_under_data_parallelism_is_verified_here():
     allowed = {name for name in DEFENCES.names() if DEFENCES.get(name).target.data_parallel}
-    verified = {"standard", "pgd_at"} | {spec["method"] for spec in ONLINE.values()}
+    verified = {"standard", "pgd_at", "offline_adversarial"} | {
+        spec["method"] for spec in ONLINE.values()
+    }
     assert allowed == verified
 
 
@@ -387,15 +459,23 @@ def test_a_k_process_job_claims_k_devices(tmp_path):
 
 
 TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
-# the tiny study without its offline defence, which data parallelism refuses
-DEFENDED = {**TINY["experiments"]["defended"], "defences": ["standard"]}
-TINY_DP = {**TINY, "experiments": {**TINY["experiments"], "defended": DEFENDED}}
+# the tiny study with a detector head beside its defences: data parallelism refuses it
+DETECTOR = {"method": "detector_head", "ratio": 0.5, "attacks": ["fgsm"]}
+DETECTED = {
+    **TINY["experiments"]["defended"],
+    "defences": [*TINY["experiments"]["defended"]["defences"], "detector"],
+}
+WITH_DETECTOR = {
+    **TINY,
+    "defences": {**TINY["defences"], "detector": DETECTOR},
+    "experiments": {**TINY["experiments"], "defended": DETECTED},
+}
 
 
 def test_processes_and_gpus_come_from_the_study_or_the_model():
     config = validate_config(
         {
-            **TINY_DP,
+            **TINY,
             "data_parallel": 2,
             "models": {"cnn": {**TINY["models"]["cnn"], "data_parallel": 4}},
         }
@@ -404,7 +484,7 @@ def test_processes_and_gpus_come_from_the_study_or_the_model():
     assert training_processes(config, run) == 4 and training_gpus(config, run) == 4
     # the count is placement: the training job's tracked settings do not carry it
     assert "data_parallel" not in json.loads(train_settings(config, run))["model"]
-    plain = validate_config({**TINY_DP, "data_parallel": 2, "gpus_per_job": 0})
+    plain = validate_config({**TINY, "data_parallel": 2, "gpus_per_job": 0})
     assert training_processes(plain, run) == 2 and training_gpus(plain, run) == 0
 
 
@@ -432,8 +512,8 @@ def test_processes_and_gpus_come_from_the_study_or_the_model():
             "set 'models.cnn.training.batch_size' to a multiple of 2 or 'data_parallel'",
         ),
         (
-            {"data_parallel": 2, "experiments": TINY["experiments"]},
-            "defence 'offline' (offline_adversarial) is not verified under data parallelism, "
+            {"data_parallel": 2, **WITH_DETECTOR},
+            "defence 'detector' (detector_head) is not verified under data parallelism, "
             "but its runs of cnn train on 2 processes ('data_parallel'); set 'data_parallel' "
             "to 1",
         ),
@@ -441,7 +521,7 @@ def test_processes_and_gpus_come_from_the_study_or_the_model():
 )
 def test_a_bad_process_count_names_its_key(change, expected):
     with pytest.raises(ConfigError) as caught:
-        validate_config({**TINY_DP, **change})
+        validate_config({**TINY, **change})
     assert expected in str(caught.value)
 
 

@@ -114,7 +114,7 @@ def test_a_k_process_training_job_is_submitted_with_k_gpus_in_one_task():
     from robustsweep.study_plan import Run, training_gpus
 
     profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
-    # the tiny study's defended grid trains offline_adversarial, not verified under DDP
+    # the tiny study's sweep grid alone: its standard runs are what this test submits
     sweep = {"sweep": TINY["experiments"]["sweep"]}
     config = validate_config({**TINY, "data_parallel": 4, "experiments": sweep})
     gpus = training_gpus(config, Run("cnn", 10, 0, "standard"))

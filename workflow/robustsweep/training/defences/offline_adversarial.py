@@ -8,8 +8,9 @@ proportion to the weights, so the mix changes from batch to batch within the con
 range; without bounds every attack is equally likely (the authors' code: fixed equal weights).
 A swapped-in image gets the recipe's augmentation too (its own draw: the clean image's crop is
 discarded with it), as the authors' transform applies to whichever image a sample loads. All
-draws come from the epoch's seeded generator. The stores live on the training device as
-uint8, so mixing costs one gather.
+draws come from the epoch's seeded generator (under data parallelism, each process's own, for
+its share of the batch: same distribution, other draws). The stores live on the training
+device as uint8, so mixing costs one gather.
 """
 
 from __future__ import annotations
@@ -105,6 +106,8 @@ class StoreSampling(DefenceMethod):
 
 @DEFENCES.register("offline_adversarial")
 class OfflineAdversarial(StoreSampling):
+    data_parallel = True  # verified: tests/test_data_parallel.py
+
     def build(self, context) -> OfflineAdversarialTrainer:
         return OfflineAdversarialTrainer(self.sampler(context))
 
