@@ -47,9 +47,13 @@ def test_binary_metrics_are_the_papers_tp_fp_formulas_as_sklearn_computes_them()
     assert got["auc"] == pytest.approx(skm.roc_auc_score(truth, probability[:, 1]), abs=1e-12)
     ap = skm.average_precision_score(truth, probability[:, 1])
     assert got["ap"] == pytest.approx(ap, abs=1e-12)
-    # nothing called adversarial: precision 0 (zero_division=0), AUC undefined on one class
+    # no adversarial image, none called adversarial: precision and recall undefined (NaN, as
+    # scikit-learn's zero_division=np.nan gives), AUC undefined on one class
     silent = binary_metrics(-np.abs(logits), np.zeros(12, bool))
-    assert silent["precision"] == 0.0 and silent["accuracy"] == 1.0 and np.isnan(silent["auc"])
+    none = np.zeros(12, int)
+    assert np.isnan(skm.precision_score(none, none, zero_division=np.nan))
+    assert np.isnan(silent["precision"]) and np.isnan(silent["recall"])
+    assert silent["accuracy"] == 1.0 and np.isnan(silent["auc"])
 
 
 def test_detector_rows_score_a_mixture_whole_and_per_part():

@@ -159,7 +159,8 @@ def test_summary_counts_a_hand_set_run():
     # judged; M = 200 (exact, Table 1's Acc again) reproduces; its 3 means (n = 3 each) hold
     # the paper's value, but in intervals wider than their margins: inconclusive, not counted
     assert (
-        "**2 of 3 judged published numbers reproduce** (the paper's value inside our 95 % "
+        "**2 of 3 judged published numbers reproduce, 3 more inconclusive** (the paper's "
+        "value inside our 95 % "
         "t-interval"
     ) in text
     assert (

@@ -151,7 +151,9 @@ def consistency(attacked_logits: np.ndarray, clean_logits: np.ndarray) -> float:
 
 def binary_metrics(logits: np.ndarray, adversarial: np.ndarray) -> dict[str, float]:
     """A two-output detector's scores (output 1: adversarial) against the truth: accuracy,
-    precision and recall of the adversarial class (zero_division=0, as scikit-learn's), the
+    precision and recall of the adversarial class (NaN where undefined: nothing called
+    adversarial, or no adversarial image, as on the clean test set, where 0 would read as a
+    detector that fails; scikit-learn's zero_division=np.nan), the
     mean cross-entropy, and AUC/AP of the adversarial log-probability (NaN with one class
     only); NaN when there are no images."""
     if len(adversarial) == 0:
@@ -169,8 +171,8 @@ def binary_metrics(logits: np.ndarray, adversarial: np.ndarray) -> dict[str, flo
     return {
         "n_images": int(len(truth)),
         "accuracy": float(np.mean(predicted == truth)),
-        "precision": true_pos / int(predicted.sum()) if predicted.any() else 0.0,
-        "recall": true_pos / n_pos if n_pos else 0.0,
+        "precision": true_pos / int(predicted.sum()) if predicted.any() else float("nan"),
+        "recall": true_pos / n_pos if n_pos else float("nan"),
         "loss": float(-log_p[np.arange(len(truth)), truth.astype(np.int64)].mean()),
         "auc": auc,
         "ap": ap,

@@ -340,10 +340,6 @@ def train_run(
     method = DEFENCES.build(defence)
     outputs = method.output_names  # a binary detector's ("real", "adversarial"), else None
     model = build_model(architecture, len(outputs or class_ids))
-    if architecture.initial_weights:
-        from robustsweep.models.pretrained_weights import load_backbone
-
-        load_backbone(model, architecture)
     model = model.to(device)
     trainer = method.build(context)
     trainer.prepare(model)
@@ -373,6 +369,12 @@ def train_run(
         start, log = state["epoch"] + 1, state["log"]
         if place.writes:
             print(f"resuming from {checkpoint} after epoch {state['epoch']}")
+    elif architecture.initial_weights:
+        # fine-tuning's start; a resumed run has its weights from the checkpoint, so it needs
+        # no library file (an offline node can resume a run begun elsewhere)
+        from robustsweep.models.pretrained_weights import load_backbone
+
+        load_backbone(model, architecture)
     model, net = wrap(model, device)
     epochs = range(start, recipe.epochs)
     progress = tqdm(epochs, desc="training", unit="epoch", mininterval=5, disable=not place.writes)

@@ -50,8 +50,12 @@ def summary_line(comparison: pd.DataFrame, tolerance: float, relative_floor: flo
     not judged: ...': n counts reproduced and missed cells only."""
     counts = comparison.status.value_counts()
     judged = int(counts.get(REPRODUCED, 0) + counts.get(MISSED, 0))
+    # the inconclusive count stands in the bold headline too: with most cells inconclusive,
+    # "3 of 3 reproduce" alone would overstate what was shown
+    undecided = int(counts.get(INCONCLUSIVE, 0))
+    more = f", {undecided} more inconclusive" if undecided else ""
     line = (
-        f"**{counts.get(REPRODUCED, 0)} of {judged} judged published numbers reproduce** "
+        f"**{counts.get(REPRODUCED, 0)} of {judged} judged published numbers reproduce{more}** "
         f"({rule_words(tolerance, relative_floor)}); {counts.get(MISSED, 0)} miss"
     )
     if not judged:  # e.g. one draw per cell: nothing has an interval
