@@ -22,8 +22,10 @@ from typing import TYPE_CHECKING
 
 from robustsweep.registry import number
 from robustsweep.training.defences import DEFENCES
-from robustsweep.training.defences.interface import DefenceTrainer
-from robustsweep.training.defences.offline_adversarial import StoreSampler, StoreSampling
+from robustsweep.training.defences.offline_adversarial import (
+    OfflineAdversarialTrainer,
+    StoreSampling,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -47,11 +49,8 @@ class Detector(StoreSampling):
         return DetectorTrainer(self.sampler(context))
 
 
-class DetectorTrainer(DefenceTrainer):
-    autocast_safe = True  # no attack inside the loss
-
-    def __init__(self, sampler: StoreSampler):
-        self.sampler = sampler
+class DetectorTrainer(OfflineAdversarialTrainer):
+    """The offline sampler's batches (same store draws), scored as real vs adversarial."""
 
     def loss(
         self,
