@@ -210,3 +210,9 @@ def attack_batch(digits_h5, trained_model):
         p.requires_grad_(False)
     split = load_split(digits_h5, "test")
     return model, to_float(split.images[:96], "cpu"), torch.as_tensor(split.labels[:96])
+
+
+def pytest_report_header() -> str:
+    """Which SIMD kernel family torch uses here: float32 results differ in the last bits
+    between them (tests/test_cpu_kernels.py reruns the parity tests under another one)."""
+    return f"torch CPU capability: {torch.backends.cpu.get_cpu_capability()}"

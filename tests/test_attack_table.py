@@ -48,6 +48,7 @@ def test_the_table_holds_each_sets_report(tmp_path, attacked):
     assert list(read.method) == ["fgsm", "gn", "fgsm"]
     for row, path in zip(read.itertuples(), files, strict=True):
         report = read_report(path)
+        # the table writes these float64 shares and medians to CSV with 6+ significant digits
         assert row.success_rounded == pytest.approx(report["success_rounded"], abs=1e-6)
         assert row.l2_median == pytest.approx(report["l2_median"], abs=1e-6)
     fgsm = read.iloc[0]
@@ -137,4 +138,5 @@ def test_the_figure_plots_float_and_rounded_success(tmp_path, attacked):
     table = read_attack_table(tmp_path / "attacks.csv")
     stores = table[table.kind == "store"]
     expected = sorted(round(v * 100, 3) for v in [*stores.success_float, *stores.success_rounded])
+    # expected is rounded to 3 decimals above (percent)
     assert heights == pytest.approx(expected, abs=1e-3)

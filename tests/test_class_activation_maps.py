@@ -41,6 +41,8 @@ def test_guided_backward_is_the_guided_rule(function):
     probe = x.detach().requires_grad_(True)
     (derivative,) = torch.autograd.grad(function(probe).sum(), probe)
     expected = upstream * derivative * (x.detach() > 0) * (upstream > 0)
+    # float32, the same operations regrouped: assert_close's float32 default (rtol 1.3e-6, atol
+    # 1e-5) is a few ulps of these O(1) values
     torch.testing.assert_close(x.grad, expected)
     assert (x.grad >= 0).all() and (x.grad > 0).any()
 
@@ -52,6 +54,8 @@ def test_forward_is_unchanged_and_the_same_modules_come_back():
     with guided_activations(model) as count:
         assert count == 2
         assert not any(isinstance(m, nn.GELU) and m in originals for m in model[1:4])
+        # float32, the same operations regrouped: assert_close's float32 default (rtol 1.3e-6, atol
+        # 1e-5) is a few ulps of these O(1) values
         torch.testing.assert_close(model(image()[None]), before)
     assert [m for m in model.modules() if isinstance(m, nn.GELU)] == originals
 
@@ -65,6 +69,7 @@ def test_smooth_activation_network_gets_guided_not_plain_gradients(activation):
     model(plain_input)[0, 2].backward()
     plain = plain_input.grad[0].permute(1, 2, 0).numpy()
     assert guided.shape == (12, 12, 3)
+    # float32 gradients: differences above a few ulps (1e-6) are real
     assert not np.allclose(guided, plain, atol=1e-6)  # the library alone would return `plain`
 
 
@@ -78,6 +83,7 @@ def test_relu_network_matches_the_library():
     theirs = GuidedBackpropReLUModel(model=model, device=torch.device("cpu"))(
         image()[None], target_category=1
     )
+    # float32, the same backward pass through the same layers: rtol 1e-6 is ~8 ulps
     np.testing.assert_allclose(ours, theirs, rtol=1e-6)
 
 
@@ -125,6 +131,7 @@ def test_confident_mistakes_are_the_surest_wrong_answers_in_order():
     mistakes = confident_mistakes(logits, labels, [10, 20, 30], k=2)
     assert [(m.row, m.label, m.predicted) for m in mistakes] == [(4, 10, 20), (1, 10, 20)]
     sure = [np.exp(5) / (np.exp(5) + 2), np.exp(3) / (np.exp(3) + 2)]
+    # float64 on both sides (numpy): the default rtol 1e-7 is far above float64 rounding
     np.testing.assert_allclose([m.confidence for m in mistakes], sure)
     assert len(confident_mistakes(logits, labels, [10, 20, 30], k=9)) == 3
 
@@ -153,6 +160,8 @@ def test_grad_cam_of_the_softmax_probability_is_zhu2025_eq_1():
     softmax = grad_cam(model, layer, x, target, score="softmax")
     logit = grad_cam(model, layer, x, target)
     expected = hand_grad_cam(model, layer, x, lambda out: out.softmax(1)[:, target])
+    # float32 maps normalised to [0, 1]: atol 1e-5 is ~100 ulps of 1 for the regrouped sums of the
+    # library vs our hand code
     np.testing.assert_allclose(softmax, expected, atol=1e-5)
     by_logit = hand_grad_cam(model, layer, x, lambda out: out[:, target])
     np.testing.assert_allclose(logit, by_logit, atol=1e-5)

@@ -10,6 +10,8 @@ from robustsweep.evaluation.classification_metrics import (
     restricted_metrics,
 )
 
+pytestmark = pytest.mark.parity  # rerun under another kernel family: test_cpu_kernels.py
+
 
 def test_restriction_predicts_over_the_chosen_logits_only():
     # Output classes 0..3. Image 0 (class 1): global argmax is class 3, but among {1, 2}

@@ -26,6 +26,7 @@ def test_torchattacks_import_does_not_load_scipy_stats_until_used():
         [sys.executable, "-c", CHECK], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+    # float64 on both sides: the pdf at 0 printed with 16 digits
     assert float(result.stdout) == pytest.approx(0.3989422804014327, abs=1e-15)
 
 

@@ -95,4 +95,5 @@ def test_figures_draw_the_95_percent_t_interval_over_draws():
         if len(line.get_ydata()) == 2 and line.get_ydata()[0] != line.get_ydata()[1]
     )
     low, high = t_interval([v * 100 for v in values])
+    # float64 on both sides: approx's default rel 1e-6
     assert spans and all(span == pytest.approx((low, high)) for span in spans)

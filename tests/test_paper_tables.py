@@ -37,6 +37,7 @@ def test_table_2_adds_the_pretrained_model_of_the_same_architecture():
     table = training_class_table(metrics, "convnext_n")
     assert list(table.index) == ["draw 0", "draw 1", "Mean"]
     assert list(table.columns) == [20, 200, "1000 (convnext_tiny, pretrained)"]
+    # float64 on both sides: the default rtol 1e-7
     np.testing.assert_allclose(table[20], [44, 46, 45])
     np.testing.assert_allclose(table[200], [9, 11, 10])
     extra = table["1000 (convnext_tiny, pretrained)"]
@@ -154,6 +155,7 @@ def test_feature_map_cost_table_is_relative_to_the_cheapest_model():
     )  # fmt: skip
     table = feature_map_table(metrics)
     assert list(table.index) == ["r18", "r18_1122"]
+    # the expected value is printed to two decimals
     assert table.loc["r18_1122", "Activations (x cheapest)"] == pytest.approx(2.30, abs=0.005)
     assert table.loc["r18", "Activation memory (MiB / image, fp32)"] == pytest.approx(
         1_851_914 * 4 / 2**20

@@ -113,6 +113,7 @@ def test_toy_study_reports_every_table_and_figure(toy_run):
     # both M-sweep protocols: the paper's counts the images of unchosen classes as wrong
     swept = small[small.m_classes < 4]
     assert swept.accuracy.notna().all() and swept.accuracy_all_images.notna().all()
+    # accuracies written to metrics.csv and read back: float64, rounding only
     np.testing.assert_allclose(
         swept.accuracy_all_images, swept.accuracy * swept.n_images / 12, atol=1e-6
     )  # 12 = every toy ImageNet-A image of the model's 4 classes
@@ -156,4 +157,6 @@ def test_toy_study_indexes_files_and_slices_pretrained_logits(toy_run):
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     with torch.no_grad():
         expected = net.eval()((x - mean) / std)[:, card.logit_positions].numpy()
+    # float32 logits of a deep network, stored then recomputed in another batch size (other
+    # kernels, regrouped sums): 1e-4 is ~1000 ulps of these O(1) logits
     np.testing.assert_allclose(sets["natural"].logits, expected, rtol=1e-4, atol=1e-4)
