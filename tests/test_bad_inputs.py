@@ -452,3 +452,103 @@ def test_make_run_names_a_missing_study_file_in_one_line(tmp_path):
         "a study YAML, e.g. studies/tan2022.yaml"
     )
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+# -- a study file is data: nothing in it runs, even under `snakemake -n` (issue #31) ----------
+
+TAG = '!!python/object/apply:os.system ["touch {marker}"]'
+YTE = "__use_yte__: true\nseed: \"?__import__('pathlib').Path('{marker}').touch() or 0\"\n"
+
+
+@pytest.mark.parametrize(
+    ("added", "expected"),
+    [
+        (
+            YTE,
+            "sets '__use_yte__' (line {line}), which would make Snakemake evaluate its ?-values "
+            "as Python (YTE templating); a study file is data that others run, so robustsweep "
+            "never evaluates one: remove '__use_yte__' and write the values out (computed by a "
+            "script of your own, if they must be computed)",
+        ),
+        (
+            f"seed: {TAG}\n",
+            "line {line} carries the tag '!!python/object/apply:os.system', which asks YAML to "
+            "build a Python object; a study file is plain data (mappings, lists, numbers, "
+            "strings): remove the tag",
+        ),
+    ],
+    ids=["yte", "python-tag"],
+)
+def test_a_study_file_that_would_run_code_is_refused_before_snakemake_reads_it(
+    tmp_path, added, expected
+):
+    """Snakemake loads --configfile before the Snakefile: the default workflow profile's
+    check runs first, so the expression is never evaluated (the marker file stays absent)."""
+    from conftest import snakemake_args, tool_env
+
+    marker = tmp_path / "pwned"
+    study = tmp_path / "study.yaml"
+    text = (REPO / "tests" / "configs" / "tiny.yaml").read_text()
+    study.write_text(text + added.format(marker=marker))
+    result = subprocess.run(
+        snakemake_args(tmp_path, [study], "-n"),
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=300,
+    )
+    assert not marker.exists()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = len(text.splitlines()) + 1
+    assert result.stderr.splitlines()[-1] == (
+        f"robustsweep config error: config file '{study}' " + expected.format(line=line)
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["study.yaml"]
+
+
+def test_a_missing_study_file_is_one_line_from_snakemake_too(tmp_path):
+    from conftest import snakemake_args, tool_env
+
+    study = tmp_path / "my_study.yaml"
+    result = subprocess.run(
+        snakemake_args(tmp_path, [study], "-n"),
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=300,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"robustsweep config error: config file '{study}' not found (--configfile); give the "
+        "path of a study YAML, e.g. studies/tan2022.yaml"
+    )
+
+
+def test_both_workflow_profiles_run_the_study_file_check_first():
+    """profiles/slurm replaces profiles/default when named, so it carries the same check."""
+    import yaml
+
+    guards = [
+        yaml.safe_load((REPO / "profiles" / name / "config.yaml").read_text())
+        for name in ["default", "slurm"]
+    ]
+    for guard in guards:
+        assert guard["__use_yte__"] is True
+        assert guard["__definitions__"][-1] == "refuse_code_in_config_files()"
+    assert guards[0]["__definitions__"] == guards[1]["__definitions__"]
+
+
+def test_the_snakefile_check_refuses_templating_and_tags_too(tmp_path):
+    """For runs without the workflow profiles (`--workflow-profile none`), the Snakefile's
+    own check of the files; merge keys and anchors stay plain data."""
+    from robustsweep.config_files import check_config_files
+
+    study = tmp_path / "study.yaml"
+    study.write_text("base: &b {lr: 0.1}\ntraining:\n  <<: *b\n  epochs: !!int 3\n")
+    check_config_files([study])
+    study.write_text("training:\n  epochs: !!python/name:os.system\n")
+    with pytest.raises(ConfigError, match="line 2 carries the tag '!!python/name:os.system'"):
+        check_config_files([study])
+    study.write_text("{__use_yte__: false}\n")
+    with pytest.raises(ConfigError, match="sets '__use_yte__' \\(line 1\\)"):
+        check_config_files([study])
