@@ -552,3 +552,122 @@ def test_the_snakefile_check_refuses_templating_and_tags_too(tmp_path):
     study.write_text("{__use_yte__: false}\n")
     with pytest.raises(ConfigError, match="sets '__use_yte__' \\(line 1\\)"):
         check_config_files([study])
+
+
+# -- config values that used to pass the dry run and fail in a job or in Snakemake (#31) ------
+
+
+def dry_run(workdir: Path, study_text: str, env: dict | None = None, *args: str):
+    from conftest import snakemake_args, tool_env
+
+    (workdir / "study.yaml").write_text(study_text)
+    return subprocess.run(
+        snakemake_args(workdir, [workdir / "study.yaml"], *args),
+        capture_output=True,
+        text=True,
+        env={**tool_env(), **(env or {})},
+        timeout=300,
+    )
+
+
+def assert_nothing_written(folder: Path) -> None:
+    """Only the study file (and Snakemake's own .snakemake, made before the Snakefile runs)."""
+    assert {path.name for path in folder.iterdir()} - {".snakemake"} == {"study.yaml"}
+
+
+def tiny_with(**blocks: str) -> str:
+    """The tiny study with some top-level keys' blocks replaced (as YAML text, so that 1.2e+17
+    stays the float a user would write)."""
+    rows, key = [], None
+    for row in (REPO / "tests" / "configs" / "tiny.yaml").read_text().splitlines():
+        if not row.startswith(" "):
+            key = row.split(":")[0]
+            if key in blocks:
+                rows.append(blocks[key])
+        if key not in blocks:
+            rows.append(row)
+    return "\n".join(rows) + "\n"
+
+
+SWEEP = "experiments:\n  sweep: {{models: [cnn], train_classes: [3], draws: [{draw}]}}"
+
+
+@pytest.mark.parametrize(
+    ("draw", "shown"), [("1.2e+17", "1.2e+17"), ("120000000000000000", None), ("1.0e+23", "1e+23")]
+)
+def test_a_draw_whose_generator_key_overflows_is_refused_by_the_config_check(tmp_path, draw, shown):
+    """torch.Generator().manual_seed(draw * 1_000_003 + epoch) raised `Overflow when unpacking
+    long long` in the training job; 1e23 ended in Snakemake's PeriodicWildcardError."""
+    result = dry_run(tmp_path, tiny_with(experiments=SWEEP.format(draw=draw)))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"robustsweep config error: config key 'experiments.sweep.draws[0]' is "
+        f"{shown or draw}; it must be >= 0 and <= 1000000000000"
+    )
+    assert_nothing_written(tmp_path)
+
+
+def test_the_largest_draw_allowed_seeds_every_generator_it_keys():
+    """The bound of the schema's seeds holds for the largest keys made from a draw: the last
+    epoch of the last data-parallel rank (a million epochs, 1024 ranks, far beyond any study)."""
+    from robustsweep.config_schema import load_schema
+    from robustsweep.training.training_loop import epoch_generator, rank_seeds
+
+    largest = load_schema()["$defs"]["seed"]["maximum"]
+    epoch_generator(largest, 10**6)
+    for seed in rank_seeds(largest, 10**6, 1023):
+        torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+    with pytest.raises((RuntimeError, ValueError), match="Overflow"):  # what the bound prevents
+        epoch_generator(largest * 10**7, 0)
+    torch.manual_seed(0)
+
+
+@pytest.mark.parametrize("kind", ["braces", "home"])
+def test_a_results_path_with_braces_or_a_home_of_dotfiles_is_refused(tmp_path, kind):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text("")
+    (home / ".profile").write_text("")
+    work = tmp_path / "work"
+    work.mkdir()
+    results = {"braces": "/some/path/res{draw}", "home": "~"}[kind]
+    # Snakemake keeps its source cache in XDG_CACHE_HOME (~/.cache): elsewhere for the test
+    env = {"HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = dry_run(work, tiny_with(results=f'results: "{results}"'), env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.splitlines()[-1]
+        == {
+            "braces": (
+                "robustsweep config error: results folder '/some/path/res{draw}' has braces, which "
+                "Snakemake reads as wildcards in every output path; braces are not allowed in the "
+                "results path: rename the folder"
+            ),
+            "home": (
+                f"robustsweep config error: results folder '{home}' already holds files robustsweep "
+                "did not write (.bashrc, .profile); set `results` to a new or empty folder, or to "
+                "one a study wrote"
+            ),
+        }[kind]
+    )
+    assert sorted(path.name for path in home.iterdir()) == [".bashrc", ".profile"]
+    assert_nothing_written(work)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_on_a_machine_without_it_stops_before_any_job(tmp_path):
+    """The dry run passes (it does not know where jobs will run); a run on this machine stops
+    in `onstart`, before the data jobs, instead of failing every training job after them."""
+    result = dry_run(tmp_path, tiny_with(results="results: res\ndevice: cuda"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "robustsweep" in line]
+    assert lines == [
+        "robustsweep config error: config key 'device' is 'cuda', but this machine has no CUDA "
+        f"device that torch can use (torch {torch.__version__}, "
+        + (f"CUDA {torch.version.cuda} build" if torch.version.cuda else "a CPU-only build")
+        + "); set device: auto (GPU when present, else CPU) or device: cpu, or run the study "
+        "where the GPU is"
+    ]
+    assert not (tmp_path / "res").exists()
+    assert_nothing_written(tmp_path)
