@@ -84,6 +84,50 @@ def test_links_into_another_class_are_refused_and_outside_folders_followed(tmp_p
         image_paths(root, {name: k for k, name in enumerate(WNIDS)})
 
 
+@pytest.mark.parametrize("where", ["another class", "the same class", "the test tree"])
+def test_an_image_linked_from_a_second_place_is_refused_by_its_target(tmp_path, where):
+    """A file symlink into another class stored the same pixels under two labels (one in the
+    test split, one in the pool), silently; two links to one file count it twice."""
+    from robustsweep.data.prepared_dataset import prepare_dataset
+
+    root, test_root = tmp_path / "imgs", tmp_path / "val"
+    write_tree(root, WNIDS, per_class=4)
+    target = root / WNIDS[1] / f"{WNIDS[1]}_2.JPEG"
+    spec = folder_spec(root)
+    if where == "another class":
+        link = root / WNIDS[0] / "borrowed.JPEG"
+        owner = f"class '{WNIDS[1]}'"
+    elif where == "the same class":
+        link, owner = root / WNIDS[1] / "again.png", "the same class"
+    else:
+        write_tree(test_root, WNIDS, per_class=2)
+        link = test_root / WNIDS[1] / "copy.JPEG"
+        owner = "the same class"
+        spec = folder_spec(root, test_root=str(test_root))
+    link.symlink_to(target)
+    with pytest.raises(ConfigError) as caught:
+        prepare_dataset(tmp_path / "dataset.h5", spec, seed=0)
+    message = one_line(caught)
+    assert message.startswith(
+        f"image '{link}' of class '{WNIDS[1] if where != 'another class' else WNIDS[0]}' is a "
+        f"link to {target}, which is also indexed as '{target}' of {owner}, so "
+    )
+    assert message.endswith("; remove the link (or replace it with a copy if it really is both)")
+    assert not (tmp_path / "dataset.h5").exists()
+
+
+def test_image_links_to_files_outside_the_tree_are_followed(tmp_path):
+    from robustsweep.data.sources.image_folder import image_paths
+
+    root, extra = tmp_path / "imgs", tmp_path / "extra"
+    write_tree(root, WNIDS, per_class=2)
+    write_tree(extra, WNIDS[:1], per_class=2)
+    for k in range(2):
+        (root / WNIDS[2] / f"more_{k}.JPEG").symlink_to(extra / WNIDS[0] / f"{WNIDS[0]}_{k}.JPEG")
+    found = image_paths(root, {name: k for k, name in enumerate(WNIDS)})
+    assert np.bincount([label for _, label in found]).tolist() == [2, 2, 4]
+
+
 def test_validation_of_a_looping_class_folder_terminates(tmp_path):
     from robustsweep.data.sources.image_folder import _has_image
 
@@ -645,9 +689,9 @@ def test_a_results_path_with_braces_or_a_home_of_dotfiles_is_refused(tmp_path, k
                 "results path: rename the folder"
             ),
             "home": (
-                f"robustsweep config error: results folder '{home}' already holds files robustsweep "
-                "did not write (.bashrc, .profile); set `results` to a new or empty folder, or to "
-                "one a study wrote"
+                f"robustsweep config error: results folder '{home}' already holds files "
+                "robustsweep did not write (.bashrc, .profile); set `results` to a new or empty "
+                "folder, or to one a study wrote"
             ),
         }[kind]
     )
