@@ -171,6 +171,47 @@ def test_a_bad_image_is_named_by_the_prepare_job(tmp_path, storage, damage):
     assert message.endswith("; replace the file or move it out of the class folder, and rerun")
 
 
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares width x height 8-bit grey pixels and holds none: what a
+    decompression bomb's header says (its real data, 0.9 MB of zlib for 30000 x 30000, would
+    not change what Pillow does: it refuses from the header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("storage", ["files", "pixels"])
+def test_a_decompression_bomb_is_named_with_the_limit_by_the_prepare_job(tmp_path, storage):
+    """It used to end the prepare job in a PIL.Image.DecompressionBombError traceback, the
+    file unnamed."""
+    from PIL import Image
+
+    from robustsweep.data.image_files import rgb_image
+    from robustsweep.data.prepared_dataset import prepare_dataset
+
+    root = tmp_path / "imgs"
+    write_tree(root, WNIDS, per_class=4)
+    bomb = root / WNIDS[1] / "bomb.png"
+    bomb.write_bytes(png_header(30000, 30000))
+    limit = 2 * Image.MAX_IMAGE_PIXELS  # Pillow refuses (rather than warns) above twice it
+    with pytest.raises(ImageFileError) as caught:
+        prepare_dataset(tmp_path / "dataset.h5", folder_spec(root, storage=storage), seed=0)
+    assert one_line(caught) == (
+        f"image {bomb} cannot be decoded (Image size (900000000 pixels) exceeds limit of "
+        f"{limit} pixels, could be decompression bomb DOS attack.); replace the file or move it "
+        "out of the class folder, and rerun"
+    )
+    assert not (tmp_path / "dataset.h5").exists()
+    with pytest.raises(ImageFileError, match=f"image {bomb} cannot be decoded .* {limit} pix"):
+        rgb_image(str(bomb))  # the training jobs' decoder names it too
+
+
 # -- empty is an error -------------------------------------------------------------------------
 
 
