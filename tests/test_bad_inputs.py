@@ -212,6 +212,64 @@ def test_a_decompression_bomb_is_named_with_the_limit_by_the_prepare_job(tmp_pat
         rgb_image(str(bomb))  # the training jobs' decoder names it too
 
 
+# -- a file index seals each image's size and modification time (#31) ------------------------
+
+
+@pytest.mark.parametrize("change", ["replaced", "touched", "deleted"])
+def test_an_image_changed_after_prepare_stops_every_reader_of_the_file_index(tmp_path, change):
+    """The index used to seal only the list of paths: a replaced image was read as if nothing
+    had changed."""
+    from robustsweep.data.prepared_dataset import load_split, load_split_files, prepare_dataset
+    from robustsweep.input_errors import FileCheckError
+
+    root = tmp_path / "imgs"
+    write_tree(root, WNIDS, per_class=4)
+    dataset = tmp_path / "dataset.h5"
+    prepare_dataset(dataset, folder_spec(root), seed=0)
+    test = load_split_files(dataset, "test")
+    assert len(load_split(dataset, "test").images) == len(test.paths)  # unchanged: read
+    image = Path(test.paths[1])
+    before = image.stat()
+    if change == "replaced":  # another image of the class, as a user might swap one in
+        shutil.copyfile(root / WNIDS[0] / f"{WNIDS[0]}_0.JPEG", image)
+        os.utime(image, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    elif change == "touched":
+        os.utime(image, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    else:
+        image.unlink()
+    for reader in (load_split_files, load_split):
+        with pytest.raises(FileCheckError) as caught:
+            reader(dataset, "test")
+        message = one_line(caught)
+        problem = "is gone" if change == "deleted" else "changed after the index was made ("
+        assert message.startswith(f"{dataset}: image {image} {problem}")
+        assert message.endswith(
+            "; the file index no longer describes the image tree: restore the image, or delete "
+            "the prepared dataset and rerun the workflow (it indexes the tree again, and reruns "
+            "what was made from it)"
+        )
+    load_split_files(dataset, "train")  # a split without the image is still read
+
+
+def test_an_indexed_natural_adversarial_image_changed_after_indexing_is_refused(tmp_path):
+    from robustsweep.data.natural_adversarial import index_natural_folder, read_natural_images
+    from robustsweep.data.prepared_dataset import prepare_dataset
+    from robustsweep.input_errors import FileCheckError
+
+    root, natural = tmp_path / "imgs", tmp_path / "imagenet-a"
+    write_tree(root, WNIDS, per_class=4)
+    write_tree(natural, WNIDS[:2], per_class=2, seed=1)
+    prepare_dataset(tmp_path / "dataset.h5", folder_spec(root), seed=0)
+    index = tmp_path / "natural.h5"
+    index_natural_folder(index, tmp_path / "dataset.h5", natural, "imagenet-a")
+    assert len(read_natural_images(index)) == 4
+    changed = natural / WNIDS[1] / f"{WNIDS[1]}_0.JPEG"
+    changed.write_bytes(changed.read_bytes() + b"\0")
+    assert len(read_natural_images(index, [0, 1])) == 2  # the rows asked for are unchanged
+    with pytest.raises(FileCheckError, match=f"{index}: image {changed} changed after the ind"):
+        read_natural_images(index)
+
+
 # -- empty is an error -------------------------------------------------------------------------
 
 
