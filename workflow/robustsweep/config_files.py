@@ -40,9 +40,18 @@ PLAIN_TAGS = frozenset(
 def refuse_code_in_config_files(argv: Sequence[str] | None = None) -> None:
     """Exit with one line if a `--configfile` of this Snakemake command line is missing,
     a YTE template or carries a Python tag; called from the workflow profiles."""
+    import contextlib
+    import io
+
     from snakemake.cli import get_argument_parser  # Snakemake's own reading of the options
 
-    arguments, _ = get_argument_parser().parse_known_args(sys.argv[1:] if argv is None else argv)
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            arguments, _ = get_argument_parser().parse_known_args(
+                sys.argv[1:] if argv is None else argv
+            )
+    except SystemExit:  # not Snakemake's command line (its main() called from a program)
+        return  # the Snakefile's check still runs
     try:
         check_config_files(arguments.configfile or [], missing_ok=False)
     except ConfigError as error:
