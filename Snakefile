@@ -9,7 +9,7 @@ min_version("9.0")
 sys.path.insert(0, f"{workflow.basedir}/workflow")
 
 from robustsweep.config_files import check_config_files
-from robustsweep.input_errors import ConfigError
+from robustsweep.input_errors import ConfigError, InputError
 from robustsweep.results_folder import check_results_folder, lock_results_folder
 from robustsweep.study_config import validate_config
 
@@ -36,8 +36,16 @@ except ConfigError as error:
 
 
 # One writer per results folder: taken when jobs are about to run (not in dry runs, not in
-# cluster jobs, which run with --no-hooks), held until this Snakemake ends.
+# cluster jobs, which run with --no-hooks), held until this Snakemake ends. A GPU `device`
+# is checked here too when the jobs run on this machine (the executor is known only now).
 onstart:
+    if workflow.local_exec:
+        from robustsweep.compute_device import check_device_here
+
+        try:
+            check_device_here(config["device"])
+        except InputError as error:
+            sys.exit(f"robustsweep config error: {error}")
     try:
         lock_results_folder(config["results"], workflow.basedir)
     except ConfigError as error:

@@ -84,6 +84,50 @@ def test_links_into_another_class_are_refused_and_outside_folders_followed(tmp_p
         image_paths(root, {name: k for k, name in enumerate(WNIDS)})
 
 
+@pytest.mark.parametrize("where", ["another class", "the same class", "the test tree"])
+def test_an_image_linked_from_a_second_place_is_refused_by_its_target(tmp_path, where):
+    """A file symlink into another class stored the same pixels under two labels (one in the
+    test split, one in the pool), silently; two links to one file count it twice."""
+    from robustsweep.data.prepared_dataset import prepare_dataset
+
+    root, test_root = tmp_path / "imgs", tmp_path / "val"
+    write_tree(root, WNIDS, per_class=4)
+    target = root / WNIDS[1] / f"{WNIDS[1]}_2.JPEG"
+    spec = folder_spec(root)
+    if where == "another class":
+        link = root / WNIDS[0] / "borrowed.JPEG"
+        owner = f"class '{WNIDS[1]}'"
+    elif where == "the same class":
+        link, owner = root / WNIDS[1] / "again.png", "the same class"
+    else:
+        write_tree(test_root, WNIDS, per_class=2)
+        link = test_root / WNIDS[1] / "copy.JPEG"
+        owner = "the same class"
+        spec = folder_spec(root, test_root=str(test_root))
+    link.symlink_to(target)
+    with pytest.raises(ConfigError) as caught:
+        prepare_dataset(tmp_path / "dataset.h5", spec, seed=0)
+    message = one_line(caught)
+    assert message.startswith(
+        f"image '{link}' of class '{WNIDS[1] if where != 'another class' else WNIDS[0]}' is a "
+        f"link to {target}, which is also indexed as '{target}' of {owner}, so "
+    )
+    assert message.endswith("; remove the link (or replace it with a copy if it really is both)")
+    assert not (tmp_path / "dataset.h5").exists()
+
+
+def test_image_links_to_files_outside_the_tree_are_followed(tmp_path):
+    from robustsweep.data.sources.image_folder import image_paths
+
+    root, extra = tmp_path / "imgs", tmp_path / "extra"
+    write_tree(root, WNIDS, per_class=2)
+    write_tree(extra, WNIDS[:1], per_class=2)
+    for k in range(2):
+        (root / WNIDS[2] / f"more_{k}.JPEG").symlink_to(extra / WNIDS[0] / f"{WNIDS[0]}_{k}.JPEG")
+    found = image_paths(root, {name: k for k, name in enumerate(WNIDS)})
+    assert np.bincount([label for _, label in found]).tolist() == [2, 2, 4]
+
+
 def test_validation_of_a_looping_class_folder_terminates(tmp_path):
     from robustsweep.data.sources.image_folder import _has_image
 
@@ -125,6 +169,105 @@ def test_a_bad_image_is_named_by_the_prepare_job(tmp_path, storage, damage):
     message = one_line(caught)
     assert message.startswith(f"image {bad} cannot be decoded (")
     assert message.endswith("; replace the file or move it out of the class folder, and rerun")
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A PNG that declares width x height 8-bit grey pixels and holds none: what a
+    decompression bomb's header says (its real data, 0.9 MB of zlib for 30000 x 30000, would
+    not change what Pillow does: it refuses from the header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("storage", ["files", "pixels"])
+def test_a_decompression_bomb_is_named_with_the_limit_by_the_prepare_job(tmp_path, storage):
+    """It used to end the prepare job in a PIL.Image.DecompressionBombError traceback, the
+    file unnamed."""
+    from PIL import Image
+
+    from robustsweep.data.image_files import rgb_image
+    from robustsweep.data.prepared_dataset import prepare_dataset
+
+    root = tmp_path / "imgs"
+    write_tree(root, WNIDS, per_class=4)
+    bomb = root / WNIDS[1] / "bomb.png"
+    bomb.write_bytes(png_header(30000, 30000))
+    limit = 2 * Image.MAX_IMAGE_PIXELS  # Pillow refuses (rather than warns) above twice it
+    with pytest.raises(ImageFileError) as caught:
+        prepare_dataset(tmp_path / "dataset.h5", folder_spec(root, storage=storage), seed=0)
+    assert one_line(caught) == (
+        f"image {bomb} cannot be decoded (Image size (900000000 pixels) exceeds limit of "
+        f"{limit} pixels, could be decompression bomb DOS attack.); replace the file or move it "
+        "out of the class folder, and rerun"
+    )
+    assert not (tmp_path / "dataset.h5").exists()
+    with pytest.raises(ImageFileError, match=f"image {bomb} cannot be decoded .* {limit} pix"):
+        rgb_image(str(bomb))  # the training jobs' decoder names it too
+
+
+# -- a file index seals each image's size and modification time (#31) ------------------------
+
+
+@pytest.mark.parametrize("change", ["replaced", "touched", "deleted"])
+def test_an_image_changed_after_prepare_stops_every_reader_of_the_file_index(tmp_path, change):
+    """The index used to seal only the list of paths: a replaced image was read as if nothing
+    had changed."""
+    from robustsweep.data.prepared_dataset import load_split, load_split_files, prepare_dataset
+    from robustsweep.input_errors import FileCheckError
+
+    root = tmp_path / "imgs"
+    write_tree(root, WNIDS, per_class=4)
+    dataset = tmp_path / "dataset.h5"
+    prepare_dataset(dataset, folder_spec(root), seed=0)
+    test = load_split_files(dataset, "test")
+    assert len(load_split(dataset, "test").images) == len(test.paths)  # unchanged: read
+    image = Path(test.paths[1])
+    before = image.stat()
+    if change == "replaced":  # another image of the class, as a user might swap one in
+        shutil.copyfile(root / WNIDS[0] / f"{WNIDS[0]}_0.JPEG", image)
+        os.utime(image, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    elif change == "touched":
+        os.utime(image, ns=(before.st_atime_ns, before.st_mtime_ns + 10**9))
+    else:
+        image.unlink()
+    for reader in (load_split_files, load_split):
+        with pytest.raises(FileCheckError) as caught:
+            reader(dataset, "test")
+        message = one_line(caught)
+        problem = "is gone" if change == "deleted" else "changed after the index was made ("
+        assert message.startswith(f"{dataset}: image {image} {problem}")
+        assert message.endswith(
+            "; the file index no longer describes the image tree: restore the image, or delete "
+            "the prepared dataset and rerun the workflow (it indexes the tree again, and reruns "
+            "what was made from it)"
+        )
+    load_split_files(dataset, "train")  # a split without the image is still read
+
+
+def test_an_indexed_natural_adversarial_image_changed_after_indexing_is_refused(tmp_path):
+    from robustsweep.data.natural_adversarial import index_natural_folder, read_natural_images
+    from robustsweep.data.prepared_dataset import prepare_dataset
+    from robustsweep.input_errors import FileCheckError
+
+    root, natural = tmp_path / "imgs", tmp_path / "imagenet-a"
+    write_tree(root, WNIDS, per_class=4)
+    write_tree(natural, WNIDS[:2], per_class=2, seed=1)
+    prepare_dataset(tmp_path / "dataset.h5", folder_spec(root), seed=0)
+    index = tmp_path / "natural.h5"
+    index_natural_folder(index, tmp_path / "dataset.h5", natural, "imagenet-a")
+    assert len(read_natural_images(index)) == 4
+    changed = natural / WNIDS[1] / f"{WNIDS[1]}_0.JPEG"
+    changed.write_bytes(changed.read_bytes() + b"\0")
+    assert len(read_natural_images(index, [0, 1])) == 2  # the rows asked for are unchanged
+    with pytest.raises(FileCheckError, match=f"{index}: image {changed} changed after the ind"):
+        read_natural_images(index)
 
 
 # -- empty is an error -------------------------------------------------------------------------
@@ -452,3 +595,222 @@ def test_make_run_names_a_missing_study_file_in_one_line(tmp_path):
         "a study YAML, e.g. studies/tan2022.yaml"
     )
     assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+# -- a study file is data: nothing in it runs, even under `snakemake -n` (issue #31) ----------
+
+TAG = '!!python/object/apply:os.system ["touch {marker}"]'
+YTE = "__use_yte__: true\nseed: \"?__import__('pathlib').Path('{marker}').touch() or 0\"\n"
+
+
+@pytest.mark.parametrize(
+    ("added", "expected"),
+    [
+        (
+            YTE,
+            "sets '__use_yte__' (line {line}), which would make Snakemake evaluate its ?-values "
+            "as Python (YTE templating); a study file is data that others run, so robustsweep "
+            "never evaluates one: remove '__use_yte__' and write the values out (computed by a "
+            "script of your own, if they must be computed)",
+        ),
+        (
+            f"seed: {TAG}\n",
+            "line {line} carries the tag '!!python/object/apply:os.system', which asks YAML to "
+            "build a Python object; a study file is plain data (mappings, lists, numbers, "
+            "strings): remove the tag",
+        ),
+    ],
+    ids=["yte", "python-tag"],
+)
+def test_a_study_file_that_would_run_code_is_refused_before_snakemake_reads_it(
+    tmp_path, added, expected
+):
+    """Snakemake loads --configfile before the Snakefile: the default workflow profile's
+    check runs first, so the expression is never evaluated (the marker file stays absent)."""
+    from conftest import snakemake_args, tool_env
+
+    marker = tmp_path / "pwned"
+    study = tmp_path / "study.yaml"
+    text = (REPO / "tests" / "configs" / "tiny.yaml").read_text()
+    study.write_text(text + added.format(marker=marker))
+    result = subprocess.run(
+        snakemake_args(tmp_path, [study], "-n"),
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=300,
+    )
+    assert not marker.exists()
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = len(text.splitlines()) + 1
+    assert result.stderr.splitlines()[-1] == (
+        f"robustsweep config error: config file '{study}' " + expected.format(line=line)
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["study.yaml"]
+
+
+def test_a_missing_study_file_is_one_line_from_snakemake_too(tmp_path):
+    from conftest import snakemake_args, tool_env
+
+    study = tmp_path / "my_study.yaml"
+    result = subprocess.run(
+        snakemake_args(tmp_path, [study], "-n"),
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=300,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"robustsweep config error: config file '{study}' not found (--configfile); give the "
+        "path of a study YAML, e.g. studies/tan2022.yaml"
+    )
+
+
+def test_both_workflow_profiles_run_the_study_file_check_first():
+    """profiles/slurm replaces profiles/default when named, so it carries the same check."""
+    import yaml
+
+    guards = [
+        yaml.safe_load((REPO / "profiles" / name / "config.yaml").read_text())
+        for name in ["default", "slurm"]
+    ]
+    for guard in guards:
+        assert guard["__use_yte__"] is True
+        assert guard["__definitions__"][-1] == "refuse_code_in_config_files()"
+    assert guards[0]["__definitions__"] == guards[1]["__definitions__"]
+
+
+def test_the_snakefile_check_refuses_templating_and_tags_too(tmp_path):
+    """For runs without the workflow profiles (`--workflow-profile none`), the Snakefile's
+    own check of the files; merge keys and anchors stay plain data."""
+    from robustsweep.config_files import check_config_files
+
+    study = tmp_path / "study.yaml"
+    study.write_text("base: &b {lr: 0.1}\ntraining:\n  <<: *b\n  epochs: !!int 3\n")
+    check_config_files([study])
+    study.write_text("training:\n  epochs: !!python/name:os.system\n")
+    with pytest.raises(ConfigError, match="line 2 carries the tag '!!python/name:os.system'"):
+        check_config_files([study])
+    study.write_text("{__use_yte__: false}\n")
+    with pytest.raises(ConfigError, match="sets '__use_yte__' \\(line 1\\)"):
+        check_config_files([study])
+
+
+# -- config values that used to pass the dry run and fail in a job or in Snakemake (#31) ------
+
+
+def dry_run(workdir: Path, study_text: str, env: dict | None = None, *args: str):
+    from conftest import snakemake_args, tool_env
+
+    (workdir / "study.yaml").write_text(study_text)
+    return subprocess.run(
+        snakemake_args(workdir, [workdir / "study.yaml"], *args),
+        capture_output=True,
+        text=True,
+        env={**tool_env(), **(env or {})},
+        timeout=300,
+    )
+
+
+def assert_nothing_written(folder: Path) -> None:
+    """Only the study file (and Snakemake's own .snakemake, made before the Snakefile runs)."""
+    assert {path.name for path in folder.iterdir()} - {".snakemake"} == {"study.yaml"}
+
+
+def tiny_with(**blocks: str) -> str:
+    """The tiny study with some top-level keys' blocks replaced (as YAML text, so that 1.2e+17
+    stays the float a user would write)."""
+    rows, key = [], None
+    for row in (REPO / "tests" / "configs" / "tiny.yaml").read_text().splitlines():
+        if not row.startswith(" "):
+            key = row.split(":")[0]
+            if key in blocks:
+                rows.append(blocks[key])
+        if key not in blocks:
+            rows.append(row)
+    return "\n".join(rows) + "\n"
+
+
+SWEEP = "experiments:\n  sweep: {{models: [cnn], train_classes: [3], draws: [{draw}]}}"
+
+
+@pytest.mark.parametrize(
+    ("draw", "shown"), [("1.2e+17", "1.2e+17"), ("120000000000000000", None), ("1.0e+23", "1e+23")]
+)
+def test_a_draw_whose_generator_key_overflows_is_refused_by_the_config_check(tmp_path, draw, shown):
+    """torch.Generator().manual_seed(draw * 1_000_003 + epoch) raised `Overflow when unpacking
+    long long` in the training job; 1e23 ended in Snakemake's PeriodicWildcardError."""
+    result = dry_run(tmp_path, tiny_with(experiments=SWEEP.format(draw=draw)))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        f"robustsweep config error: config key 'experiments.sweep.draws[0]' is "
+        f"{shown or draw}; it must be >= 0 and <= 1000000000000"
+    )
+    assert_nothing_written(tmp_path)
+
+
+def test_the_largest_draw_allowed_seeds_every_generator_it_keys():
+    """The bound of the schema's seeds holds for the largest keys made from a draw: the last
+    epoch of the last data-parallel rank (a million epochs, 1024 ranks, far beyond any study)."""
+    from robustsweep.config_schema import load_schema
+    from robustsweep.training.training_loop import epoch_generator, rank_seeds
+
+    largest = load_schema()["$defs"]["seed"]["maximum"]
+    epoch_generator(largest, 10**6)
+    for seed in rank_seeds(largest, 10**6, 1023):
+        torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+    with pytest.raises((RuntimeError, ValueError), match="Overflow"):  # what the bound prevents
+        epoch_generator(largest * 10**7, 0)
+    torch.manual_seed(0)
+
+
+@pytest.mark.parametrize("kind", ["braces", "home"])
+def test_a_results_path_with_braces_or_a_home_of_dotfiles_is_refused(tmp_path, kind):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text("")
+    (home / ".profile").write_text("")
+    work = tmp_path / "work"
+    work.mkdir()
+    results = {"braces": "/some/path/res{draw}", "home": "~"}[kind]
+    # Snakemake keeps its source cache in XDG_CACHE_HOME (~/.cache): elsewhere for the test
+    env = {"HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    result = dry_run(work, tiny_with(results=f'results: "{results}"'), env)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.splitlines()[-1]
+        == {
+            "braces": (
+                "robustsweep config error: results folder '/some/path/res{draw}' has braces, which "
+                "Snakemake reads as wildcards in every output path; braces are not allowed in the "
+                "results path: rename the folder"
+            ),
+            "home": (
+                f"robustsweep config error: results folder '{home}' already holds files "
+                "robustsweep did not write (.bashrc, .profile); set `results` to a new or empty "
+                "folder, or to one a study wrote"
+            ),
+        }[kind]
+    )
+    assert sorted(path.name for path in home.iterdir()) == [".bashrc", ".profile"]
+    assert_nothing_written(work)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_on_a_machine_without_it_stops_before_any_job(tmp_path):
+    """The dry run passes (it does not know where jobs will run); a run on this machine stops
+    in `onstart`, before the data jobs, instead of failing every training job after them."""
+    result = dry_run(tmp_path, tiny_with(results="results: res\ndevice: cuda"))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if "robustsweep" in line]
+    assert lines == [
+        "robustsweep config error: config key 'device' is 'cuda', but this machine has no CUDA "
+        f"device that torch can use (torch {torch.__version__}, "
+        + (f"CUDA {torch.version.cuda} build" if torch.version.cuda else "a CPU-only build")
+        + "); set device: auto (GPU when present, else CPU) or device: cpu, or run the study "
+        "where the GPU is"
+    ]
+    assert not (tmp_path / "res").exists()
+    assert_nothing_written(tmp_path)

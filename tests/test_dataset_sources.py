@@ -141,10 +141,62 @@ def test_tampered_cifar_batch_is_refused_before_it_is_unpickled(tmp_path, monkey
     batch.write_bytes(batch.read_bytes()[:-1] + b"\x00")
     unpickled = []
     monkeypatch.setattr(datasets.cifar.pickle, "load", lambda *a, **k: unpickled.append(a))
-    with pytest.raises(InputError, match="fail torchvision's checksum check") as caught:
+    with pytest.raises(InputError) as caught:
         load_source(cifar_spec(tmp_path, download=False))
     assert unpickled == []
-    assert str(tmp_path) in str(caught.value)
+    expected = datasets.CIFAR10.train_list[2][1]
+    assert str(caught.value) == (
+        f"CIFAR-10: {batch} has MD5 {_md5(batch)}, expected {expected} (torchvision's list), "
+        f"checked before anything is unpickled; delete '{batch.parent}' and rerun (with "
+        "'dataset.download: true'), or put cifar-10-python.tar.gz from "
+        "https://www.cs.toronto.edu/~kriz/cifar.html (or its extracted cifar-10-batches-py/ "
+        f"folder) into '{tmp_path}' (config key 'dataset.root')"
+    )
+
+
+def write_fake_archive(root: Path, monkeypatch) -> Path:
+    """Fake CIFAR-10 batches packed as cifar-10-python.tar.gz in root (the folder removed),
+    with torchvision expecting the archive's MD5 as well as the batches'."""
+    import shutil
+    import tarfile
+
+    staging = root / "staging"
+    write_fake_cifar(staging, "cifar10", monkeypatch)
+    archive = root / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(staging / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    shutil.rmtree(staging)
+    monkeypatch.setattr(datasets.CIFAR10, "tgz_md5", _md5(archive))
+    return archive
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_a_cifar_archive_in_root_is_extracted_without_network(tmp_path, monkeypatch, download):
+    """With download: false torchvision never extracted it, contrary to what the README said;
+    with download: true it goes through torchvision's download path, which would fetch."""
+    write_fake_archive(tmp_path, monkeypatch)
+    monkeypatch.setattr(datasets.cifar, "download_and_extract_archive", no_network)
+    monkeypatch.setattr(datasets.utils, "download_url", no_network)
+    raw = load_source(cifar_spec(tmp_path, download=download))
+    assert raw.images.shape == (6 * PER_FILE, 32, 32, 3)
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_a_corrupt_cifar_archive_is_named_with_both_checksums(tmp_path, monkeypatch, download):
+    """It used to read 'missing or fails torchvision's checksum check ... put it into <root>'
+    while the archive was there."""
+    archive = write_fake_archive(tmp_path, monkeypatch)
+    expected = datasets.CIFAR10.tgz_md5
+    archive.write_bytes(archive.read_bytes()[:-100])  # a download cut short
+    monkeypatch.setattr(datasets.cifar, "download_and_extract_archive", no_network)
+    with pytest.raises(InputError) as caught:
+        load_source(cifar_spec(tmp_path, download=download))
+    assert str(caught.value) == (
+        f"{archive} has MD5 {_md5(archive)}, expected {expected} (torchvision's list): the "
+        "download is corrupt or altered; delete it and rerun with 'dataset.download: true', or "
+        "put a good copy from https://www.cs.toronto.edu/~kriz/cifar.html there"
+    )
+    assert not (tmp_path / "cifar-10-batches-py").exists()
 
 
 def test_offline_cifar_download_names_the_folder_to_fill(tmp_path, monkeypatch):

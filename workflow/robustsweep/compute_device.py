@@ -34,6 +34,31 @@ def select_device(requested: str = "auto") -> torch.device:
     return device
 
 
+def check_device_here(requested: str) -> None:
+    """Refuse, before any job, a CUDA `device` this machine cannot give a local run.
+
+    Called when Snakemake is about to run jobs here (not in dry runs, which do not know where
+    their jobs would run, nor for a cluster executor, whose nodes are other machines); without
+    it every training job would fail one after the other, after the data jobs had run.
+    """
+    if not requested.startswith("cuda"):
+        return
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = torch.device(requested).index
+    if count and (index is None or index < count):
+        return
+    build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "a CPU-only build"
+    has = (
+        f"{count} CUDA device(s), cuda:0 to cuda:{count - 1}"
+        if count
+        else f"no CUDA device that torch can use (torch {torch.__version__}, {build})"
+    )
+    raise InputError(
+        f"config key 'device' is '{requested}', but this machine has {has}; set device: auto "
+        "(GPU when present, else CPU) or device: cpu, or run the study where the GPU is"
+    )
+
+
 def configure_threads(threads: int) -> None:
     """Use exactly the cores Snakemake granted the job, so parallel jobs do not oversubscribe."""
     torch.set_num_threads(max(1, int(threads)))

@@ -37,8 +37,22 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+# hidden entries a results folder may hold: the lock, and Snakemake's own folder where the
+# results folder is also Snakemake's working folder
+OWN_HIDDEN = {LOCK_NAME, ".snakemake"}
+
+
 def check_results_folder(folder: str | Path, checkout: str | Path) -> None:
-    """One line, before any job, if `folder` cannot or must not receive the study's outputs."""
+    """One line, before any job, if `folder` cannot or must not receive the study's outputs.
+
+    A folder of other files is refused, hidden ones included: `results: "~"` with a home
+    folder of only dotfiles would otherwise receive data/, logs/ and runs/.
+    """
+    if "{" in str(folder) or "}" in str(folder):
+        raise ConfigError(
+            f"results folder '{folder}' has braces, which Snakemake reads as wildcards in every "
+            "output path; braces are not allowed in the results path: rename the folder"
+        )
     check_output_folder(folder)
     target = Path(folder).absolute().resolve()
     repository = Path(checkout).resolve()
@@ -58,7 +72,7 @@ def check_results_folder(folder: str | Path, checkout: str | Path) -> None:
     foreign = sorted(
         entry.name
         for entry in target.iterdir()
-        if not entry.name.startswith(".")
+        if entry.name not in OWN_HIDDEN
         and entry.name not in LAYOUT
         and entry.name != "study_record.json"
     )

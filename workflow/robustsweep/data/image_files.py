@@ -80,7 +80,7 @@ def rgb_image(path: str):
             if image.mode in WIDE_MODES:
                 return _eight_bit(image).convert("RGB")
             return image.convert("RGB")
-    except (OSError, ValueError, SyntaxError) as error:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         raise ImageFileError(f"image {path} cannot be decoded ({error}); {IMAGE_FIX}") from None
 
 
@@ -132,14 +132,16 @@ IMAGE_FIX = "replace the file or move it out of the class folder, and rerun"
 def decode_problem(path: str, size: int) -> str | None:
     """Why the image at `path` does not decode, or None. A JPEG is decoded at the smallest
     DCT scale that still covers `size` (Pillow's draft mode): every byte is read, so a
-    truncated file is found, at a fraction of a full decode."""
+    truncated file is found, at a fraction of a full decode. A decompression bomb (a small
+    file declaring more pixels than Pillow's limit) is refused by Pillow from its header, and
+    named here like any other file that does not decode."""
     from PIL import Image
 
     try:
         with Image.open(path) as image:
             image.draft("RGB", (size, size))
             image.load()
-    except (OSError, ValueError, SyntaxError) as error:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
         return str(error) or type(error).__name__
     return None
 
@@ -252,7 +254,7 @@ class EncodedFiles(Dataset):
             with Image.open(path) as image:  # the header only
                 plain = image.format == "JPEG" and image.mode in ("RGB", "L")
                 width, height = image.size
-        except (OSError, ValueError, SyntaxError):
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
             plain = False  # read_image names the problem
         payload = read_bytes(path) if plain else read_image(path)
         if not plain:

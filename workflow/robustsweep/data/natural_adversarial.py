@@ -30,10 +30,11 @@ from tqdm import tqdm
 
 from robustsweep.atomic_output import atomic_path
 from robustsweep.compute_device import configure
+from robustsweep.data.image_stats import MTIMES, SIZES, check_unchanged, file_stats
 from robustsweep.data.patterns import apply_pattern
 from robustsweep.data.prepared_dataset import load_class_names, load_split
 from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
-from robustsweep.input_errors import InputError
+from robustsweep.input_errors import FileCheckError, InputError
 from robustsweep.models.inference import forward
 from robustsweep.models.trained_models import load_model
 from robustsweep.provenance import file_sha256
@@ -158,6 +159,9 @@ def index_natural_folder(output: Path, dataset: Path, root: Path, name: str) -> 
     check_images([path for path, _ in found], image_size, torch.get_num_threads())
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         h5.create_dataset("paths", data=[path for path, _ in found], dtype=h5py.string_dtype())
+        sizes, mtimes = file_stats([path for path, _ in found])
+        h5.create_dataset(SIZES, data=sizes)
+        h5.create_dataset(MTIMES, data=mtimes)
         h5.create_dataset("label", data=np.asarray([label for _, label in found], np.int64))
         h5.create_dataset("clean_index", data=np.full(len(found), -1, np.int64))
         h5.create_dataset("pattern", data=[name] * len(found), dtype=h5py.string_dtype())
@@ -193,5 +197,13 @@ def read_natural_images(path: Path, rows: list[int] | None = None) -> np.ndarray
         from robustsweep.data.image_files import decode_images
 
         paths = h5["paths"].asstr()[()].tolist()
-        chosen = paths if rows is None else [paths[row] for row in rows]
-        return decode_images(chosen, int(h5.attrs["image_size"]))
+        chosen = list(range(len(paths))) if rows is None else list(rows)
+        if SIZES not in h5:
+            raise FileCheckError(
+                f"{path}: file index carries no image sizes and times (written by an older "
+                "robustsweep); delete it and rerun the workflow to index the folder again"
+            )
+        sizes, mtimes = h5[SIZES][()][chosen], h5[MTIMES][()][chosen]
+        chosen_paths = [paths[row] for row in chosen]
+        check_unchanged(chosen_paths, sizes, mtimes, path)
+        return decode_images(chosen_paths, int(h5.attrs["image_size"]))

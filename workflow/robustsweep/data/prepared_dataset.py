@@ -2,7 +2,9 @@
 
 Layout of the file (every later stage reads only this):
   /images        (n, H, W, 3) uint8, chunked per image; or, for a file index
-                 (`dataset.storage: files`), /paths (n,) UTF-8 image paths instead
+                 (`dataset.storage: files`), /paths (n,) UTF-8 image paths instead, with
+                 /file_sizes and /file_mtimes_ns (n,) int64: each image's size and
+                 modification time, checked whenever a split is read (image_stats.py)
   /labels        (n,) int64, class ids 0..K-1
   /class_names   (K,) UTF-8 strings
   /splits/train, /splits/test, /splits/pool   int64 indices into /images, disjoint
@@ -24,10 +26,11 @@ import h5py
 import numpy as np
 
 from robustsweep.atomic_output import atomic_path
+from robustsweep.data.image_stats import MTIMES, SIZES, check_unchanged, file_stats
 from robustsweep.data.sources import source_of
 from robustsweep.disk_space import require_free_space
 from robustsweep.file_identity import identity_for, seal_h5
-from robustsweep.input_errors import ConfigError
+from robustsweep.input_errors import ConfigError, FileCheckError
 from robustsweep.stage_settings import Compute, PrepareSettings
 
 SPLITS = ("train", "test", "pool")
@@ -113,6 +116,9 @@ def prepare_dataset(output: Path, spec: dict, seed: int, threads: int = 1) -> No
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         if storage == "files":
             h5.create_dataset("paths", data=raw.paths, dtype=h5py.string_dtype())
+            sizes, mtimes = file_stats(raw.paths)
+            h5.create_dataset(SIZES, data=sizes)
+            h5.create_dataset(MTIMES, data=mtimes)
         else:
             h5.create_dataset("images", data=raw.images, chunks=(1, *raw.images.shape[1:]))
         h5.create_dataset("labels", data=raw.labels)
@@ -161,10 +167,17 @@ def is_file_index(path: Path) -> bool:
 
 
 def load_split_files(path: Path, split: str) -> SplitFiles:
-    """The paths and labels of one split of a file index (no pixels read)."""
+    """The paths and labels of one split of a file index (no pixels read), once every image
+    of the split is checked to be the one indexed (size and modification time)."""
     with h5py.File(path, "r") as h5:
         indices = h5[f"splits/{split}"][()]
         paths = h5["paths"].asstr()[()][indices].tolist()
+        if SIZES not in h5:
+            raise FileCheckError(
+                f"{path}: file index carries no image sizes and times (written by an older "
+                "robustsweep); delete it and rerun the workflow to index the tree again"
+            )
+        check_unchanged(paths, h5[SIZES][()][indices], h5[MTIMES][()][indices], path)
         return SplitFiles(paths, h5["labels"][()][indices], indices, int(h5.attrs["image_size"]))
 
 

@@ -109,18 +109,67 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def class_images(root: str, name: str) -> list[str]:
+class LinkedImages:
+    """Where each walked folder (by its real path) and each image link (by its target) sits,
+    so that one image file reached twice is refused: a file symlink into another class's
+    folder, or two links to one file, would store the same pixels under two labels, or twice
+    under one (one copy in the test split, the other in the pool). Only links are resolved
+    (a regular file is unique by its folder's real path), so an ImageNet-size tree costs one
+    realpath per folder and per link, not per image."""
+
+    def __init__(self) -> None:
+        self.folders: dict[str, str] = {}  # real folder -> class
+        self.links: list[tuple[str, str]] = []  # (link path, class)
+
+    def add_folder(self, current: str, name: str) -> set[str]:
+        """Record a walked folder; returns the names of its entries that are symlinks."""
+        self.folders.setdefault(os.path.realpath(current), name)
+        with os.scandir(current) as entries:
+            return {entry.name for entry in entries if entry.is_symlink()}
+
+    def check(self) -> None:
+        """One line naming the first image link whose target is indexed under another path."""
+        owners: dict[str, tuple[str, str]] = {}
+        for link, name in self.links:
+            target = os.path.realpath(link)
+            folder_class = self.folders.get(os.path.dirname(target))
+            if target in owners:
+                other, other_class = owners[target]
+            elif folder_class is not None:
+                other, other_class = target, folder_class
+            else:
+                owners[target] = (link, name)
+                continue
+            same = other_class == name
+            raise ConfigError(
+                f"image '{link}' of class '{name}' is a link to {target}, which is also indexed "
+                f"as '{other}' of {'the same class' if same else f'class {other_class!r}'}, so "
+                + (
+                    "it would count twice (one copy in the test split, say, the other in the pool)"
+                    if same
+                    else "the same pixels would carry two labels"
+                )
+                + "; remove the link (or replace it with a copy if it really is both)"
+            )
+
+
+def class_images(root: str, name: str, links: LinkedImages | None = None) -> list[str]:
     """The images under class folder `root/name`, in torchvision's make_dataset order (folders
     sorted, then files). Symlinked sub-folders are followed, as torchvision does, but one that
     leads back up the tree (a link to `.` or `..`), into another class's folder or to a folder
     already walked stops with one line naming the link: followed, it would label other
-    classes' images, or the same images twice, as this class."""
+    classes' images, or the same images twice, as this class. Image links are recorded in
+    `links` (checked once every class is walked)."""
+    links = LinkedImages() if links is None else links
     folder = os.path.join(root, name)
     own = os.path.realpath(folder)
     seen = {own}
     found: list[tuple[str, list[str]]] = []
     for current, dirs, files in os.walk(folder, followlinks=True):
-        found.append((current, sorted(f for f in files if f.lower().endswith(IMAGE_EXTENSIONS))))
+        images = sorted(f for f in files if f.lower().endswith(IMAGE_EXTENSIONS))
+        found.append((current, images))
+        linked = links.add_folder(current, name)
+        links.links += [(os.path.join(current, f), name) for f in images if f in linked]
         here = os.path.realpath(current)
         for sub in dirs:
             link = os.path.join(current, sub)
@@ -157,20 +206,27 @@ def _check_distinct_class_folders(root: str, names: list[str]) -> None:
                 )
 
 
-def image_paths(tree: Path | str, class_to_idx: dict[str, int]) -> list[tuple[str, int]]:
+def image_paths(
+    tree: Path | str, class_to_idx: dict[str, int], links: LinkedImages | None = None
+) -> list[tuple[str, int]]:
     """(absolute path, label) of every image in the listed class folders of `tree`, in
-    torchvision's ImageFolder order; the tree is resolved once, not every image path."""
+    torchvision's ImageFolder order; the tree is resolved once, not every image path. Image
+    links are checked at the end, or by the caller that passes `links` (several trees)."""
     root = str(Path(tree).resolve())
     _check_distinct_class_folders(root, sorted(class_to_idx))
+    own_links = links is None
+    links = LinkedImages() if links is None else links
     found = []
     for name in sorted(class_to_idx):
-        images = class_images(root, name)
+        images = class_images(root, name, links)
         if not images:
             raise ConfigError(
                 f"class folder(s) {name} in '{root}' hold no images "
                 f"({', '.join(IMAGE_EXTENSIONS)}); add images or remove the folder(s)"
             )
         found += [(path, class_to_idx[name]) for path in images]
+    if own_links:
+        links.check()
     return found
 
 
@@ -251,7 +307,9 @@ class ImageFolder(DatasetSource):
         names = self.class_names()
         class_to_idx = {name: k for k, name in enumerate(names)}
         trees = [self.root, *([self.test_root] if self.test_root is not None else [])]
-        found = [image_paths(tree, class_to_idx) for tree in trees]
+        links = LinkedImages()  # one image linked from both trees would leak into the test
+        found = [image_paths(tree, class_to_idx, links) for tree in trees]
+        links.check()
         paths = [path for part in found for path, _ in part]
         labels = np.asarray([label for part in found for _, label in part], dtype=np.int64)
         official_test = None
