@@ -181,6 +181,7 @@ class AttackSettings:
 @dataclass(frozen=True, kw_only=True)
 class StoreSettings(AttackSettings):
     split: str
+    storage: dict  # attacks.store: format (exact/jpeg), jpeg_quality, repair
 
 
 @dataclass(frozen=True, kw_only=True)

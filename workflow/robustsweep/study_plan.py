@@ -237,6 +237,7 @@ def store_settings(config: dict, split: str, attack: str) -> str:
             batch_size=config["attacks"]["batch_size"],
             seed=config["seed"],
             split=split,
+            storage=config["attacks"]["store"],
         )
     )
 
