@@ -93,7 +93,6 @@ def test_store_job_log_warns_below_min_success(
             batch_size=128,
             seed=0,
             split="test",
-            storage={"format": "exact", "jpeg_quality": 75, "repair": True},
         )
         output = tmp_path / f"{name}.h5"
         compute = Compute(device="cpu", threads=1)

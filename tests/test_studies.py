@@ -31,14 +31,14 @@ COMMON = {
 }
 FULL_STUDY_JOBS = {
     # 12 defences of ResNet-34 x 3 draws (the verdict's interval), whose draw-0 standard run
-    # is also the attack source (the authors' baseline); 5 attacks over test and train splits;
-    # every run attacked white-box by each
+    # is also the attack source (the authors' baseline), + 2 at ratio 0.25 (one draw); 6
+    # attacks (NST included) over test and train splits; every run attacked white-box by each
     "tan2022": {
         "class_subset": 3,
-        "train_model": 36,
-        "adversarial_store": 10,
-        "runs": 36,
-        "white_box": 180,
+        "train_model": 38,
+        "adversarial_store": 12,
+        "runs": 38,
+        "white_box": 228,
     },
     # 5 architectures x (standard, hybrid) x 3 draws + the source; 4 attacks over both splits
     "ho2024": {"class_subset": 4, "train_model": 31, "adversarial_store": 8, "runs": 30},
@@ -68,8 +68,13 @@ FULL_STUDY_JOBS = {
 }
 
 
+# study variants (studies/variants/<name>.yaml, added after the study): the study they vary
+# and its plan; their changes (storage, test split) change no job count
+VARIANTS = {"tan2022_jpeg": "tan2022", "tan2022_official_test": "tan2022"}
+
+
 def expected_plan(study: str) -> dict[str, int]:
-    counts = dict(FULL_STUDY_JOBS[study])
+    counts = dict(FULL_STUDY_JOBS[VARIANTS.get(study, study)])
     runs = counts.pop("runs")
     return {**COMMON, **counts, "logits_cache": runs, "evaluate_run": runs}
 
@@ -83,8 +88,18 @@ def test_full_study_plans_the_jobs_of_the_papers_tables(study, tmp_path):
     assert planned(tmp_path, config) == expected_plan(study)
 
 
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_study_variant_plans_the_jobs_of_its_study(variant, tmp_path):
+    from snakemake.utils import update_config
+
+    shutil.copy(REPO / "config.yaml", tmp_path / "config.yaml")
+    config = yaml.safe_load((STUDIES / f"{VARIANTS[variant]}.yaml").read_text())
+    update_config(config, yaml.safe_load((STUDIES / "variants" / f"{variant}.yaml").read_text()))
+    assert planned(tmp_path, config) == expected_plan(variant)
+
+
 SMOKE_RUNS = {  # incl. the attack source
-    "tan2022": 4,
+    "tan2022": 5,
     "ho2024": 6,
     "ho2024_detector": 6,
     "xu2024": 10,
