@@ -166,8 +166,10 @@ def test_tan2022_smoke_trains_the_detector_head_and_reports_its_accuracy(tmp_pat
     assert set(stores.attack) == set(attacks) and (stores.repaired == 0).all()
     assert set(stores.store_format) == {"JPEG q75, no repair"}
     assert (stores.still_adversarial <= stores.fooled_float).all()
-    nst = stores[stores.attack == "nst"].iloc[0]
-    assert nst.fooled_float > 0 and nst.still_adversarial > 0
+    # the smoke source (one epoch on the digits) is weak, but FGSM fools it, and JPEG washes
+    # some of those images out (test split: 14 of 22 still adversarial when measured)
+    fgsm = stores[(stores.attack == "fgsm") & (stores.split == "test")].iloc[0]
+    assert 0 < fgsm.still_adversarial < fgsm.fooled_float
     # NST's column is shown beside the paper's (not comparable, like the other attacks)
     tables = (results / "tables" / "tables.md").read_text()
     assert "still adversarial" in tables and "JPEG q75, no repair" in tables
