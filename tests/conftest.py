@@ -108,14 +108,14 @@ def planned(workdir: Path, config: dict, checkout: Path = REPO) -> dict[str, int
 
 
 def place_cifar_c(folder: Path) -> None:
-    """Empty stand-ins for the CIFAR-10-C release where xu2024 expects it: a dry run only
-    checks that the files are there."""
+    """Empty stand-ins for the CIFAR-10-C and CIFAR-100-C releases where xu2024 and
+    xu2024_cifar100 expect them: a dry run only checks that the files are there."""
     from robustsweep.data.corruptions import ALL_CORRUPTIONS
 
-    release = folder / "resources" / "CIFAR-10-C"
-    release.mkdir(parents=True)
-    for name in ["labels", *ALL_CORRUPTIONS]:
-        (release / f"{name}.npy").touch()
+    for release in (folder / "resources" / "CIFAR-10-C", folder / "resources" / "CIFAR-100-C"):
+        release.mkdir(parents=True)
+        for name in ["labels", *ALL_CORRUPTIONS]:
+            (release / f"{name}.npy").touch()
 
 
 def kill_at_epoch(monkeypatch, epoch: int) -> None:

@@ -32,7 +32,7 @@ TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
 # a space in the results folder: every path reaches the jobs as data, never split by a shell
 RESULTS = TINY["results"] = "my results"
 # Any config edit also rewrites the study record (resolved config, versions, commit).
-FIGURE_RULES = {"figure": 6, "study_record": 1, "all": 1}
+FIGURE_RULES = {"figure": 7, "study_record": 1, "all": 1}
 # what a new store or white-box set adds: its success report, the tables and the figures
 REPORTING = {"collect_metrics": 1, "collect_attacks": 1, "paper_tables": 1, **FIGURE_RULES}
 
@@ -357,7 +357,7 @@ def test_editing_a_method_the_study_does_not_use_reruns_nothing(moved, unused):
 def test_editing_the_figure_code_reruns_only_figures_and_says_which_module(moved):
     checkout, workdir = moved
     with edited(package_file(checkout, "reporting/figures/__init__.py")):
-        assert planned(workdir, TINY, checkout) == {"figure": 6, "all": 1}
+        assert planned(workdir, TINY, checkout) == {"figure": 7, "all": 1}
         result = snakemake(workdir, TINY, "-n", checkout=checkout)
     reasons = [line for line in result.stdout.splitlines() if "Params have changed" in line]
     assert reasons and all("reporting/figures/__init__.py=" in line for line in reasons)

@@ -181,6 +181,10 @@ class AttackSettings:
 @dataclass(frozen=True, kw_only=True)
 class StoreSettings(AttackSettings):
     split: str
+    # attacks.store: format (exact/jpeg), jpeg_quality, repair. The one default here: a study
+    # without the section leaves it out of its settings JSON (study_plan.store_settings), so
+    # its stores keep the settings they were made with
+    storage: dict = dataclasses.field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)

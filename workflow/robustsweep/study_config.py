@@ -93,7 +93,10 @@ def _check_splits(config: dict, given: set[str]) -> None:
     resolved config that the study record keeps."""
     splits = config["dataset"]["splits"]
     official = dataset_source(config).has_official_test()
-    used = ("train", "pool") if official else ("train", "test", "pool")
+    held_out = config["dataset"].get("test_split", "official") == "held_out"
+    used = ("train", "test", "pool")
+    if official:
+        used = ("train", "test") if held_out else ("train", "pool")
     total = sum(splits[name] for name in used)
     if not given & set(used):
         for name in used:
@@ -102,12 +105,15 @@ def _check_splits(config: dict, given: set[str]) -> None:
     if abs(total - 1) > 1e-6:
         terms = " + ".join(f"{name} {splits[name]:g}" for name in used)
         scaled = ", ".join(f"{name}: {splits[name] / total:.4g}" for name in used)
-        official_note = (
-            " (the test split is the source's official test set, so train and pool divide "
-            "the training images)"
-            if official
-            else ""
-        )
+        official_note = ""
+        if official:
+            official_note = (
+                " (test_split held_out: train and test divide the training images, the "
+                "official test set is the pool)"
+                if held_out
+                else " (the test split is the source's official test set, so train and pool "
+                "divide the training images)"
+            )
         raise ConfigError(
             f"config key 'dataset.splits' sums to {total:g} ({terms}){official_note}; the "
             f"shares must sum to 1, e.g. {{{scaled}}}"

@@ -7,6 +7,8 @@ Torch-free, because the Snakefile uses it to build the DAG.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from dataclasses import dataclass
 
@@ -230,15 +232,21 @@ def natural_folder_settings(config: dict) -> str:
 
 
 def store_settings(config: dict, split: str, attack: str) -> str:
-    return to_json(
+    """A store's settings; without an `attacks.store` section, `storage` is left out of the
+    JSON so stores made before the section existed keep their settings (no rerun)."""
+    settings = dataclasses.asdict(
         StoreSettings(
             attack=attack,
             spec=config["attacks"]["methods"][attack],
             batch_size=config["attacks"]["batch_size"],
             seed=config["seed"],
             split=split,
+            storage=config["attacks"].get("store", {}),
         )
     )
+    if not settings["storage"]:
+        del settings["storage"]
+    return json.dumps(settings, sort_keys=True)
 
 
 OVERRIDE = "training"  # the key of a model's or a defence's own recipe override

@@ -26,8 +26,9 @@ from tqdm import tqdm
 
 from robustsweep.atomic_output import partial_path
 from robustsweep.attacks.attack_batches import attack_in_parts
+from robustsweep.attacks.image_storage import ImageStorage
 from robustsweep.attacks.methods import ATTACK_METHODS, AttackMethod
-from robustsweep.attacks.quantisation import quantise_attack
+from robustsweep.attacks.quantisation import predict, quantise_attack
 from robustsweep.attacks.store_file import expected_attrs, open_partial, read_report_records
 from robustsweep.attacks.success_report import (
     log_report,
@@ -68,6 +69,7 @@ def store_stage(
         settings.batch_size,
         settings.seed,
         device,
+        ImageStorage.from_section(settings.storage),
     )
     name = f"{settings.split}/{settings.attack}"
     log_report(name, report, min_success)
@@ -83,9 +85,11 @@ def generate_store(
     batch_size: int,
     seed: int,
     device: torch.device,
+    storage: ImageStorage | None = None,
 ) -> dict:
-    """Attack the source model over a whole split and store every adversarial image; returns
-    the store's success report."""
+    """Attack the source model over a whole split and store every adversarial image, kept as
+    `storage` says (exact uint8 with repair by default); returns the store's success report."""
+    storage = storage or ImageStorage()
     data = load_split(dataset, split)
     if len(data.labels) == 0:
         raise StoreError(
@@ -107,6 +111,7 @@ def generate_store(
     n = len(data.labels)
     n_chunks = (n + batch_size - 1) // batch_size
     attrs = expected_attrs(attack, spec, split, file_sha256(source_weights), seed, batch_size, n)
+    attrs["storage"] = storage.describe()
     tmp = partial_path(Path(output))
     tmp.parent.mkdir(parents=True, exist_ok=True)
     if not tmp.exists():
@@ -135,6 +140,7 @@ def generate_store(
                     seed,
                     chunk,
                     device,
+                    storage,
                 )
                 group["chunk_done"][chunk] = True
                 h5.flush()
@@ -145,7 +151,7 @@ def generate_store(
                     f"disk full while writing {tmp} (chunk {chunk} of {n_chunks}); free space "
                     "and rerun: generation resumes at the first unfinished chunk"
                 ) from error
-        report = store_report(group, method)
+        report = store_report(group, method, storage)
         write_report(group, report)
         group.attrs["complete"] = True
         identity = identity_for(
@@ -159,9 +165,12 @@ def generate_store(
     return report
 
 
-def store_report(group: h5py.Group, method: AttackMethod) -> dict:
+def store_report(
+    group: h5py.Group, method: AttackMethod, storage: ImageStorage | None = None
+) -> dict:
     """The success report of a store whose every chunk is written."""
     records = read_report_records(group)
+    storage = storage or ImageStorage()
     return success_report(
         records["label"],
         records["clean_pred"],
@@ -172,6 +181,7 @@ def store_report(group: h5py.Group, method: AttackMethod) -> dict:
         records["l2"],
         method.budget(),
         method.baseline,
+        storage=storage.describe(),
     )
 
 
@@ -187,6 +197,7 @@ def _attack_chunk(
     seed: int,
     chunk: int,
     device: torch.device,
+    storage: ImageStorage,
 ) -> None:
     """Attack one batch, round it to uint8 within the budget (repairing what rounding undid)
     and write it with its success records; seeded per chunk so a resumed run matches a fresh
@@ -195,14 +206,17 @@ def _attack_chunk(
     images = to_float(data.images[rows], device)
     targets = torch.as_tensor([output_index[int(c)] for c in data.labels[rows]], device=device)
     adversarial = attack_in_parts(attacker, images, targets)
-    batch = quantise_attack(model, method, images, adversarial, targets)
-    stored = batch.images.cpu().numpy()
+    batch = quantise_attack(model, method, images, adversarial, targets, storage.repair)
+    stored = storage.stored(batch.images.cpu().numpy())
+    final_pred = batch.final_pred
+    if storage.format != "exact":  # JPEG: what the model makes of the decoded pixels
+        final_pred = predict(model, to_float(stored, device))
     linf, l2 = perturbation_norms(data.images[rows], stored)
     ids = np.asarray(class_ids)
     group["images"][rows] = stored
     group["clean_index"][rows] = data.indices[rows]
     group["label"][rows] = data.labels[rows]
-    group["source_pred"][rows] = ids[batch.final_pred.cpu().numpy()]
+    group["source_pred"][rows] = ids[final_pred.cpu().numpy()]
     group["clean_pred"][rows] = ids[batch.clean_pred.cpu().numpy()]
     group["float_pred"][rows] = ids[batch.float_pred.cpu().numpy()]
     group["repaired"][rows] = batch.repaired.cpu().numpy()

@@ -72,16 +72,19 @@ def quantise_attack(
     clean: torch.Tensor,
     adversarial: torch.Tensor,
     targets: torch.Tensor,
+    repair_rounding: bool = True,
 ) -> QuantisedBatch:
     """Round `adversarial` (floats (N, C, H, W) in [0, 1], made from `clean` by `method`) to
-    uint8 within the method's budget, repairing examples that rounding made harmless."""
+    uint8 within the method's budget, repairing examples that rounding made harmless (unless
+    `repair_rounding` is off: `attacks.store.repair: false`, the authors' storage; they are
+    still counted in `repaired`)."""
     budget = method.budget()
     clean_pred, float_pred = predict(model, clean), predict(model, adversarial)
     levels = round_within_budget(clean, adversarial, budget)
     final_logits = logits_of(model, levels / LEVELS)
     final_pred = final_logits.argmax(1)
     needs = (float_pred != targets) & (final_pred == targets)
-    if needs.any() and not method.baseline:
+    if needs.any() and not method.baseline and repair_rounding:
         rows = needs.nonzero().squeeze(1)
         fixed = repair(model, method, clean[rows], adversarial[rows], levels[rows], targets[rows])
         fixed_logits = logits_of(model, fixed / LEVELS)

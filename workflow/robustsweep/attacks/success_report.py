@@ -17,6 +17,11 @@ and attack) and every white-box set (per run and attack) records, as HDF5 attrib
                     budget; `repaired`: how many of them the repair made adversarial again
   budget_norm, budget_eps  the attack's budget ("" and NaN for minimal-norm attacks)
   baseline          a noise baseline (`gn`): reported, not held to attacks.min_success
+  store_format      how the images are kept (attacks.store, image_storage.py): "uint8" (exact,
+                    repaired), "JPEG q75, no repair" (tan2022's authors' storage), ...
+  fooled_float      correctly classified images the attack's float output fooled;
+  still_adversarial how many of those the stored images still fool, whichever the storage
+                    (JPEG can wash a perturbation out; without repair, rounding can undo it)
 
 The numbers come from per-image records (predictions, repair flag, norms) kept beside the
 images, so a store resumed after a kill reports exactly what an uninterrupted one does.
@@ -47,6 +52,9 @@ FLOAT_FIELDS = (
 )
 INT_FIELDS = ("n_images", "n_attacked", "repair_needed", "repaired")
 REPORT_FIELDS = (*INT_FIELDS, *FLOAT_FIELDS, "budget_norm", "baseline")
+# added after the first reports: a file written before them reads with these values (exact
+# uint8 with repair; the counts unknown)
+STORAGE_FIELDS = {"store_format": "uint8", "fooled_float": -1, "still_adversarial": -1}
 
 
 def perturbation_norms(clean: np.ndarray, attacked: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +78,7 @@ def success_report(
     l2: np.ndarray,
     budget: tuple[str, float] | None,
     baseline: bool,
+    storage: str = "uint8",
 ) -> dict:
     """The report of one attacked set from its per-image records (see the module docstring);
     predictions and labels in the same class numbering."""
@@ -100,6 +109,9 @@ def success_report(
         "budget_norm": budget[0] if budget else "",
         "budget_eps": float(budget[1]) if budget else float("nan"),
         "baseline": bool(baseline),
+        "store_format": storage,
+        "fooled_float": int((correct & (float_pred != labels)).sum()),
+        "still_adversarial": int((correct & (float_pred != labels) & (final_pred != labels)).sum()),
     }
 
 
@@ -119,8 +131,19 @@ def summary_line(name: str, report: dict) -> str:
         f"float, {report['success_rounded']:.1%} after rounding to uint8 "
         f"({report['repaired']} of {report['repair_needed']} repaired); median L-inf "
         f"{report['linf_median']:.4f}, median L2 {report['l2_median']:.4f}, largest L-inf "
-        f"{report['linf_max']:.4f}, L2 {report['l2_max']:.4f}"
+        f"{report['linf_max']:.4f}, L2 {report['l2_max']:.4f}; stored as "
+        f"{report['store_format']}: {still_adversarial(report)}"
     )
+
+
+def still_adversarial(report: dict) -> str:
+    """'k of n fooled in float still adversarial (x %)', or '' for a report from before the
+    count existed."""
+    fooled, still = report.get("fooled_float", -1), report.get("still_adversarial", -1)
+    if fooled < 0:
+        return ""
+    share = f" ({still / fooled:.1%})" if fooled else ""
+    return f"{still} of {fooled} fooled in float still adversarial{share}"
 
 
 def log_report(name: str, report: dict, min_success: float | None) -> None:
@@ -143,7 +166,7 @@ def warning_line(name: str, report: dict, min_success: float) -> str:
 
 
 def write_report(group: h5py.Group, report: dict) -> None:
-    group.attrs.update({key: report[key] for key in REPORT_FIELDS})
+    group.attrs.update({key: report[key] for key in (*REPORT_FIELDS, *STORAGE_FIELDS)})
 
 
 def read_report(path: Path) -> dict:
@@ -165,6 +188,7 @@ def read_report(path: Path) -> dict:
             "it and rerun the workflow to regenerate it"
         )
     report = {key: _plain(attrs[key]) for key in REPORT_FIELDS}
+    report |= {key: _plain(attrs.get(key, value)) for key, value in STORAGE_FIELDS.items()}
     return {"group": name, **report, "attrs": attrs}
 
 

@@ -50,16 +50,20 @@ def stratified_splits(
     fractions: dict[str, float],
     seed: int,
     official_test: np.ndarray | None = None,
+    held_out: bool = False,
 ) -> dict[str, np.ndarray]:
     """Split indices into disjoint train/test/pool parts with the same class balance each.
 
     Each class is shuffled with a seeded generator and cut by the fractions, so the same
     labels, fractions and seed always give the same split. A source with an official test set
     (CIFAR) keeps it as the test split, and train:pool divide the official training set
-    (tan2022's 45k/5k is train 0.9, pool 0.1).
+    (tan2022's 45k/5k is train 0.9, pool 0.1), unless `held_out` (dataset.test_split:
+    held_out): then train:test divide the official training set (tan2022's own 45k/5k test
+    split) and the official test set is the pool.
     """
     rng = np.random.default_rng(seed)
-    names = SPLITS if official_test is None else ("train", "pool")
+    rest = "test" if held_out else "pool"
+    names = SPLITS if official_test is None else ("train", rest)
     candidates = np.ones(len(labels), bool) if official_test is None else ~official_test
     total = sum(fractions[name] for name in names)
     cuts = np.cumsum([fractions[name] / total for name in names])[:-1]
@@ -71,7 +75,7 @@ def stratified_splits(
             parts[name].append(chunk)
     splits = {name: np.sort(np.concatenate(chunks)) for name, chunks in parts.items()}
     if official_test is not None:
-        splits["test"] = np.flatnonzero(official_test)
+        splits["pool" if held_out else "test"] = np.flatnonzero(official_test)
     return {name: splits[name] for name in SPLITS}
 
 
@@ -109,7 +113,8 @@ def prepare_dataset(output: Path, spec: dict, seed: int, threads: int = 1) -> No
     indexed = checked_file_index(source, spec["image_size"], threads)
     raw = indexed if storage == "files" else source.load(spec["image_size"])
     fractions = spec["splits"]
-    splits = stratified_splits(raw.labels, fractions, seed, raw.official_test)
+    held_out = spec.get("test_split", "official") == "held_out"
+    splits = stratified_splits(raw.labels, fractions, seed, raw.official_test, held_out)
     check_split_sizes(splits, raw.labels, raw.class_names, fractions)
     if storage != "files":
         require_free_space(output, raw.images.nbytes, f"{len(raw.images)} images")

@@ -19,6 +19,7 @@ import pandas as pd
 from robustsweep.atomic_output import atomic_path
 from robustsweep.attacks.success_report import (
     REPORT_FIELDS,
+    STORAGE_FIELDS,
     below_min_success,
     read_report,
     warning_line,
@@ -26,7 +27,7 @@ from robustsweep.attacks.success_report import (
 from robustsweep.stage_settings import AttackTableSettings
 
 IDENTITY = ["kind", "split", "attack", "method", "model", "n_train_classes", "draw", "defence"]
-COLUMNS = [*IDENTITY, *REPORT_FIELDS, "below_min_success"]
+COLUMNS = [*IDENTITY, *REPORT_FIELDS, *STORAGE_FIELDS, "below_min_success"]
 
 
 def collect_attacks_stage(
@@ -55,7 +56,7 @@ def collect_attack_reports(
             {
                 **identity,
                 "method": attacked_method(report["attrs"]),
-                **{key: report[key] for key in REPORT_FIELDS},
+                **{key: report[key] for key in (*REPORT_FIELDS, *STORAGE_FIELDS)},
                 "below_min_success": flagged,
             }
         )

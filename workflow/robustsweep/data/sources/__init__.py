@@ -20,9 +20,9 @@ from robustsweep.registry import Method, Registry
 if TYPE_CHECKING:
     import numpy as np
 
-# `image_size` and `splits` sit beside every source's own options in the config's `dataset`
+# `image_size`, `splits` and `test_split` sit beside every source's own options in `dataset`
 DATASET_SOURCES = Registry(
-    "dataset source", __name__, key="source", beside=("image_size", "splits")
+    "dataset source", __name__, key="source", beside=("image_size", "splits", "test_split")
 )
 
 

@@ -20,8 +20,11 @@ HEADINGS = {
     "l2_max": "L2 max",
     "budget": "budget",
     "repaired": "repaired",
+    "store_format": "stored as",
+    "still_adversarial": "still adversarial",
     "flag": "flag",
 }
+TEXT = ("budget", "repaired", "store_format", "still_adversarial", "flag")
 PERCENT = ("clean_accuracy", "success_float", "success_rounded")
 
 
@@ -43,6 +46,8 @@ def attack_rows(attacks: pd.DataFrame, kind: str, index: list[str]) -> pd.DataFr
     rows.loc[rows.baseline.astype(bool), "budget"] = "noise"
     pairs = zip(rows.repaired, rows.repair_needed, strict=True)
     rows["repaired"] = [f"{done} of {needed}" for done, needed in pairs]
+    counts = zip(rows.still_adversarial, rows.fooled_float, strict=True)
+    rows["still_adversarial"] = [_still(still, fooled) for still, fooled in counts]
     rows["flag"] = [FLAG if bool(f) else "" for f in rows.below_min_success]
     rows = rows.sort_values(index)
     return rows[[*index, *HEADINGS]].rename(columns=HEADINGS)
@@ -52,9 +57,17 @@ def rendered(table: pd.DataFrame, empty: str) -> str:
     """Markdown of pre-formatted cells (numbers keep their own digits)."""
     if table.empty:
         return f"_{empty}_\n"
-    numbers = set(HEADINGS.values()) - {"budget", "repaired", "flag"}
+    numbers = set(HEADINGS.values()) - {HEADINGS[c] for c in TEXT}
     align = ["right" if column in numbers else "left" for column in table.columns]
     return table.to_markdown(index=False, disable_numparse=True, colalign=align) + "\n"
+
+
+def _still(still, fooled) -> str:
+    """'k of n (x %)': the images the float attack fooled that the stored ones still fool."""
+    if pd.isna(fooled) or int(fooled) < 0:
+        return ""
+    share = f" ({100 * still / fooled:.1f} %)" if fooled else ""
+    return f"{int(still)} of {int(fooled)}{share}"
 
 
 def _cell(value: float, digits: int) -> str:
@@ -74,7 +87,11 @@ def stored_attacks(metrics: pd.DataFrame, context: TableContext) -> str:
         "attack source, a white-box set against the run's own model. Success is over the images "
         "that model classifies correctly when clean: in float (the attack's output) and after "
         "rounding to uint8 (what is stored and evaluated), rounded within the budget and "
-        "repaired where rounding undid the attack (`repaired`: repaired of needing repair). "
+        "repaired where rounding undid the attack (`repaired`: repaired of needing repair; "
+        "`attacks.store.repair: false` leaves them unrepaired). `stored as`: how the images "
+        "are kept (`attacks.store.format`: exact uint8 or JPEG, as tan2022's authors stored "
+        "theirs); `still adversarial`: of the images the float attack fooled, how many the "
+        "stored images still fool. "
         "Sizes are of the stored perturbation in [0, 1] units: mean and median over those "
         "images, max over all. `below min_success`: success after rounding below "
         "`attacks.min_success` times the float success (noise baselines are not held to it).\n"
