@@ -76,10 +76,15 @@ def early_stopped_pgd(
     in `craft_mode` (the released code's eval: BatchNorm statistics see only the batches
     trained on)."""
     with crafting(model, craft_mode):
-        return _early_stopped_pgd(model, images, targets, eps, alpha, steps, tau, omega)
+        # in train mode every pass through SyncBatchNorm (data parallelism on GPUs) is a
+        # collective: all ranks make all `steps` passes, finished examples staying frozen
+        stop_early = craft_mode == "eval"
+        return _early_stopped_pgd(model, images, targets, eps, alpha, steps, tau, omega, stop_early)
 
 
-def _early_stopped_pgd(model, images, targets, eps, alpha, steps, tau, omega) -> torch.Tensor:
+def _early_stopped_pgd(
+    model, images, targets, eps, alpha, steps, tau, omega, stop_early
+) -> torch.Tensor:
     import torch
     from torch.nn.functional import cross_entropy
 
@@ -92,7 +97,7 @@ def _early_stopped_pgd(model, images, targets, eps, alpha, steps, tau, omega) ->
         wrong = logits.argmax(1) != targets
         active &= ~(wrong & (budget == 0))
         budget -= (wrong & active).long()
-        if not active.any():
+        if stop_early and not active.any():
             break
         (grad,) = torch.autograd.grad(cross_entropy(logits, targets), adversarial)
         step = alpha * grad.sign() + omega * torch.randn_like(images)
