@@ -3,7 +3,9 @@
 The torchattacks attack is built on the first batch (the trainer is built before the model
 reaches it) and reused. Random starts draw from torch's global generator, which training
 reseeds every epoch. Under data parallelism the attack runs on the module inside DDP
-(data_parallel.unwrapped), each rank on its share, so no collective sits inside an attack.
+(data_parallel.unwrapped), each rank on its share, so none of DDP's collectives sits inside
+an attack; crafted in train mode on GPUs, SyncBatchNorm's statistics are one, which the
+fixed-step attacks meet alike on every rank (the global batch's statistics, as one process).
 
 `craft_mode` is the mode the model is in while it is attacked, as its authors' released code
 runs it. `train` (Madry et al.'s and Rice et al.'s PGD-AT, Wong et al.'s fast AT, AWP on AT):
