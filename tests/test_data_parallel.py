@@ -137,12 +137,14 @@ def hand_awp_step(model, trainer, x, targets, processes, states, start) -> dict:
     batch's mean-loss gradient); each share's loss is taken on the perturbed weights.
     Returns rank 0's buffers after its forward pass; the gradient is accumulated in `model`."""
     parts = np.array_split(np.arange(len(x)), processes)
-    adversarial = []
+    adversarial, crafted = [], []
     for rank, part in enumerate(parts):
         model.load_state_dict(start, strict=False)
         torch.set_rng_state(states[rank])
         adversarial.append(trainer.attack(model, x[part], targets[part]))
         states[rank] = torch.get_rng_state()
+        # an attack in train mode (AWP on AT) moves the rank's BatchNorm running statistics
+        crafted.append({name: b.clone() for name, b in model.named_buffers()})
     proxy = copy.deepcopy(model)
     named = perturbed_weights(proxy)
     total = [torch.zeros_like(p) for _, p in named]
@@ -160,7 +162,7 @@ def hand_awp_step(model, trainer, x, targets, processes, states, start) -> dict:
     }
     add_to_weights(model, trainer.pending, trainer.method.gamma)
     for rank, part in enumerate(parts):
-        model.load_state_dict(start, strict=False)
+        model.load_state_dict(crafted[rank], strict=False)
         loss, _ = trainer.objective(model, x[part], adversarial[rank], targets[part])
         (loss * len(part) / len(x)).backward()
         if rank == 0:
@@ -296,6 +298,15 @@ ONLINE = {
     "trades": {"method": "trades", "eps": 8 / 255, "alpha": 2 / 255, "steps": 2},
     "mart": {"method": "mart", "eps": 8 / 255, "alpha": 2 / 255, "steps": 2},
     "alp": {"method": "alp", "eps": 8 / 255, "alpha": 2 / 255, "steps": 2},
+    # xu2024's (rcm's) ALP: clean and adversarial halves in two passes, untargeted
+    "alp_two_passes": {
+        "method": "alp",
+        "eps": 8 / 255,
+        "alpha": 2 / 255,
+        "steps": 2,
+        "joint_batchnorm": False,
+        "target": "true_class",
+    },
     "fgsm_rs": {"method": "fgsm_rs", "eps": 8 / 255},
     "sign_init_mix": {"method": "sign_init_mix", "eps": 8 / 255, "steps": 2},
     "awp": {"method": "awp", "eps": 8 / 255, "alpha": 2 / 255, "steps": 2},
@@ -384,7 +395,8 @@ def test_no_attack_runs_through_the_ddp_wrapper(kind, monkeypatch):
     trainer.start_epoch(0)
     wrapper = Wrapper(inner)
     trainer.loss(wrapper, x, y, torch.arange(6), torch.Generator().manual_seed(0))
-    assert wrapper.passes == (2 if kind in {"trades", "mart", "alp"} else 1)
+    # ALP's default (Kannan et al.) passes concat(clean, adversarial) through once
+    assert wrapper.passes == (2 if kind in {"trades", "mart", "alp_two_passes"} else 1)
 
 
 def test_every_defence_allowed_under_data_parallelism_is_verified_here():

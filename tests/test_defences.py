@@ -69,9 +69,13 @@ def test_adversarial_training_beats_standard_under_white_box_pgd(
     robust, clean = robust_and_clean_accuracy(weights, digits_h5)
     assert standard_robust < 0.2 and standard_clean > 0.85
     # measured: standard 0.00; pgd_at 0.27, fgsm_rs 0.30, trades 0.27, mart 0.24,
-    # sign_init_mix 0.27, alp 0.32, fat 0.30, awp (at) 0.26, awp (trades) 0.27
-    assert robust > standard_robust + 0.2
-    assert clean > 0.5  # still a classifier, not a constant
+    # sign_init_mix 0.27, alp 0.32, fat 0.30, awp (at) 0.26, awp (trades) 0.27 with every
+    # defence crafting in eval mode; with each crafting as its released code (issue #30:
+    # train mode for pgd_at and awp on at, ALP as Kannan et al.) pgd_at 0.19, alp 0.20 and
+    # awp (at) clean 0.47: BatchNorm's running statistics then come from adversarial
+    # iterates only, which this 3-epoch digits model is evaluated with
+    assert robust > standard_robust + 0.1
+    assert clean > 0.3  # still a classifier, not a constant (0.1)
 
 
 def test_online_defence_runs_are_reproducible(tmp_path, digits_h5, all_classes_subset):
@@ -230,12 +234,15 @@ def test_awp_defaults_follow_its_base_method():
     from robustsweep.training.defences.awp import AdversarialWeightPerturbation
 
     trades = AdversarialWeightPerturbation(name="awp", base="trades")
-    assert (trades.gamma, trades.warmup, trades.beta) == (0.005, 10, 6.0)
+    assert (trades.gamma, trades.warmup, trades.beta) == (0.005, 9, 6.0)
     trainer = AwpTrainer(None, trades)
-    trainer.start_epoch(9)
-    assert not trainer.active
-    trainer.start_epoch(10)
-    assert trainer.active
+    # trades_AWP/train_trades_cifar.py: epochs from 1, perturbed where epoch >= 10
+    released = [epoch >= 10 for epoch in range(1, 13)]
+    ours = []
+    for epoch in range(12):  # ours count from 0
+        trainer.start_epoch(epoch)
+        ours.append(trainer.active)
+    assert ours == released
 
 
 def test_alp_loss_by_hand():

@@ -14,9 +14,14 @@ its share's loss is combined into the global batch's (data_parallel.global_mean_
 so every rank perturbs the weights alike, by the one-process direction (BatchNorm's
 statistics aside: the proxy normalises each share with its own on the CPU).
 
-Defaults are the paper's per base (the official code, which xu2024's copy in MTandHJ/rcm
-keeps): AT gamma 0.01, no warm-up; TRADES gamma 0.005, 10 warm-up epochs, beta 6; PGD-10 at
-8/255 with step 2/255 either way. No maintained library ships AWP, so it is written out here.
+Defaults are the official code's per base: AT (AT_AWP/train_cifar10.py) gamma 0.01, no
+warm-up, examples crafted in train mode from a uniform start (as `pgd_at`); TRADES
+(trades_AWP/train_trades_cifar.py) gamma 0.005, beta 6, examples crafted in eval mode from
+TRADES's unclamped x + 0.001 N(0, 1) start (as `trades`), and the perturbation from the
+script's epoch 10, which counts from 1: 9 warm-up epochs here, counted from 0. PGD-10 at 8/255
+with step 2/255 either way (the AWP scripts' own budget, also for TRADES). xu2024's copy
+(MTandHJ/rcm) crafts in eval mode for both and counts epochs from 0 (10 warm-up epochs with
+TRADES): its study sets those. No maintained library ships AWP, so it is written out here.
 """
 
 from __future__ import annotations
@@ -27,15 +32,15 @@ from typing import TYPE_CHECKING
 from robustsweep.registry import choice, mapping, number
 from robustsweep.training.defences import DEFENCES
 from robustsweep.training.defences.interface import DefenceTrainer
-from robustsweep.training.defences.online_attack import PGDBudget, pgd_attack
-from robustsweep.training.defences.trades import trades_attack, trades_loss
+from robustsweep.training.defences.online_attack import CRAFT_MODES, PGDBudget, pgd_attack
+from robustsweep.training.defences.trades import TradesAttack, trades_loss
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
 
-# the paper's defaults per base method: (gamma, warm-up epochs)
-BASE_DEFAULTS = {"at": (0.01, 0), "trades": (0.005, 10)}
+# the official code's defaults per base method: (gamma, warm-up epochs counted from 0, craft mode)
+BASE_DEFAULTS = {"at": (0.01, 0, "train"), "trades": (0.005, 9, "eval")}
 EPS = 1e-20  # the official code's guard against a zero gradient
 
 
@@ -54,22 +59,31 @@ class AdversarialWeightPerturbation(PGDBudget):
     warmup: int | None = mapping(
         None,
         schema={"type": ["integer", "null"], "minimum": 0},
-        doc="epochs of the base method alone first (default 0 with at, 10 with trades)",
+        doc="epochs of the base method alone first (default 0 with at, 9 with trades: the "
+        "released script perturbs from its epoch 10, counted from 1)",
     )
     beta: float = number(6.0, minimum=0, doc="trades: weight of the KL term")
+    craft_mode: str | None = mapping(
+        None,
+        schema={"enum": [*CRAFT_MODES, None]},
+        doc="mode of the model while it is attacked (default train with at, eval with "
+        "trades, as the official code)",
+    )
 
     def __post_init__(self):
-        gamma, warmup = BASE_DEFAULTS[self.base]
+        gamma, warmup, craft_mode = BASE_DEFAULTS[self.base]
         if self.gamma is None:
             object.__setattr__(self, "gamma", gamma)
         if self.warmup is None:
             object.__setattr__(self, "warmup", warmup)
+        if self.craft_mode is None:
+            object.__setattr__(self, "craft_mode", craft_mode)
 
     def build(self, context) -> AwpTrainer:
         if self.base == "trades":
-            attack = trades_attack(self.eps, self.alpha, self.steps)
+            attack = TradesAttack(self.eps, self.alpha, self.steps, self.craft_mode)
         else:
-            attack = pgd_attack(self.eps, self.alpha, self.steps)
+            attack = pgd_attack(self.eps, self.alpha, self.steps, self.craft_mode)
         return AwpTrainer(attack, self)
 
 

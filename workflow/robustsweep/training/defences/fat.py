@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING
 from robustsweep.registry import integer, mapping, number
 from robustsweep.training.defences import DEFENCES, DefenceMethod
 from robustsweep.training.defences.interface import DefenceTrainer
-from robustsweep.training.defences.online_attack import alpha_parameter, eps_parameter
+from robustsweep.training.defences.online_attack import (
+    alpha_parameter,
+    craft_mode_parameter,
+    crafting,
+    eps_parameter,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -42,6 +47,7 @@ class FriendlyAdversarialTraining(DefenceMethod):
         doc="epochs (from 0) from which tau grows by one each (dynamic tau; [] keeps it fixed)",
     )
     omega: float = number(0.001, minimum=0, doc="std of the Gaussian noise added to every PGD step")
+    craft_mode: str = craft_mode_parameter("eval")  # earlystop.py: model.eval()
 
     def build(self, context) -> FatTrainer:
         return FatTrainer(self)
@@ -61,17 +67,27 @@ def early_stopped_pgd(
     steps: int,
     tau: int,
     omega: float,
+    craft_mode: str = "eval",
 ) -> torch.Tensor:
     """Zhang et al.'s Algorithm 1: signed-gradient steps on the cross-entropy from a uniform
     start in the eps-ball, each example frozen at the first check where it is misclassified
     with no tau left (each misclassified check before that spends one). Random draws come
     from torch's global generator, which training reseeds every epoch; the model is attacked
-    in eval mode, so BatchNorm statistics see only the batches trained on."""
+    in `craft_mode` (the released code's eval: BatchNorm statistics see only the batches
+    trained on)."""
+    with crafting(model, craft_mode):
+        # in train mode every pass through SyncBatchNorm (data parallelism on GPUs) is a
+        # collective: all ranks make all `steps` passes, finished examples staying frozen
+        stop_early = craft_mode == "eval"
+        return _early_stopped_pgd(model, images, targets, eps, alpha, steps, tau, omega, stop_early)
+
+
+def _early_stopped_pgd(
+    model, images, targets, eps, alpha, steps, tau, omega, stop_early
+) -> torch.Tensor:
     import torch
     from torch.nn.functional import cross_entropy
 
-    was_training = model.training
-    model.eval()
     adversarial = (images + torch.empty_like(images).uniform_(-eps, eps)).clamp(0, 1)
     budget = torch.full_like(targets, tau)
     active = torch.ones_like(targets, dtype=torch.bool)
@@ -81,7 +97,7 @@ def early_stopped_pgd(
         wrong = logits.argmax(1) != targets
         active &= ~(wrong & (budget == 0))
         budget -= (wrong & active).long()
-        if not active.any():
+        if stop_early and not active.any():
             break
         (grad,) = torch.autograd.grad(cross_entropy(logits, targets), adversarial)
         step = alpha * grad.sign() + omega * torch.randn_like(images)
@@ -89,7 +105,6 @@ def early_stopped_pgd(
         moved = (images + (moved - images).clamp(-eps, eps)).clamp(0, 1)
         mask = active.view(-1, *[1] * (images.dim() - 1))
         adversarial = torch.where(mask, moved, adversarial.detach())
-    model.train(was_training)
     return adversarial.detach()
 
 
@@ -117,7 +132,15 @@ class FatTrainer(DefenceTrainer):
         # not through DDP: the early stop makes the ranks' numbers of forward passes differ,
         # and each of DDP's is a collective (they would deadlock)
         adversarial = early_stopped_pgd(
-            unwrapped(model), images, targets, m.eps, m.alpha, m.steps, self.tau, m.omega
+            unwrapped(model),
+            images,
+            targets,
+            m.eps,
+            m.alpha,
+            m.steps,
+            self.tau,
+            m.omega,
+            m.craft_mode,
         )
         logits = model(adversarial)
         return cross_entropy(logits, targets), logits
