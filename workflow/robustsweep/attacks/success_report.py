@@ -17,6 +17,8 @@ and attack) and every white-box set (per run and attack) records, as HDF5 attrib
                     budget; `repaired`: how many of them the repair made adversarial again
   budget_norm, budget_eps  the attack's budget ("" and NaN for minimal-norm attacks)
   baseline          a noise baseline (`gn`): reported, not held to attacks.min_success
+  variant           what the attack ran where the parameters alone do not say (AutoAttack
+                    below 10 classes: methods/autoattack.py); "" otherwise or in older files
 
 The numbers come from per-image records (predictions, repair flag, norms) kept beside the
 images, so a store resumed after a kill reports exactly what an uninterrupted one does.
@@ -113,8 +115,9 @@ def below_min_success(report: dict, min_success: float) -> bool:
 
 def summary_line(name: str, report: dict) -> str:
     """One line for the job log."""
+    variant = f" ({report['variant']})" if report.get("variant") else ""
     return (
-        f"{name}: clean accuracy {report['clean_accuracy']:.1%}; success over its "
+        f"{name}{variant}: clean accuracy {report['clean_accuracy']:.1%}; success over its "
         f"{report['n_attacked']} correctly classified images {report['success_float']:.1%} in "
         f"float, {report['success_rounded']:.1%} after rounding to uint8 "
         f"({report['repaired']} of {report['repair_needed']} repaired); median L-inf "
@@ -144,6 +147,8 @@ def warning_line(name: str, report: dict, min_success: float) -> str:
 
 def write_report(group: h5py.Group, report: dict) -> None:
     group.attrs.update({key: report[key] for key in REPORT_FIELDS})
+    if report.get("variant"):
+        group.attrs["variant"] = report["variant"]
 
 
 def read_report(path: Path) -> dict:
@@ -165,6 +170,7 @@ def read_report(path: Path) -> dict:
             "it and rerun the workflow to regenerate it"
         )
     report = {key: _plain(attrs[key]) for key in REPORT_FIELDS}
+    report["variant"] = _plain(attrs.get("variant", ""))
     return {"group": name, **report, "attrs": attrs}
 
 
