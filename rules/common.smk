@@ -137,7 +137,15 @@ def white_box_files(wildcards):
 def budget_sweep_file(wildcards):
     """The run's budget sweep, for runs of the experiments `evaluation.budget_sweep` lists."""
     run = run_of(wildcards)
-    return {"budget_sweep": run_path(run, "budget_sweep.h5")} if run in BUDGET_SWEEP_RUNS else {}
+    return (
+        {"budget_sweep": run_path(run, "budget_sweep.h5")}
+        if run in BUDGET_SWEEP_RUNS
+        else {}
+    )
+
+
+def budget_sweep_code(model):
+    return attack_code(config, "budget-sweep", SWEPT_ATTACK, model)
 
 
 def job(input, output, threads=None, processes=1, **values):

@@ -67,11 +67,9 @@ rule budget_sweep:
     resources:
         gpu=config["gpus_per_job"],
     params:
-        settings=budget_sweep_settings(config),
-        code=lambda w: attack_code(config, "budget-sweep", SWEPT_ATTACK, w.model)["code"],
-        methods=lambda w: attack_code(config, "budget-sweep", SWEPT_ATTACK, w.model)[
-            "methods"
-        ],
+        settings=lambda w: budget_sweep_settings(config),
+        code=lambda w: budget_sweep_code(w.model)["code"],
+        methods=lambda w: budget_sweep_code(w.model)["methods"],
         job=lambda wildcards, input, output, threads: job(input, output, threads),
     shell:
         "python -m robustsweep budget-sweep {params.settings:q} {params.job:q} {log:q}"

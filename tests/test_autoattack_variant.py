@@ -89,3 +89,31 @@ def test_table_header_cell_and_note_name_the_variant():
         f"Variant of store `autoattack`: {method.variant(10)}.",
         f"Variant of whitebox `autoattack`: {method.variant(5)}.",
     ]
+
+
+def test_robust_accuracy_table_names_the_variant_in_its_header():
+    from robustsweep.reporting.tables import TableContext
+    from robustsweep.reporting.tables.robust_accuracy import robust_accuracy
+
+    method = ATTACK_METHODS.build(SPEC)
+    run = {"model": "cnn", "n_train_classes": 5, "draw": 0, "defence": "standard"}
+    metrics = pd.DataFrame(
+        [
+            run | {"test_set": name, "pattern": "all", "m_classes": 5, "accuracy": value}
+            for name, value in (("clean", 0.9), ("whitebox-autoattack", 0.1), ("worst-all", 0.1))
+        ]
+    )
+    attacks = pd.DataFrame(
+        [
+            {
+                "kind": "whitebox",
+                "split": "test",
+                "attack": "autoattack",
+                "variant": method.variant(5),
+            }
+        ],
+        columns=COLUMNS,
+    )
+    text = robust_accuracy(metrics, TableContext(5, attacks=attacks))
+    assert "whitebox-autoattack (standard adapted to 5 classes, Linf)" in text
+    assert "worst-all" in text

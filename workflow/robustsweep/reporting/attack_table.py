@@ -87,7 +87,7 @@ def variant_headers(attacks: pd.DataFrame | None) -> dict[str, str]:
     sets whose attack has a variant (AutoAttack); several variants are joined by ' / '."""
     if attacks is None or attacks.empty or "variant" not in attacks:
         return {}
-    named = attacks[attacks.variant.fillna("").astype(str) != ""]
+    named = attacks[attacks.variant.astype(object).fillna("").astype(str) != ""]
     named = named[(named.kind == "whitebox") | (named.split == "test")]
     headers = {}
     for (kind, attack), group in named.groupby(["kind", "attack"], sort=True):
@@ -101,6 +101,6 @@ def variant_lines(attacks: pd.DataFrame | None) -> str:
     """One line per attack and variant run, for the stored-attacks section."""
     if attacks is None or attacks.empty or "variant" not in attacks:
         return ""
-    named = attacks[attacks.variant.fillna("").astype(str) != ""]
+    named = attacks[attacks.variant.astype(object).fillna("").astype(str) != ""]
     pairs = sorted(set(zip(named.kind, named.attack, named.variant, strict=True)))
     return "".join(f"Variant of {kind} `{attack}`: {variant}.\n" for kind, attack, variant in pairs)

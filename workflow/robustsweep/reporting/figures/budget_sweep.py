@@ -17,6 +17,8 @@ def budget_sweep(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Robust accuracy (%) under one white-box attack as its budget eps grows (eps 0: clean),
     one line per model and defence, mean and 95 % t-interval over the runs' draws and class
     counts; a curve that does not fall to 0 points at gradient masking (Carlini et al.)."""
+    if "severity" not in metrics:
+        return None
     rows = metrics[metrics.test_set.str.startswith("budget-") & metrics.severity.notna()]
     if rows.empty:
         return None
