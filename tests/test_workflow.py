@@ -32,7 +32,7 @@ TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
 # a space in the results folder: every path reaches the jobs as data, never split by a shell
 RESULTS = TINY["results"] = "my results"
 # Any config edit also rewrites the study record (resolved config, versions, commit).
-FIGURE_RULES = {"figure": 6, "study_record": 1, "all": 1}
+FIGURE_RULES = {"figure": 7, "study_record": 1, "all": 1}
 # what a new store or white-box set adds: its success report, the tables and the figures
 REPORTING = {"collect_metrics": 1, "collect_attacks": 1, "paper_tables": 1, **FIGURE_RULES}
 

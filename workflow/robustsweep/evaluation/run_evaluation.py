@@ -484,6 +484,7 @@ def evaluate_run(
     )
     table["zero_gradient_fraction"] = attrs["zero_gradient_fraction"]
     table["huge_eps_accuracy"] = attrs["huge_eps_accuracy"]
+    table["forward_disagreement"] = attrs["forward_disagreement"]
     table["masking_flags"] = "; ".join(flags)
     table["activation_elements"] = attrs["activation_elements"]
     table["feature_map"] = attrs["feature_map"]
