@@ -96,3 +96,28 @@ def test_budget_rows_start_from_the_clean_logits_of_the_same_images(tmp_path):
     # clean on rows 5-8: right on 5, 6, 7, wrong on 8 (predicts 1, label 0)
     # eps 0.1 predicts [0, 1, 0, 0] (3 of 4 right), eps 0.2 [1, 1, 0, 0] (2 of 4)
     assert table.accuracy.tolist() == pytest.approx([3 / 4, 3 / 4, 2 / 4], abs=1e-12)
+
+
+def test_the_runs_white_box_set_of_the_same_attack_is_a_point_of_the_curve(tmp_path):
+    """A white-box PGD set at eps 0.15 joins a sweep of 0.1 and 0.2 in budget order; at a
+    budget the sweep lists itself, the sweep's own logits are kept."""
+    labels = np.array([0, 1])
+    index = np.array([3, 4])
+    clean = SetLogits(np.eye(2, dtype=np.float32)[[0, 1]], labels, None, index)
+    path = tmp_path / "budget_sweep.h5"
+    with h5py.File(path, "w") as h5:
+        for k, eps in enumerate([0.1, 0.2]):
+            group = h5.create_group(f"eps-{k}")
+            group.create_dataset("logits", data=np.eye(2, dtype=np.float32)[[0, 0]])
+            group.create_dataset("label", data=labels)
+            group.create_dataset("index", data=index)
+            group.attrs["eps"] = eps
+        h5.attrs["attack"] = "pgd"
+    wrong = np.eye(2, dtype=np.float32)[[1, 0]]  # wrong on both images
+    white_box = SetLogits(wrong, labels, None, index, spec={"method": "pgd", "eps": 0.15})
+    rows, _ = budget_rows(path, clean, [0, 1], white_box)
+    assert [row["severity"] for row in rows] == [0.0, 0.1, 0.15, 0.2]
+    assert [row["accuracy"] for row in rows] == [1.0, 0.5, 0.0, 0.5]
+    same = SetLogits(wrong, labels, None, index, spec={"method": "pgd", "eps": 0.1})
+    rows, _ = budget_rows(path, clean, [0, 1], same)
+    assert [row["accuracy"] for row in rows] == [1.0, 0.5, 0.5]

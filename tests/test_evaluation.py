@@ -404,3 +404,41 @@ def test_worst_case_rows_and_per_image_record_agree_and_cost_no_pass(logits, tmp
         assert full.loc["worst-all", "accuracy"] <= full.loc[name, "accuracy"]
     below = table[(table.test_set == "worst-all") & (table.m_classes == 4)]
     assert len(below) == 2 and below.accuracy.notna().all()
+
+
+def test_budget_sweep_rows_join_the_white_box_point_and_pass_the_masking_check(
+    logits, digits_h5, trained_model, tmp_path
+):
+    from robustsweep.evaluation.budget_sweep import sweep_logits
+
+    model, card = load_model(trained_model)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    split = load_split(digits_h5, "test")
+    own = np.isin(split.labels, card.class_ids)
+    pgd = {"method": "pgd", "eps": 0.1, "alpha": 0.025, "steps": 10}
+    (values,) = sweep_logits(
+        model, card.class_ids, split.images[own], split.labels[own], pgd, [0.3], 256, 0, CPU
+    ).values()
+    path = tmp_path / "budget_sweep.h5"
+    with h5py.File(path, "w") as h5:
+        group = h5.create_group("eps-0")
+        group.create_dataset("logits", data=values)
+        group.create_dataset("label", data=split.labels[own])
+        group.create_dataset("index", data=split.indices[own])
+        group.attrs["eps"] = 0.3
+        h5.attrs["attack"] = "pgd"
+    out = tmp_path / "metrics.csv"
+    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    evaluate_run(
+        out, logits[0], run, [], 1, 0, white_box=logits[1], budget_sweep=path,
+        budget_max_accuracy=0.1,
+    )  # fmt: skip
+    table = pd.read_csv(out)
+    sweep = table[table.test_set == "budget-pgd"].set_index("severity")
+    full = table[(table.pattern == "all") & (table.m_classes == 10)].set_index("test_set")
+    assert sweep.index.tolist() == [0.0, 0.1, 0.3]
+    assert sweep.loc[0.0, "accuracy"] == pytest.approx(full.loc["clean", "accuracy"], abs=1e-6)
+    assert sweep.loc[0.1, "accuracy"] == pytest.approx(full.loc["whitebox-pgd", "accuracy"])
+    assert sweep.loc[0.3, "accuracy"] <= 0.1  # a plain model falls to 0: no flag
+    assert table.masking_flags.isna().all()  # empty: no check failed

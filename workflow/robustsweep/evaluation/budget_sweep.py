@@ -5,7 +5,9 @@ eps_max) asks for it: a fixed-eps number can hide gradient masking that a large 
 exposes, since an unbounded attack must always succeed. Per run, one white-box attack
 (`evaluation.budget_sweep.attack`, a bounded method under attacks.methods) is run once per
 budget on the clean test images of the run's classes, as white-box sets are (rounded to uint8,
-white_box.white_box_images); eps 0 is the cached clean logits, so it costs no pass. A step
+white_box.white_box_images); eps 0 is the cached clean logits, so it costs no pass, and
+where the run's white-box set of the same attack exists, its budget is a point of the curve
+too (list the other budgets only: that one is already paid for). A step
 size (`alpha`) scales with the budget (alpha x eps / the attack's own eps), so every budget
 gets the same number of steps across its ball.
 

@@ -366,13 +366,20 @@ def all_worst_case_rows(
     return rows
 
 
-def budget_rows(path: Path, clean: TestSetLogits, classes: list[int]) -> tuple[list[dict], str]:
+def budget_rows(
+    path: Path, clean: TestSetLogits, classes: list[int], white_box: TestSetLogits | None = None
+) -> tuple[list[dict], str]:
     """One row per budget of the sweep at `path` (eps 0: the cached clean logits of the same
-    images), over all of the run's classes, and the swept attack's name."""
+    images), over all of the run's classes, and the swept attack's name. `white_box`: the
+    run's white-box set of the same attack, a point of the curve at its own budget (the same
+    attack on the same images, already paid for) unless the sweep lists that budget too."""
     attack, sweep = read_budget_sweep(path)
     name = TEST_SET_PREFIX + attack
     if not sweep:
         return [], attack
+    if white_box is not None and white_box.spec and "eps" in white_box.spec:
+        sweep.setdefault(float(white_box.spec["eps"]), white_box)
+        sweep = dict(sorted(sweep.items()))
     attacked = next(iter(sweep.values()))  # every budget attacks the same images
     position = {int(i): k for k, i in enumerate(clean.index)}
     same_rows = [position[int(i)] for i in attacked.index]
@@ -462,7 +469,9 @@ def evaluate_run(
             sets, classes, m_values, trials, evaluation_seed, m_sweep_scoring
         )
         if budget_sweep is not None:
-            budget, attack = budget_rows(budget_sweep, sets["clean"], classes)
+            attack = read_budget_sweep(budget_sweep)[0]
+            own = sets.get(f"whitebox-{attack}")
+            budget, _ = budget_rows(budget_sweep, sets["clean"], classes, own)
             rows += budget
             accuracy = {row["severity"]: row["accuracy"] for row in budget}
             sweep_flags = budget_flag(accuracy, budget_max_accuracy, attack)
