@@ -11,6 +11,8 @@ from robustsweep.study_plan import (
     attack_code,
     attack_table_settings,
     attacked_sets,
+    budget_sweep_runs,
+    budget_sweep_settings,
     compute,
     corruption_code,
     corruption_settings,
@@ -54,6 +56,8 @@ RUNS = experiment_runs(config)
 POOL = pool_size(config)
 CONFIGURED_ATTACKS = config["attacks"]["methods"]
 WHITE_BOX = config["evaluation"]["white_box"]
+BUDGET_SWEEP_RUNS = budget_sweep_runs(config)
+SWEPT_ATTACK = config["evaluation"]["budget_sweep"]["attack"]
 NATURAL = f"{R}/data/natural_adversarial.h5"
 NATURAL_ROOT = config["natural_adversarial"].get("root")
 CORRUPTED = f"{R}/data/corruptions.h5" if has_corruptions(config) else None
@@ -128,6 +132,20 @@ def white_box_files(wildcards):
     return {
         f"white_box__{name}": run_path(run, f"whitebox/{name}.h5") for name in WHITE_BOX
     }
+
+
+def budget_sweep_file(wildcards):
+    """The run's budget sweep, for runs of the experiments `evaluation.budget_sweep` lists."""
+    run = run_of(wildcards)
+    return (
+        {"budget_sweep": run_path(run, "budget_sweep.h5")}
+        if run in BUDGET_SWEEP_RUNS
+        else {}
+    )
+
+
+def budget_sweep_code(model):
+    return attack_code(config, "budget-sweep", SWEPT_ATTACK, model)
 
 
 def job(input, output, threads=None, processes=1, **values):

@@ -51,14 +51,41 @@ rule white_box:
         "python -m robustsweep white-box {params.settings:q} {params.job:q} {log:q}"
 
 
+rule budget_sweep:
+    input:
+        weights=f"{R}/{RUN}/weights.safetensors",
+        dataset=rules.prepare_dataset.output[0],
+    output:
+        output=f"{R}/{RUN}/budget_sweep.h5",
+    log:
+        f"{R}/logs/budget_sweep/{{model}}_N{{n}}_draw{{draw}}_{{defence}}.log",
+    benchmark:
+        f"{R}/benchmarks/budget_sweep/{{model}}_N{{n}}_draw{{draw}}_{{defence}}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        gpu=config["gpus_per_job"],
+    params:
+        settings=lambda w: budget_sweep_settings(config),
+        code=lambda w: budget_sweep_code(w.model)["code"],
+        methods=lambda w: budget_sweep_code(w.model)["methods"],
+        job=lambda wildcards, input, output, threads: job(input, output, threads),
+    shell:
+        "python -m robustsweep budget-sweep {params.settings:q} {params.job:q} {log:q}"
+
+
 rule evaluate_run:
     input:
         unpack(white_box_files),
+        unpack(budget_sweep_file),
         logits=f"{R}/{RUN}/logits.h5",
         # ho2024's Table 2: epochs, final training loss and accuracy
         epoch_log=f"{R}/{RUN}/epochs.csv",
     output:
         output=f"{R}/{RUN}/metrics.csv",
+        # per image: right or wrong clean and under each attack (evaluation/worst_case.py)
+        per_image=f"{R}/{RUN}/per_image.csv",
     log:
         f"{R}/logs/evaluate_run/{{model}}_N{{n}}_draw{{draw}}_{{defence}}.log",
     conda:

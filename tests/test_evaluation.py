@@ -144,6 +144,7 @@ def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
         "clean": 5,
         "natural": 5,
         "whitebox-pgd": 5,
+        "worst-all": 5,  # right under both attacks, per image (test_worst_case.py)
     }
     full = overall[(overall.m_classes == 10)].set_index("test_set")
     for name, data in sets.items():
@@ -373,3 +374,71 @@ def test_corrupted_set_is_scored_per_corruption_and_severity(
     # the heaviest noise costs more accuracy than the lightest
     assert cells[("gaussian_noise", 5.0)] < cells[("gaussian_noise", 1.0)]
     assert table[table.test_set != "corrupted"].severity.isna().all()
+
+
+def test_worst_case_rows_and_per_image_record_agree_and_cost_no_pass(logits, tmp_path):
+    """worst-all (store FGSM and white-box PGD) in metrics.csv is the per-image minimum of
+    the per-image record's columns, and never above either set's robust accuracy."""
+    out, per_image = tmp_path / "metrics.csv", tmp_path / "per_image.csv"
+    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    evaluate_run(
+        out,
+        logits[0],
+        run,
+        white_box=logits[1],
+        m_values=[4],
+        trials=2,
+        evaluation_seed=0,
+        per_image=per_image,
+    )
+    table = pd.read_csv(out)
+    full = table[(table.pattern == "all") & (table.m_classes == 10)].set_index("test_set")
+    record = pd.read_csv(per_image)
+    assert list(record.columns[:3]) == ["index", "label", "clean"]
+    both = record[["attack-fgsm", "whitebox-pgd"]].min(axis=1)
+    assert (record["worst-all"] == both).all()
+    assert full.loc["worst-all", "accuracy"] == pytest.approx(both.mean(), abs=1e-6)
+    assert full.loc["worst-all", "n_images"] == len(record)
+    for name in ("attack-fgsm", "whitebox-pgd"):
+        assert full.loc[name, "accuracy"] == pytest.approx(record[name].mean(), abs=1e-6)
+        assert full.loc["worst-all", "accuracy"] <= full.loc[name, "accuracy"]
+    below = table[(table.test_set == "worst-all") & (table.m_classes == 4)]
+    assert len(below) == 2 and below.accuracy.notna().all()
+
+
+def test_budget_sweep_rows_join_the_white_box_point_and_pass_the_masking_check(
+    logits, digits_h5, trained_model, tmp_path
+):
+    from robustsweep.evaluation.budget_sweep import sweep_logits
+
+    model, card = load_model(trained_model)
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    split = load_split(digits_h5, "test")
+    own = np.isin(split.labels, card.class_ids)
+    pgd = {"method": "pgd", "eps": 0.1, "alpha": 0.025, "steps": 10}
+    (values,) = sweep_logits(
+        model, card.class_ids, split.images[own], split.labels[own], pgd, [0.3], 256, 0, CPU
+    ).values()
+    path = tmp_path / "budget_sweep.h5"
+    with h5py.File(path, "w") as h5:
+        group = h5.create_group("eps-0")
+        group.create_dataset("logits", data=values)
+        group.create_dataset("label", data=split.labels[own])
+        group.create_dataset("index", data=split.indices[own])
+        group.attrs["eps"] = 0.3
+        h5.attrs["attack"] = "pgd"
+    out = tmp_path / "metrics.csv"
+    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    evaluate_run(
+        out, logits[0], run, [], 1, 0, white_box=logits[1], budget_sweep=path,
+        budget_max_accuracy=0.1,
+    )  # fmt: skip
+    table = pd.read_csv(out)
+    sweep = table[table.test_set == "budget-pgd"].set_index("severity")
+    full = table[(table.pattern == "all") & (table.m_classes == 10)].set_index("test_set")
+    assert sweep.index.tolist() == [0.0, 0.1, 0.3]
+    assert sweep.loc[0.0, "accuracy"] == pytest.approx(full.loc["clean", "accuracy"], abs=1e-6)
+    assert sweep.loc[0.1, "accuracy"] == pytest.approx(full.loc["whitebox-pgd", "accuracy"])
+    assert sweep.loc[0.3, "accuracy"] <= 0.1  # a plain model falls to 0: no flag
+    assert table.masking_flags.isna().all()  # empty: no check failed

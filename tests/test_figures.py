@@ -33,6 +33,12 @@ def metrics_of(defences: list[str]) -> pd.DataFrame:
                         "ap": 0.6,
                     }
                 )
+        for eps, accuracy in ((0.0, 0.9), (0.1, 0.4), (0.3, 0.0)):  # a budget sweep's rows
+            rows.append(
+                rows[0]
+                | {"defence": defence, "test_set": "budget-pgd", "pattern": f"eps {eps:g}"}
+                | {"m_classes": 4, "severity": eps, "accuracy": accuracy}
+            )
     return pd.DataFrame(rows)
 
 
@@ -61,7 +67,8 @@ def test_every_figure_is_drawn_with_or_without_standard_runs(tmp_path, kind, def
     draw_figure(kind, table, tmp_path / "figure.png", STYLE)
     assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
     has_data = FIGURES.get(kind).target(pd.read_csv(table)) is not None
-    expected = "standard" in defences or kind == "robust_accuracy"
+    # the robust-accuracy and budget figures plot every defence, the rest standard runs only
+    expected = "standard" in defences or kind in ("robust_accuracy", "budget_sweep")
     if kind == "accuracy_vs_feature_map":  # no map sizes here (test_feature_map_figure.py)
         expected = False
     assert has_data == expected

@@ -5,6 +5,8 @@ import torch
 
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.gradient_masking import (
+    RANDOMNESS_TOLERANCE,
+    forward_disagreement,
     huge_eps_accuracy,
     masking_flags,
     zero_gradient_fraction,
@@ -131,3 +133,27 @@ def test_switched_off_checks_measure_nothing(trained_model, test_batch):
         model, card.class_ids, uint8, labels.numpy(), replace(on, enabled=False), 64, 0, CPU
     )
     assert all(value != value for value in off.values())  # NaN: not measured
+
+
+def dropout_net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return torch.nn.Sequential(
+        torch.nn.Flatten(),
+        torch.nn.Linear(3 * 16 * 16, 32),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(0.5),
+        torch.nn.Linear(32, 10),
+    )
+
+
+def test_randomness_flag_fires_with_dropout_on_and_not_in_eval_mode(trained_model, test_batch):
+    images, labels = test_batch
+    with_dropout = forward_disagreement(dropout_net().train(), images)
+    assert with_dropout > 100 * RANDOMNESS_TOLERANCE  # half the hidden units differ per pass
+    flags = masking_flags({}, {}, 0.0, 0.0, 10, disagreement=with_dropout)
+    assert len(flags) == 1 and flags[0].startswith("randomness: two forward passes")
+    assert forward_disagreement(dropout_net().eval(), images) == 0.0
+    model, _ = load_model(trained_model)  # loaded in eval mode: batch norm, no randomness
+    deterministic = forward_disagreement(model, images)
+    assert deterministic <= RANDOMNESS_TOLERANCE
+    assert masking_flags({}, {}, 0.0, 0.0, 10, disagreement=deterministic) == []

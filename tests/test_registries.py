@@ -31,7 +31,8 @@ METRIC_COLUMNS = [
     "parameters", "test_set", "pattern", "severity", "m_classes", "trial", "n_images",
     "accuracy", "precision", "recall", "loss", "auc", "ap", "accuracy_all_images",
     "consistency", "detector_accuracy",
-    "zero_gradient_fraction", "huge_eps_accuracy", "masking_flags", "activation_elements",
+    "zero_gradient_fraction", "huge_eps_accuracy", "forward_disagreement", "masking_flags",
+    "activation_elements",
     "feature_map", "epochs", "train_loss", "train_accuracy",
 ]  # fmt: skip
 REGISTRIES = {

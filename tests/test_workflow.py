@@ -32,7 +32,7 @@ TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
 # a space in the results folder: every path reaches the jobs as data, never split by a shell
 RESULTS = TINY["results"] = "my results"
 # Any config edit also rewrites the study record (resolved config, versions, commit).
-FIGURE_RULES = {"figure": 7, "study_record": 1, "all": 1}
+FIGURE_RULES = {"figure": 8, "study_record": 1, "all": 1}
 # what a new store or white-box set adds: its success report, the tables and the figures
 REPORTING = {"collect_metrics": 1, "collect_attacks": 1, "paper_tables": 1, **FIGURE_RULES}
 
@@ -73,10 +73,16 @@ def test_study_produces_tables_figures_and_logs(finished):
         "attack-fgsm",  # transfer, from the store
         "attack-gn",
         "whitebox-fgsm",  # evaluation.white_box: each model attacked itself
+        "worst-store",  # right under every stored attack, per image
+        "worst-all",  # ... and under the white-box one too
+        "budget-fgsm",  # evaluation.budget_sweep, on the `defended` runs
     }
+    sweep = metrics[metrics.test_set == "budget-fgsm"]
+    assert sorted(set(sweep.severity)) == [0.0, 0.1, 0.3] and set(sweep.n_train_classes) == {10}
+    assert (results / "runs/cnn/N3/draw0/standard/per_image.csv").exists()
     assert set(metrics[metrics.n_train_classes == 10].m_classes) == {2, 10}
     assert metrics.accuracy.between(0, 1).all()
-    attacked = metrics.test_set.str.startswith(("attack-", "whitebox-"))
+    attacked = metrics.test_set.str.startswith(("attack-", "whitebox-", "worst-"))
     assert metrics[attacked].consistency.between(0, 1).all()
     assert metrics[~attacked].consistency.isna().all()
     tables = (results / "tables" / "tables.md").read_text()
@@ -88,6 +94,7 @@ def test_study_produces_tables_figures_and_logs(finished):
         "model_metrics",
         "robust_accuracy",
         "attack_success",
+        "budget_sweep",
     ):
         assert (results / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
     # every store and white-box set reports its success; tables.md shows it
@@ -125,7 +132,16 @@ def test_every_data_file_is_sealed_for_what_it_is_and_logs_come_first(finished):
         if expected is not None:
             kinds.append(verify_file(path, expected).identity["kind"])
     assert sorted(set(kinds)) == sorted(
-        ["dataset", "natural_adversarial", "subset", "store", "weights", "logits", "white_box"]
+        [
+            "dataset",
+            "natural_adversarial",
+            "subset",
+            "store",
+            "weights",
+            "logits",
+            "white_box",
+            "budget_sweep",
+        ]
     )
     assert kinds.count("weights") == 4 and kinds.count("store") == 3
     owner = json.loads((results / LOCK_NAME).read_text())
@@ -357,7 +373,7 @@ def test_editing_a_method_the_study_does_not_use_reruns_nothing(moved, unused):
 def test_editing_the_figure_code_reruns_only_figures_and_says_which_module(moved):
     checkout, workdir = moved
     with edited(package_file(checkout, "reporting/figures/__init__.py")):
-        assert planned(workdir, TINY, checkout) == {"figure": 7, "all": 1}
+        assert planned(workdir, TINY, checkout) == {"figure": 8, "all": 1}
         result = snakemake(workdir, TINY, "-n", checkout=checkout)
     reasons = [line for line in result.stdout.splitlines() if "Params have changed" in line]
     assert reasons and all("reporting/figures/__init__.py=" in line for line in reasons)

@@ -225,6 +225,15 @@ class EvaluateSettings:
     hybrid_fractions: list[float]
     mixtures: dict  # name -> {fraction, attacks}
     m_sweep_scoring: list[str]  # which images an M < N row scores (run_evaluation.py)
+    # evaluation.budget_sweep.max_accuracy: accuracy at the largest budget above it is flagged
+    budget_max_accuracy: float = 0.1
+
+
+@dataclass(frozen=True, kw_only=True)
+class BudgetSweepSettings(AttackSettings):
+    """budget_sweep: one configured attack over a list of budgets (evaluation/budget_sweep.py)."""
+
+    eps: list[float]
 
 
 @dataclass(frozen=True, kw_only=True)

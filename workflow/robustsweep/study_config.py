@@ -185,6 +185,7 @@ def _check_names(config: dict) -> None:
                 f"config key 'evaluation.white_box' names '{name}', which is not under "
                 f"'attacks.methods'; allowed values: {', '.join(sorted(attacks)) or 'none'}"
             )
+    check_budget_sweep(config)
     for mixture, spec in config["evaluation"]["mixtures"].items():
         for name in spec["attacks"]:
             if name not in attacks:
@@ -198,6 +199,31 @@ def _check_names(config: dict) -> None:
             "config key 'defences.standard.method' must be 'standard': the name "
             "is reserved for plain training; give your defence another name"
         )
+
+
+def check_budget_sweep(config: dict) -> None:
+    """`evaluation.budget_sweep` names a bounded attack under attacks.methods and known
+    experiments, when it sweeps at all."""
+    sweep = config["evaluation"]["budget_sweep"]
+    if not sweep["eps"]:
+        return
+    attacks = config["attacks"]["methods"]
+    if sweep["attack"] not in attacks:
+        raise ConfigError(
+            f"config key 'evaluation.budget_sweep.attack' is '{sweep['attack']}', not under "
+            f"'attacks.methods'; allowed values: {', '.join(sorted(attacks)) or 'none'}"
+        )
+    if "eps" not in attacks[sweep["attack"]]:
+        raise ConfigError(
+            f"config key 'evaluation.budget_sweep.attack' names '{sweep['attack']}', whose "
+            "method has no budget 'eps' to sweep; name a bounded attack such as pgd"
+        )
+    for name in sweep["experiments"]:
+        if name not in config["experiments"]:
+            raise ConfigError(
+                f"config key 'evaluation.budget_sweep.experiments' names '{name}', not under "
+                f"'experiments'; allowed values: {', '.join(sorted(config['experiments']))}"
+            )
 
 
 def override_schema() -> dict:

@@ -19,6 +19,7 @@ from robustsweep.registry import Registry
 from robustsweep.stage_settings import (
     AttackSettings,
     AttackTableSettings,
+    BudgetSweepSettings,
     Compute,
     CorruptionSettings,
     EvaluateSettings,
@@ -103,6 +104,28 @@ def experiment_runs(config: dict) -> list[Run]:
         for defence in grid["defences"]
     }
     return sorted(runs)
+
+
+def budget_sweep_runs(config: dict) -> set[Run]:
+    """Runs swept over budgets (`evaluation.budget_sweep`): those of the listed experiments
+    (all when none are listed), detectors excepted (no class logits to attack); none while
+    the sweep has no budgets."""
+    from robustsweep.training.defences import DEFENCES
+
+    sweep = config["evaluation"]["budget_sweep"]
+    if not sweep["eps"]:
+        return set()
+    names = sweep["experiments"] or list(config["experiments"])
+    return {
+        Run(model, n, draw, defence)
+        for name in names
+        for grid in [config["experiments"][name]]
+        for model in grid["models"]
+        for n in grid["train_classes"]
+        for draw in grid["draws"]
+        for defence in grid["defences"]
+        if DEFENCES.build(config["defences"][defence]).output_names is None
+    }
 
 
 def support_run(config: dict, role: str) -> Run:
@@ -301,6 +324,19 @@ def white_box_settings(config: dict, attack: str) -> str:
     )
 
 
+def budget_sweep_settings(config: dict) -> str:
+    sweep = config["evaluation"]["budget_sweep"]
+    return to_json(
+        BudgetSweepSettings(
+            attack=sweep["attack"],
+            spec=config["attacks"]["methods"][sweep["attack"]],
+            eps=sweep["eps"],
+            batch_size=config["attacks"]["batch_size"],
+            seed=config["evaluation"]["seed"],
+        )
+    )
+
+
 def evaluate_settings(config: dict, run: Run) -> str:
     evaluation = config["evaluation"]
     return to_json(
@@ -312,6 +348,7 @@ def evaluate_settings(config: dict, run: Run) -> str:
             hybrid_fractions=evaluation["hybrid_fractions"],
             mixtures=evaluation["mixtures"],
             m_sweep_scoring=evaluation["m_sweep_scoring"],
+            budget_max_accuracy=evaluation["budget_sweep"]["max_accuracy"],
         )
     )
 
@@ -434,6 +471,11 @@ PLANNED_FILES = {
         "attack": m["attack"],
         "settings_sha256": sha256_text(white_box_settings(c, m["attack"])),
     },
+    RUN_PATTERN + r"/budget_sweep\.h5": lambda c, m: {
+        "kind": "budget_sweep",
+        "run": _run_of(m).folder,
+        "settings_sha256": sha256_text(budget_sweep_settings(c)),
+    },
 }
 
 
@@ -483,6 +525,7 @@ STAGE_MODULES = {
     "train": "training.training_loop",
     "logits": "evaluation.logits_cache",
     "white-box": "evaluation.white_box",
+    "budget-sweep": "evaluation.budget_sweep",
     "evaluate": "evaluation.run_evaluation",
     "collect": "reporting.metric_table",
     "collect-attacks": "reporting.attack_table",

@@ -152,6 +152,7 @@ def generate_store(
                     "and rerun: generation resumes at the first unfinished chunk"
                 ) from error
         report = store_report(group, method, storage)
+        report["variant"] = method.variant(len(card.class_ids))
         write_report(group, report)
         group.attrs["complete"] = True
         identity = identity_for(

@@ -22,6 +22,8 @@ and attack) and every white-box set (per run and attack) records, as HDF5 attrib
   fooled_float      correctly classified images the attack's float output fooled;
   still_adversarial how many of those the stored images still fool, whichever the storage
                     (JPEG can wash a perturbation out; without repair, rounding can undo it)
+  variant           what the attack ran where the parameters alone do not say (AutoAttack
+                    below 10 classes: methods/autoattack.py); "" otherwise or in older files
 
 The numbers come from per-image records (predictions, repair flag, norms) kept beside the
 images, so a store resumed after a kill reports exactly what an uninterrupted one does.
@@ -125,8 +127,9 @@ def below_min_success(report: dict, min_success: float) -> bool:
 
 def summary_line(name: str, report: dict) -> str:
     """One line for the job log."""
+    variant = f" ({report['variant']})" if report.get("variant") else ""
     return (
-        f"{name}: clean accuracy {report['clean_accuracy']:.1%}; success over its "
+        f"{name}{variant}: clean accuracy {report['clean_accuracy']:.1%}; success over its "
         f"{report['n_attacked']} correctly classified images {report['success_float']:.1%} in "
         f"float, {report['success_rounded']:.1%} after rounding to uint8 "
         f"({report['repaired']} of {report['repair_needed']} repaired); median L-inf "
@@ -167,6 +170,8 @@ def warning_line(name: str, report: dict, min_success: float) -> str:
 
 def write_report(group: h5py.Group, report: dict) -> None:
     group.attrs.update({key: report[key] for key in (*REPORT_FIELDS, *STORAGE_FIELDS)})
+    if report.get("variant"):
+        group.attrs["variant"] = report["variant"]
 
 
 def read_report(path: Path) -> dict:
@@ -189,6 +194,7 @@ def read_report(path: Path) -> dict:
         )
     report = {key: _plain(attrs[key]) for key in REPORT_FIELDS}
     report |= {key: _plain(attrs.get(key, value)) for key, value in STORAGE_FIELDS.items()}
+    report["variant"] = _plain(attrs.get("variant", ""))
     return {"group": name, **report, "attrs": attrs}
 
 

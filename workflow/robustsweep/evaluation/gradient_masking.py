@@ -1,6 +1,6 @@
 """Signs that a robust-accuracy number is inflated by gradient masking, not robustness.
 
-Three of the checks RobustBench and Croce & Hein's AutoAttack apply (auto-attack's checks.py
+Four of the checks RobustBench and Croce & Hein's AutoAttack apply (auto-attack's checks.py
 and Carlini et al.'s evaluation checklist), none of which torchattacks offers:
 - zero gradients: images where the cross-entropy's input gradient is exactly zero, so every
   gradient-based attack stands still there;
@@ -8,12 +8,17 @@ and Carlini et al.'s evaluation checklist), none of which torchattacks offers:
   accuracy to chance or below; a model that stays above chance is hiding its gradients;
 - black box beats white box: an attack that does not use this model's gradients (a transfer
   copy of the same attack from the store, or a black-box method such as Square or plain
-  noise, at the same budget) leaves lower accuracy than a gradient-based white-box attack.
-The first two are measured once per model when its logits are cached; the third is read off
-the metric rows. A fourth, read off the rows too, is Kurakin et al.'s label leaking (2017,
-"Adversarial machine learning at scale", sec. 4): a model whose accuracy on an attacked test
-set (transfer or white-box) is above its clean accuracy has learnt to read the attack's
-perturbation, which carries the true label when the attack was made from it (FGSM and
+  noise, at the same budget) leaves lower accuracy than a gradient-based white-box attack;
+- randomness: two forward passes of the same batch, in eval mode, disagree beyond float noise
+  (auto-attack's check_randomized): a randomised model (dropout left on, random input
+  transforms) shows attacks a different function at every query, so fixed-eps attacks
+  understate what an attack averaging over the randomness (EOT, AutoAttack's `rand` version)
+  would find.
+The first two and the randomness are measured once per model when its logits are cached; the
+third is read off the metric rows. Another, read off the rows too, is Kurakin et al.'s label
+leaking (2017, "Adversarial machine learning at scale", sec. 4): a model whose accuracy on an
+attacked test set (transfer or white-box) is above its clean accuracy has learnt to read the
+attack's perturbation, which carries the true label when the attack was made from it (FGSM and
 one-step attacks in adversarial training above all); its robust accuracy on that set says
 nothing about robustness. "Above" is tested on the images, paired: the attacked set must have
 made right significantly more images than it made wrong (McNemar's exact test, one-sided,
@@ -34,6 +39,28 @@ BLACK_BOX_METHODS = frozenset({"square", "gn"})
 # methods whose perturbation never depends on the label: they cannot leak it
 LABEL_FREE_METHODS = frozenset({"gn"})
 LEAK_SIGNIFICANCE = 0.05  # one-sided p-value of the paired test below which a set leaks
+# Largest difference of two passes' L1-normalised logits (each row's entries sum to 1 in
+# absolute value) that counts as float noise: a deterministic CPU pass repeats bit for bit,
+# and non-deterministic GPU reductions move a value of size <= 1 by a few float32 ulps
+# (1.2e-7 each); auto-attack's own threshold, 1e-8, is below one ulp and would flag those.
+RANDOMNESS_TOLERANCE = 1e-5
+
+
+def forward_disagreement(model: torch.nn.Module, images: torch.Tensor) -> float:
+    """Largest difference between two forward passes of the same batch, on logits
+    normalised by their L1 norm as auto-attack's check_randomized does (so the number does
+    not grow with the logits' scale). The model is run as it is (the caller's eval mode)."""
+    import torch
+
+    with torch.no_grad():
+        first, second = (model(images).double() for _ in range(2))
+
+    def normalised(logits: torch.Tensor) -> torch.Tensor:
+        return logits / (logits.abs().sum(1, keepdim=True) + 1e-10)
+
+    if len(images) == 0:
+        return 0.0
+    return float((normalised(first) - normalised(second)).abs().max())
 
 
 def zero_gradient_fraction(
@@ -96,6 +123,7 @@ def masking_flags(
     huge_accuracy: float,
     n_classes: int,
     changes: dict[str, tuple[int, int]] | None = None,
+    disagreement: float = float("nan"),
 ) -> list[str]:
     """The checks that fail for one run.
 
@@ -104,9 +132,15 @@ def masking_flags(
     copies (`attack-X`) compare with `whitebox-X`; black-box white-box sets compare with
     gradient-based ones of the same budget; every attacked set compares with clean accuracy
     (`changes`: attacked set -> images it made right, images it made wrong, for the paired
-    label-leaking test; a set without them is flagged whenever it is more accurate).
+    label-leaking test; a set without them is flagged whenever it is more accurate);
+    `disagreement`: forward_disagreement of the model (NaN: not measured).
     """
     flags = []
+    if disagreement > RANDOMNESS_TOLERANCE:
+        flags.append(
+            f"randomness: two forward passes of the same batch differ by {disagreement:.2g} "
+            "(dropout or random transforms left on?); attack with EOT"
+        )
     if zero_gradients > 0:
         flags.append(f"zero gradients on {zero_gradients:.1%} of images")
     if huge_accuracy > 1 / n_classes:

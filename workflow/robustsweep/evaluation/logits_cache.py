@@ -15,7 +15,8 @@ K logits stands for), architecture, parameters, pretrained_weights (the publishe
 pretrained run, "" for trained ones), outputs (JSON: the output names of a run whose logits
 are not its classes, ho2024's binary detector's ["real", "adversarial"]; [] otherwise; its
 gradient-masking checks are skipped, as they attack class labels), the gradient-masking measurements
-zero_gradient_fraction and huge_eps_accuracy (NaN when the checks are off), the network's
+zero_gradient_fraction, huge_eps_accuracy and forward_disagreement (the randomness check; NaN
+when the checks are off), the network's
 feature-map cost (models/feature_map_cost.py): activation_elements of one image and
 feature_map, the side of the map before global pooling, and the seal (file_identity.py)
 naming the run, the weights and the prepared dataset it was computed from.
@@ -177,14 +178,23 @@ def write_corrupted(h5: h5py.File, path: Path, model, detector, device) -> None:
 def masking_measurements(
     model, class_ids, images, labels, masking, batch_size, seed, device
 ) -> dict[str, float]:
-    """Zero-gradient share and huge-eps PGD accuracy on the test images of the run's classes."""
+    """Zero-gradient share, huge-eps PGD accuracy and the randomness of two forward passes
+    (of the first batch) on the test images of the run's classes."""
     import torch
 
-    from robustsweep.evaluation.gradient_masking import huge_eps_accuracy, zero_gradient_fraction
+    from robustsweep.evaluation.gradient_masking import (
+        forward_disagreement,
+        huge_eps_accuracy,
+        zero_gradient_fraction,
+    )
     from robustsweep.models.inference import to_float
 
     if masking is None or not masking.enabled:
-        return {"zero_gradient_fraction": float("nan"), "huge_eps_accuracy": float("nan")}
+        return {
+            "zero_gradient_fraction": float("nan"),
+            "huge_eps_accuracy": float("nan"),
+            "forward_disagreement": float("nan"),
+        }
     position = {c: i for i, c in enumerate(class_ids)}
     x = to_float(images, device)
     y = torch.as_tensor([position[int(c)] for c in labels], device=device)
@@ -193,4 +203,5 @@ def masking_measurements(
         "huge_eps_accuracy": huge_eps_accuracy(
             model, x, y, masking.huge_eps, masking.steps, batch_size, seed
         ),
+        "forward_disagreement": forward_disagreement(model, x[:batch_size]),
     }

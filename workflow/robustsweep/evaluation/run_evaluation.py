@@ -34,6 +34,11 @@ real-vs-adversarial detector (ho2024's other reading, defence `detector`) gets
 `detector_rows` instead: its accuracy, precision and recall are binary (positive class
 adversarial) and no M sweep applies. Every row also carries the run's
 gradient-masking measurements and flags (gradient_masking.py).
+
+Two more kinds of rows cost no forward pass either: the worst case over each group of attacks
+per image (test sets `worst-whitebox`, `worst-store`, `worst-all`; worst_case.py, which also
+writes the run's per-image record `per_image.csv`), and, for runs with a budget sweep
+(budget_sweep.py), robust accuracy at each budget (test set `budget-<attack>`).
 """
 
 from __future__ import annotations
@@ -46,6 +51,11 @@ import pandas as pd
 
 from robustsweep.atomic_output import atomic_path
 from robustsweep.data.class_subsets import choose_trial_classes
+from robustsweep.evaluation.budget_sweep import (
+    TEST_SET_PREFIX,
+    budget_flag,
+    read_budget_sweep,
+)
 from robustsweep.evaluation.classification_metrics import (
     binary_metrics,
     consistency,
@@ -55,6 +65,11 @@ from robustsweep.evaluation.classification_metrics import (
 from robustsweep.evaluation.gradient_masking import masking_flags
 from robustsweep.evaluation.test_set_logits import TestSetLogits, read_logits
 from robustsweep.evaluation.test_set_names import hybrid_name, mixture_name
+from robustsweep.evaluation.worst_case import (
+    per_image_table,
+    worst_case_groups,
+    worst_case_rows,
+)
 from robustsweep.stage_settings import EvaluateSettings
 
 # the M-sweep protocols (evaluation.m_sweep_scoring) and the metric column each one fills
@@ -327,6 +342,55 @@ def detector_rows(test_set: str, data: TestSetLogits, classes: list[int]) -> lis
     return rows
 
 
+def all_worst_case_rows(
+    sets: dict[str, TestSetLogits],
+    classes: list[int],
+    m_values: list[int],
+    trials: int,
+    evaluation_seed: int,
+    m_sweep_scoring: tuple[str, ...],
+) -> list[dict]:
+    """The worst-case rows of every group of the run's attacked sets (worst_case.py), their
+    accuracy columns filled as the single sets' are (`scored_accuracies`)."""
+    rows = []
+    for group, names in worst_case_groups(list(sets)).items():
+        members = [sets[name] for name in names]
+        for row in worst_case_rows(
+            group, members, sets["clean"], classes, m_values, trials, evaluation_seed
+        ):
+            everything = row["m_classes"] == len(classes)
+            for protocol, column in SCORING_COLUMNS.items():
+                if not everything and protocol not in m_sweep_scoring:
+                    row[column] = float("nan")
+            rows.append(row)
+    return rows
+
+
+def budget_rows(
+    path: Path, clean: TestSetLogits, classes: list[int], white_box: TestSetLogits | None = None
+) -> tuple[list[dict], str]:
+    """One row per budget of the sweep at `path` (eps 0: the cached clean logits of the same
+    images), over all of the run's classes, and the swept attack's name. `white_box`: the
+    run's white-box set of the same attack, a point of the curve at its own budget (the same
+    attack on the same images, already paid for) unless the sweep lists that budget too."""
+    attack, sweep = read_budget_sweep(path)
+    name = TEST_SET_PREFIX + attack
+    if not sweep:
+        return [], attack
+    if white_box is not None and white_box.spec and "eps" in white_box.spec:
+        sweep.setdefault(float(white_box.spec["eps"]), white_box)
+        sweep = dict(sorted(sweep.items()))
+    attacked = next(iter(sweep.values()))  # every budget attacks the same images
+    position = {int(i): k for k, i in enumerate(clean.index)}
+    same_rows = [position[int(i)] for i in attacked.index]
+    start = TestSetLogits(clean.logits[same_rows], clean.labels[same_rows], None, attacked.index)
+    rows = []
+    for eps, data in [(0.0, start), *sweep.items()]:
+        everything = np.ones(len(data.labels), bool)
+        rows.append(part_row(name, f"eps {eps:g}", data, everything, classes, eps))
+    return rows, attack
+
+
 def evaluate_stage(
     *,
     settings: EvaluateSettings,
@@ -334,6 +398,8 @@ def evaluate_stage(
     output: Path,
     white_box: dict[str, Path] | None = None,
     epoch_log: Path | None = None,
+    per_image: Path | None = None,
+    budget_sweep: Path | None = None,
 ) -> None:
     evaluate_run(
         output,
@@ -347,6 +413,9 @@ def evaluate_stage(
         settings.mixtures,
         tuple(settings.m_sweep_scoring),
         epoch_log,
+        per_image,
+        budget_sweep,
+        settings.budget_max_accuracy,
     )
 
 
@@ -362,10 +431,15 @@ def evaluate_run(
     mixtures: dict[str, dict] | None = None,
     m_sweep_scoring: tuple[str, ...] = (CHOSEN_CLASS_IMAGES,),
     epoch_log: Path | None = None,
+    per_image: Path | None = None,
+    budget_sweep: Path | None = None,
+    budget_max_accuracy: float = 0.1,
 ) -> None:
     """Write the tidy metric rows of one run, each tagged with the run's identity, its
     gradient-masking measurements and flags, its feature-map cost and, from `epoch_log`, its
-    training summary (epochs, final training loss and accuracy)."""
+    training summary (epochs, final training loss and accuracy); `per_image`: where the
+    per-image record goes (worst_case.per_image_table); `budget_sweep`: the run's budget
+    sweep, scored and checked against `budget_max_accuracy`."""
     sets, attrs = read_logits(logits_path, white_box)
     sets |= hybrid_sets(sets, list(hybrid_fractions), evaluation_seed)
     sets |= mixture_sets(sets, mixtures or {}, evaluation_seed)
@@ -389,6 +463,18 @@ def evaluate_run(
             rows += pattern_rows(name, data, classes)
         if data.adversarial is not None:
             rows += mixture_part_rows(name, data, classes)
+    sweep_flags = []
+    if not attrs["outputs"]:
+        rows += all_worst_case_rows(
+            sets, classes, m_values, trials, evaluation_seed, m_sweep_scoring
+        )
+        if budget_sweep is not None:
+            attack = read_budget_sweep(budget_sweep)[0]
+            own = sets.get(f"whitebox-{attack}")
+            budget, _ = budget_rows(budget_sweep, sets["clean"], classes, own)
+            rows += budget
+            accuracy = {row["severity"]: row["accuracy"] for row in budget}
+            sweep_flags = budget_flag(accuracy, budget_max_accuracy, attack)
     table = pd.DataFrame(rows)
     full = table[(table.m_classes == len(classes)) & (table.pattern == "all")]
     flags = (
@@ -401,10 +487,13 @@ def evaluate_run(
             attrs["huge_eps_accuracy"],
             len(classes),
             attack_changes(sets, classes),
+            attrs["forward_disagreement"],
         )
+        + sweep_flags
     )
     table["zero_gradient_fraction"] = attrs["zero_gradient_fraction"]
     table["huge_eps_accuracy"] = attrs["huge_eps_accuracy"]
+    table["forward_disagreement"] = attrs["forward_disagreement"]
     table["masking_flags"] = "; ".join(flags)
     table["activation_elements"] = attrs["activation_elements"]
     table["feature_map"] = attrs["feature_map"]
@@ -417,3 +506,7 @@ def evaluate_run(
     table.insert(len(run), "pretrained_weights", attrs["pretrained_weights"])
     with atomic_path(output) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
+    if per_image is not None:
+        record = pd.DataFrame() if attrs["outputs"] else per_image_table(sets, classes)
+        with atomic_path(per_image) as tmp:
+            record.to_csv(tmp, index=False)

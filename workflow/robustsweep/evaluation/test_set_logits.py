@@ -91,6 +91,7 @@ def read_logits(path: Path, white_box: dict[str, Path] | None = None):
             "pretrained_weights": str(h5.attrs.get("pretrained_weights", "")),
             "zero_gradient_fraction": float(h5.attrs.get("zero_gradient_fraction", np.nan)),
             "huge_eps_accuracy": float(h5.attrs.get("huge_eps_accuracy", np.nan)),
+            "forward_disagreement": float(h5.attrs.get("forward_disagreement", np.nan)),
             "activation_elements": float(h5.attrs.get("activation_elements", np.nan)),
             "feature_map": str(h5.attrs.get("feature_map", "")),
             "outputs": json.loads(h5.attrs.get("outputs", "[]")),

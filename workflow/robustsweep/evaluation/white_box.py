@@ -117,6 +117,7 @@ def white_box_images(
         method.budget(),
         method.baseline,
     )
+    report["variant"] = method.variant(len(class_ids))
     return adversarial, logits, report
 
 

@@ -27,7 +27,8 @@ from robustsweep.attacks.success_report import (
 from robustsweep.stage_settings import AttackTableSettings
 
 IDENTITY = ["kind", "split", "attack", "method", "model", "n_train_classes", "draw", "defence"]
-COLUMNS = [*IDENTITY, *REPORT_FIELDS, *STORAGE_FIELDS, "below_min_success"]
+# variant: what the attack ran where its parameters do not say (AutoAttack below 10 classes)
+COLUMNS = [*IDENTITY, "variant", *REPORT_FIELDS, *STORAGE_FIELDS, "below_min_success"]
 
 
 def collect_attacks_stage(
@@ -56,6 +57,7 @@ def collect_attack_reports(
             {
                 **identity,
                 "method": attacked_method(report["attrs"]),
+                "variant": report["variant"],
                 **{key: report[key] for key in (*REPORT_FIELDS, *STORAGE_FIELDS)},
                 "below_min_success": flagged,
             }
@@ -78,3 +80,28 @@ def read_attack_table(path: Path | None) -> pd.DataFrame:
     if path is None:
         return pd.DataFrame(columns=COLUMNS)
     return pd.read_csv(path, keep_default_na=False, na_values=[""])
+
+
+def variant_headers(attacks: pd.DataFrame | None) -> dict[str, str]:
+    """Test set (`whitebox-X`, `attack-X` of the test store) -> its column header naming the
+    variant run, e.g. `whitebox-autoattack (standard adapted to 5 classes, Linf)`, for the
+    sets whose attack has a variant (AutoAttack); several variants are joined by ' / '."""
+    if attacks is None or attacks.empty or "variant" not in attacks:
+        return {}
+    named = attacks[attacks.variant.astype(object).fillna("").astype(str) != ""]
+    named = named[(named.kind == "whitebox") | (named.split == "test")]
+    headers = {}
+    for (kind, attack), group in named.groupby(["kind", "attack"], sort=True):
+        test_set = f"{'whitebox' if kind == 'whitebox' else 'attack'}-{attack}"
+        short = sorted({v.split(":")[0].removeprefix("AutoAttack ") for v in group.variant})
+        headers[test_set] = f"{test_set} ({' / '.join(short)})"
+    return headers
+
+
+def variant_lines(attacks: pd.DataFrame | None) -> str:
+    """One line per attack and variant run, for the stored-attacks section."""
+    if attacks is None or attacks.empty or "variant" not in attacks:
+        return ""
+    named = attacks[attacks.variant.astype(object).fillna("").astype(str) != ""]
+    pairs = sorted(set(zip(named.kind, named.attack, named.variant, strict=True)))
+    return "".join(f"Variant of {kind} `{attack}`: {variant}.\n" for kind, attack, variant in pairs)

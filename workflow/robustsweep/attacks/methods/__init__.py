@@ -42,6 +42,11 @@ class AttackMethod(Method):
     def build(self, model: nn.Module, n_classes: int):
         raise NotImplementedError
 
+    def variant(self, n_classes: int) -> str:
+        """What `build` runs against an n-class model where that is not fixed by the
+        parameters alone ("" when it is; AutoAttack adapts below 10 classes)."""
+        return ""
+
 
 def image_diameter(image_size: int) -> float:
     """The L2 distance between an all-black and an all-white RGB image in [0, 1]."""

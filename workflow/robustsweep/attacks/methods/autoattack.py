@@ -4,7 +4,10 @@ torchattacks' own `AutoAttack` runs APGD/APGD-T/FAB-T for 10 steps and targets n
 classes (upstream issues #196, #188), so this assembles the same four torchattacks attacks
 with the reference settings of the auto-attack package (REFERENCE_AUTOATTACK).
 tests/test_attack_parity.py checks its robust accuracy against the official code (fra31's
-auto-attack, as repackaged on PyPI by pyautoattack).
+auto-attack, as repackaged on PyPI by pyautoattack). Below 10 classes it is not the standard
+version (build_autoattack); `autoattack_variant` says what was run, and every success report,
+attacks.csv and the robust-accuracy table's header cell carry that string (auto-attack#70,
+#76, #79, #110: users asking which AutoAttack a number is).
 """
 
 from __future__ import annotations
@@ -39,6 +42,33 @@ class AutoAttack(AttackMethod):
     def build(self, model, n_classes):
         return build_autoattack(model, n_classes, self.eps, self.norm, self.seed)
 
+    def variant(self, n_classes: int) -> str:
+        return autoattack_variant(n_classes, self.norm)
+
+
+def autoattack_attacks(n_classes: int) -> list[str]:
+    """The attacks run, in order: APGD-T's targeted DLR loss needs 4 classes or more."""
+    names = list(REFERENCE_AUTOATTACK)
+    return names if n_classes >= 4 else [name for name in names if name != "apgd-t"]
+
+
+def target_classes(n_classes: int) -> int:
+    """Target classes of APGD-T and FAB-T: the reference 9, or every other class below 10."""
+    return min(REFERENCE_AUTOATTACK["apgd-t"]["n_target_classes"], n_classes - 1)
+
+
+def autoattack_variant(n_classes: int, norm: str = "Linf") -> str:
+    """What build_autoattack runs against an n-class model, in words: the version (auto-attack's
+    'standard', or 'standard adapted' below 10 classes), the norm, the attacks, the number of
+    target classes and Square's queries. The part before ':' is the short form tables print."""
+    reference = target_classes(n_classes) == REFERENCE_AUTOATTACK["apgd-t"]["n_target_classes"]
+    version = "standard" if reference else f"standard adapted to {n_classes} classes"
+    queries = REFERENCE_AUTOATTACK["square"]["n_queries"]
+    return (
+        f"AutoAttack {version}, {norm}: {', '.join(autoattack_attacks(n_classes))}; "
+        f"{target_classes(n_classes)} target classes; square {queries} queries"
+    )
+
 
 def build_autoattack(model, n_classes: int, eps: float, norm: str = "Linf", seed: int = 0):
     """AutoAttack 'standard' with the reference settings, as a torchattacks MultiAttack.
@@ -50,7 +80,7 @@ def build_autoattack(model, n_classes: int, eps: float, norm: str = "Linf", seed
     import torchattacks
 
     ref = REFERENCE_AUTOATTACK
-    targets = min(ref["apgd-t"]["n_target_classes"], n_classes - 1)
+    targets = target_classes(n_classes)
     common = {"eps": eps, "norm": norm, "seed": seed}
     apgd = torchattacks.APGD(model, **common, **ref["apgd-ce"])
     apgdt_settings = {k: v for k, v in ref["apgd-t"].items() if k != "n_target_classes"}
@@ -60,5 +90,5 @@ def build_autoattack(model, n_classes: int, eps: float, norm: str = "Linf", seed
     fab = torchattacks.FAB(model, **common, n_classes=n_classes, **fab_settings)
     fab.n_target_classes = targets
     square = torchattacks.Square(model, **common, **ref["square"])
-    attacks = [apgd, apgdt, fab, square] if n_classes >= 4 else [apgd, fab, square]
-    return torchattacks.MultiAttack(attacks)
+    built = {"apgd-ce": apgd, "apgd-t": apgdt, "fab-t": fab, "square": square}
+    return torchattacks.MultiAttack([built[name] for name in autoattack_attacks(n_classes)])

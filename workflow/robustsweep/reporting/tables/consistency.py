@@ -10,12 +10,13 @@ from robustsweep.reporting.tables import TABLES, TableContext, section
 
 
 def consistency_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
-    """Attacked test sets (transfer `attack-*`, white-box `whitebox-*`) of all-class runs."""
+    """Attacked test sets (transfer `attack-*`, white-box `whitebox-*`, per-image worst case
+    `worst-*`) of all-class runs."""
     rows = full_rows(metrics)
     return rows[
         (rows.n_train_classes == pool)
         & rows.consistency.notna()
-        & rows.test_set.str.startswith(("attack-", "whitebox-"))
+        & rows.test_set.str.startswith(("attack-", "whitebox-", "worst-"))
     ]
 
 

@@ -23,7 +23,9 @@ def gradient_masking(metrics: pd.DataFrame, context: TableContext) -> str:
         masking_table(metrics),
         4,
         note="Runs whose robust accuracy may be inflated: zero input gradients, accuracy above "
-        "chance under PGD at a huge eps, or a black-box/transfer attack beating a white-box "
-        "one. Robust numbers of a listed run need an adaptive attack before they are trusted.\n",
+        "chance under PGD at a huge eps, a black-box/transfer attack beating a white-box "
+        "one, label leaking, two forward passes that disagree (randomness), or a budget "
+        "sweep that does not fall to 0. Robust numbers of a listed run need an adaptive "
+        "attack before they are trusted.\n",
         empty="every run passes the checks",
     )

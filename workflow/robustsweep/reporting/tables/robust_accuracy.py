@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from robustsweep.reporting.attack_table import variant_headers
 from robustsweep.reporting.metric_table import full_rows
 from robustsweep.reporting.spread import MARKED_NOTE, spread_table
 from robustsweep.reporting.tables import TABLES, TableContext, section
@@ -18,9 +19,11 @@ def robustness_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
 @TABLES.register("robust_accuracy", order=50)
 def robust_accuracy(metrics: pd.DataFrame, context: TableContext) -> str:
     rows = robustness_rows(metrics, context.pool_size)
+    table = spread_table(rows, ["model", "defence"], "test_set", "accuracy", mark="defence")
     return section(
         "Robust accuracy (%) per test set and defence",
-        spread_table(rows, ["model", "defence"], "test_set", "accuracy", mark="defence"),
+        table.rename(columns=variant_headers(context.attacks)),
         note="`attack-*`: transfer from the store's source model; `whitebox-*`: attacked "
-        "directly. " + MARKED_NOTE,
+        "directly; `worst-*`: right under every attack of the group, per image (the run's "
+        "white-box attacks, the stored ones, all of them). " + MARKED_NOTE,
     )

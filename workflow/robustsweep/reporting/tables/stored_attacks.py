@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from robustsweep.reporting.attack_table import variant_lines
 from robustsweep.reporting.tables import TABLES, TableContext
 
 FLAG = "below min_success"
@@ -103,6 +104,7 @@ def stored_attacks(metrics: pd.DataFrame, context: TableContext) -> str:
             "## Stored attacks\n",
             note,
             *([source] if source else []),
+            *([variant_lines(attacks)] if variant_lines(attacks) else []),
             rendered(stores, "no stored attacks in this study"),
             "### White-box sets\n",
             rendered(white_box, "no white-box attacks in this study"),

@@ -1,0 +1,40 @@
+"""Robust accuracy against the attack's budget, per run (evaluation/budget_sweep.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from robustsweep.reporting.figures import FIGURES, seaborn
+from robustsweep.reporting.spread import t_interval
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import seaborn as sns
+
+
+@FIGURES.register("budget_sweep")
+def budget_sweep(metrics: pd.DataFrame) -> sns.FacetGrid | None:
+    """Robust accuracy (%) under one white-box attack as its budget eps grows (eps 0: clean),
+    one line per model and defence, mean and 95 % t-interval over the runs' draws and class
+    counts; a curve that does not fall to 0 points at gradient masking (Carlini et al.)."""
+    if "severity" not in metrics:
+        return None
+    rows = metrics[metrics.test_set.str.startswith("budget-") & metrics.severity.notna()]
+    if rows.empty:
+        return None
+    rows = rows.assign(**{"accuracy (%)": rows.accuracy * 100, "eps": rows.severity})
+    grid = seaborn().relplot(
+        data=rows,
+        x="eps",
+        y="accuracy (%)",
+        hue="model",
+        style="defence",
+        col="test_set",
+        kind="line",
+        marker="o",
+        errorbar=t_interval,
+        height=3.2,
+        aspect=1.4,
+    )
+    grid.set_axis_labels("budget eps", "robust accuracy (%)")
+    return grid
