@@ -43,6 +43,8 @@ from robustsweep.study_plan import (
     training_gpus,
     training_processes,
     white_box_settings,
+    white_box_shard_file,
+    white_box_shards,
 )
 from robustsweep.training.defences import DEFENCES
 from robustsweep.reporting.figures import FIGURES, caption, reads as figure_table
@@ -74,6 +76,8 @@ wildcard_constraints:
     attack=r"[A-Za-z][A-Za-z0-9_]*",
     n=r"\d+",
     draw=r"\d+",
+    shard=r"\d+",
+    shards=r"\d+",
     split=r"train|test",
     figure="|".join(FIGURES.names()),
 
@@ -127,6 +131,19 @@ def white_box_files(wildcards):
     run = run_of(wildcards)
     return {
         f"white_box__{name}": run_path(run, f"whitebox/{name}.h5") for name in WHITE_BOX
+    }
+
+
+def white_box_shard_files(wildcards):
+    """The shard files a white-box job gathers, as inputs shards__<k>; none for one job."""
+    shards = white_box_shards(config, wildcards.attack)
+    if shards == 1:
+        return {}
+    folder = run_of(wildcards).folder
+    return {
+        f"shards__{k}": f"{R}/"
+        + white_box_shard_file(folder, wildcards.attack, k, shards)
+        for k in range(shards)
     }
 
 

@@ -88,9 +88,7 @@ attack_own_model(Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), "pgd",
 """
 
 
-def test_a_sigkilled_job_resumes_to_the_same_bytes(
-    tmp_path, digits_h5, trained_model, monkeypatch
-):
+def test_a_sigkilled_job_resumes_to_the_same_bytes(tmp_path, digits_h5, trained_model, monkeypatch):
     reference = whole(tmp_path, digits_h5, trained_model)
     out = tmp_path / "killed.h5"
     env = {**os.environ, "PYTHONPATH": str(REPO / "workflow")}
@@ -119,3 +117,22 @@ def test_a_sigkilled_job_resumes_to_the_same_bytes(
     assert attacked == list(range(3, n_chunks))  # only the unfinished chunks ran
     assert out.read_bytes() == reference.read_bytes()
     assert not work.exists()
+
+
+def test_shards_config_defaults_to_one_job_and_names_unknown_attacks():
+    import yaml
+
+    from robustsweep.input_errors import ConfigError
+    from robustsweep.study_config import validate_config
+    from robustsweep.study_plan import white_box_settings, white_box_shards
+
+    tiny = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    config = validate_config(tiny)
+    assert white_box_shards(config, "fgsm") == 1
+    assert config["evaluation"]["attack_precision"] == "fp32"
+    sharded = validate_config({**tiny, "evaluation": {**tiny["evaluation"], "shards": 4}})
+    assert white_box_shards(sharded, "fgsm") == 4
+    # not a setting: the file's settings (its identity) do not change with K
+    assert white_box_settings(sharded, "fgsm") == white_box_settings(config, "fgsm")
+    with pytest.raises(ConfigError, match="'evaluation.shards' names 'pgd'"):
+        validate_config({**tiny, "evaluation": {**tiny["evaluation"], "shards": {"pgd": 2}}})
