@@ -136,3 +136,11 @@ def test_shards_config_defaults_to_one_job_and_names_unknown_attacks():
     assert white_box_settings(sharded, "fgsm") == white_box_settings(config, "fgsm")
     with pytest.raises(ConfigError, match="'evaluation.shards' names 'pgd'"):
         validate_config({**tiny, "evaluation": {**tiny["evaluation"], "shards": {"pgd": 2}}})
+
+
+def test_bf16_on_the_cpu_is_float32_with_a_note(tmp_path, digits_h5, trained_model, capsys):
+    reference = whole(tmp_path, digits_h5, trained_model)
+    out = tmp_path / "bf16.h5"
+    attack_own_model(out, trained_model, digits_h5, "pgd", PGD, BATCH, 7, CPU, precision="bf16")
+    assert "its attack stays float32" in capsys.readouterr().out
+    assert out.read_bytes() == reference.read_bytes()

@@ -75,6 +75,15 @@ def attack_precision_context(precision: str, device: torch.device):
     return contextlib.nullcontext()
 
 
+def precision_note(precision: str, device: torch.device) -> None:
+    """The log's note where bf16 was asked for and the job has no GPU to run it on."""
+    if precision == "bf16" and device.type != "cuda":
+        print(
+            "evaluation.attack_precision bf16 applies on a GPU; this job runs on the "
+            f"{device.type}, so its attack stays float32"
+        )
+
+
 @contextlib.contextmanager
 def open_parts(path: Path, fingerprint: dict, shape: tuple, n_outputs: int, chunks: int):
     """A parts file made with this fingerprint (resumed), or a fresh one."""
@@ -128,6 +137,7 @@ def attack_chunks(
 ) -> None:
     """Attack the rows of `chunks` (of `images`, the run's whole attacked set) into the parts
     file at `path`, resuming at the first chunk not done; marks it complete at the end."""
+    precision_note(precision, device)
     rows = range_rows(chunks, len(images), batch_size)
     attack = method.build(model, n_outputs) if len(chunks) else None
     shape = (rows.stop - rows.start, *images.shape[1:])
