@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 # The package is on PATH for every rule's `python -m robustsweep`.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: env run test test-studies bench lint format lock report clean
+.PHONY: env run test test-studies bench gpu-check gpu-wheels lint format lock report clean
 
 env: $(STAMP)
 
@@ -47,6 +47,25 @@ test-studies: env
 # 2 cores. BENCH_ARGS=--make-run adds the end-to-end default study (P8).
 bench: env
 	python benchmarks/run_benchmarks.py $(BENCH_ARGS)
+
+# Every CUDA path in one command on a GPU node (benchmarks/gpu_check.py; README "GPU node
+# without network"). It needs no env: the node's torch, torchvision, h5py, pandas and
+# scikit-learn, and the wheels below.
+gpu-check:
+	python benchmarks/gpu_check.py
+
+# On a networked machine: the wheels that node lacks (gpu_check.NODE_WHEELS, at the lock
+# file's versions) for CPython 3.12 on manylinux x86_64, into $(GPU_WHEELS) (about 1.5 MB).
+# There: pip install --no-index --no-deps $(GPU_WHEELS)/*.whl
+GPU_WHEELS ?= gpu-wheels
+GPU_PLATFORMS := manylinux2014_x86_64 manylinux_2_17_x86_64 manylinux_2_28_x86_64 any
+gpu-wheels: env
+	rm -rf $(GPU_WHEELS)
+	python -m pip download --quiet --disable-pip-version-check --no-deps \
+		--only-binary=:all: --python-version 3.12 --implementation cp \
+		--abi cp312 --abi abi3 --abi none $(addprefix --platform ,$(GPU_PLATFORMS)) \
+		-d $(GPU_WHEELS) $$(python benchmarks/gpu_check.py --wheel-requirements)
+	@du -ch $(GPU_WHEELS)/*.whl | tail -1
 
 lint: env
 	ruff check .

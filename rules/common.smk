@@ -45,6 +45,8 @@ from robustsweep.study_plan import (
     training_gpus,
     training_processes,
     white_box_settings,
+    white_box_shard_file,
+    white_box_shards,
 )
 from robustsweep.training.defences import DEFENCES
 from robustsweep.reporting.figures import FIGURES, caption, reads as figure_table
@@ -78,6 +80,8 @@ wildcard_constraints:
     attack=r"[A-Za-z][A-Za-z0-9_]*",
     n=r"\d+",
     draw=r"\d+",
+    shard=r"\d+",
+    shards=r"\d+",
     split=r"train|test",
     figure="|".join(FIGURES.names()),
 
@@ -146,6 +150,19 @@ def budget_sweep_file(wildcards):
 
 def budget_sweep_code(model):
     return attack_code(config, "budget-sweep", SWEPT_ATTACK, model)
+
+
+def white_box_shard_files(wildcards):
+    """The shard files a white-box job gathers, as inputs shards__<k>; none for one job."""
+    shards = white_box_shards(config, wildcards.attack)
+    if shards == 1:
+        return {}
+    folder = run_of(wildcards).folder
+    return {
+        f"shards__{k}": f"{R}/"
+        + white_box_shard_file(folder, wildcards.attack, k, shards)
+        for k in range(shards)
+    }
 
 
 def job(input, output, threads=None, processes=1, **values):

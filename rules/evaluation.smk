@@ -24,8 +24,43 @@ rule logits_cache:
         "python -m robustsweep logits {params.settings:q} {params.job:q} {log:q}"
 
 
+# evaluation.shards: K > 1 splits a run's attack into K jobs over disjoint chunk ranges (each
+# its own GPU job on SLURM); white_box gathers them into the file one job would write
+rule white_box_shard:
+    input:
+        weights=f"{R}/{RUN}/weights.safetensors",
+        dataset=rules.prepare_dataset.output[0],
+    output:
+        output=temp(f"{R}/{RUN}/whitebox/{{attack}}.shard{{shard}}of{{shards}}.h5"),
+    log:
+        f"{R}/logs/white_box_shard/{{model}}_N{{n}}_draw{{draw}}_{{defence}}_{{attack}}_{{shard}}of{{shards}}.log",
+    benchmark:
+        f"{R}/benchmarks/white_box_shard/{{model}}_N{{n}}_draw{{draw}}_{{defence}}_{{attack}}_{{shard}}of{{shards}}.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        gpu=config["gpus_per_job"],
+    params:
+        settings=lambda w: white_box_settings(config, w.attack),
+        code=lambda w: attack_code(config, "white-box-shard", w.attack, w.model)["code"],
+        methods=lambda w: attack_code(config, "white-box-shard", w.attack, w.model)[
+            "methods"
+        ],
+        job=lambda wildcards, input, output, threads: job(
+            input,
+            output,
+            threads,
+            shard=int(wildcards.shard),
+            shards=int(wildcards.shards),
+        ),
+    shell:
+        "python -m robustsweep white-box-shard {params.settings:q} {params.job:q} {log:q}"
+
+
 rule white_box:
     input:
+        unpack(white_box_shard_files),
         weights=f"{R}/{RUN}/weights.safetensors",
         dataset=rules.prepare_dataset.output[0],
     output:
@@ -38,7 +73,8 @@ rule white_box:
         ENV
     threads: 1
     resources:
-        gpu=config["gpus_per_job"],
+        # gathering shards attacks nothing: no GPU
+        gpu=lambda w: 0 if white_box_shard_files(w) else config["gpus_per_job"],
     params:
         settings=lambda w: white_box_settings(config, w.attack),
         code=lambda w: attack_code(config, "white-box", w.attack, w.model)["code"],

@@ -137,3 +137,26 @@ def test_a_k_process_training_job_is_submitted_with_k_gpus_in_one_task():
     assert "--ntasks" not in submit  # one task: the job starts its 4 workers itself
     step = f"{get_cpu_setting(job, True)} {get_gpu_setting(job)}"
     assert step == "--cpus-per-task=8 --gpus=4"
+
+
+def test_each_white_box_shard_is_its_own_gpu_job_and_the_gather_asks_for_none(tmp_path):
+    """With `evaluation.shards`, the dry run plans K shard jobs per white-box file, each
+    asking for the study's GPUs per job; the job that gathers them asks for none."""
+    from conftest import snakemake
+
+    config = {
+        **TINY,
+        "gpus_per_job": 1,
+        "evaluation": {**TINY["evaluation"], "shards": 2},
+    }
+    target = "results/runs/cnn/N10/draw0/standard/whitebox/fgsm.h5"
+    result = snakemake(tmp_path, config, target, "-n", "--printshellcmds", "--verbose")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    jobs = re.split(r"\n(?=(?:local)?rule \w+:)", output)
+    shards = [j for j in jobs if j.lstrip().startswith("rule white_box_shard:")]
+    gather = [j for j in jobs if j.lstrip().startswith("rule white_box:")]
+    assert len(shards) == 2 and len(gather) == 1
+    assert all(re.search(r"resources:.*\bgpu=1\b", j) for j in shards), shards[0]
+    assert re.search(r"resources:.*\bgpu=0\b", gather[0]), gather[0]
+    assert "fgsm.shard0of2.h5" in gather[0] and "fgsm.shard1of2.h5" in gather[0]

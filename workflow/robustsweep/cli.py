@@ -44,6 +44,7 @@ STAGES: dict[str, str] = {
     "logits": "robustsweep.evaluation.logits_cache:logits_stage",
     "white-box": "robustsweep.evaluation.white_box:white_box_stage",
     "budget-sweep": "robustsweep.evaluation.budget_sweep:budget_sweep_stage",
+    "white-box-shard": "robustsweep.evaluation.white_box:white_box_shard_stage",
     "evaluate": "robustsweep.evaluation.run_evaluation:evaluate_stage",
     "collect": "robustsweep.reporting.metric_table:collect_stage",
     "collect-attacks": "robustsweep.reporting.attack_table:collect_attacks_stage",

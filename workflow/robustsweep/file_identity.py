@@ -51,6 +51,7 @@ NOUNS = {
     "weights": "weights file",
     "logits": "logits cache",
     "white_box": "white-box file",
+    "white_box_shard": "white-box shard",
     "corruptions": "corrupted test set",
 }
 # identity keys that name another file by its content digest, and the job input that is it

@@ -179,6 +179,14 @@ class AttackSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WhiteBoxSettings(AttackSettings):
+    """white_box and white_box_shard: an attack of a run's own model. The shard split is not
+    a setting: K shards make the same file as one job (white_box_parts.py)."""
+
+    precision: str  # evaluation.attack_precision: fp32, or bf16 autocast on a GPU
+
+
+@dataclass(frozen=True, kw_only=True)
 class StoreSettings(AttackSettings):
     split: str
     # attacks.store: format (exact/jpeg), jpeg_quality, repair. The one default here: a study

@@ -186,6 +186,13 @@ def _check_names(config: dict) -> None:
                 f"'attacks.methods'; allowed values: {', '.join(sorted(attacks)) or 'none'}"
             )
     check_budget_sweep(config)
+    shards = config["evaluation"]["shards"]
+    for name in shards if isinstance(shards, dict) else ():
+        if name not in config["evaluation"]["white_box"]:
+            raise ConfigError(
+                f"config key 'evaluation.shards' names '{name}', which is not in "
+                "'evaluation.white_box'; shard only white-box attacks the study runs"
+            )
     for mixture, spec in config["evaluation"]["mixtures"].items():
         for name in spec["attacks"]:
             if name not in attacks:

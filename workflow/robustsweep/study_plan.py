@@ -17,7 +17,6 @@ from robustsweep.data.sources import source_of
 from robustsweep.file_identity import sha256_text
 from robustsweep.registry import Registry
 from robustsweep.stage_settings import (
-    AttackSettings,
     AttackTableSettings,
     BudgetSweepSettings,
     Compute,
@@ -37,6 +36,7 @@ from robustsweep.stage_settings import (
     TablesSettings,
     TrainingRecipe,
     TrainSettings,
+    WhiteBoxSettings,
     from_mapping,
     to_json,
 )
@@ -315,11 +315,12 @@ def logits_settings(config: dict) -> str:
 
 def white_box_settings(config: dict, attack: str) -> str:
     return to_json(
-        AttackSettings(
+        WhiteBoxSettings(
             attack=attack,
             spec=config["attacks"]["methods"][attack],
             batch_size=config["attacks"]["batch_size"],
             seed=config["evaluation"]["seed"],
+            precision=config["evaluation"]["attack_precision"],
         )
     )
 
@@ -335,6 +336,16 @@ def budget_sweep_settings(config: dict) -> str:
             seed=config["evaluation"]["seed"],
         )
     )
+
+
+def white_box_shards(config: dict, attack: str) -> int:
+    """How many shard jobs attack `attack` against each run (evaluation.shards)."""
+    shards = config["evaluation"]["shards"]
+    return int(shards.get(attack, 1) if isinstance(shards, dict) else shards)
+
+
+def white_box_shard_file(folder: str, attack: str, shard: int, shards: int) -> str:
+    return f"{folder}/whitebox/{attack}.shard{shard}of{shards}.h5"
 
 
 def evaluate_settings(config: dict, run: Run) -> str:
@@ -465,6 +476,16 @@ PLANNED_FILES = {
         "run": _run_of(m).folder,
         "settings_sha256": sha256_text(logits_settings(c)),
     },
+    RUN_PATTERN + r"/whitebox/(?P<attack>\w+)\.shard(?P<shard>\d+)of(?P<shards>\d+)\.h5": (
+        lambda c, m: {
+            "kind": "white_box_shard",
+            "run": _run_of(m).folder,
+            "attack": m["attack"],
+            "shard": int(m["shard"]),
+            "shards": int(m["shards"]),
+            "settings_sha256": sha256_text(white_box_settings(c, m["attack"])),
+        }
+    ),
     RUN_PATTERN + r"/whitebox/(?P<attack>\w+)\.h5": lambda c, m: {
         "kind": "white_box",
         "run": _run_of(m).folder,
@@ -526,6 +547,7 @@ STAGE_MODULES = {
     "logits": "evaluation.logits_cache",
     "white-box": "evaluation.white_box",
     "budget-sweep": "evaluation.budget_sweep",
+    "white-box-shard": "evaluation.white_box",
     "evaluate": "evaluation.run_evaluation",
     "collect": "reporting.metric_table",
     "collect-attacks": "reporting.attack_table",
