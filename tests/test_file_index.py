@@ -172,7 +172,11 @@ def test_jpegs_decode_to_pillows_pixels_and_transforms_stay_within_one_level(pho
                 assert mine.shape == reference.shape == (3, 48, 48)
                 differences.append((mine.int() - reference.int()).abs())
     differences = torch.stack(differences)
-    assert differences.max() <= 1 and differences.float().mean() < 0.1
+    # rounding only: never more than one grey level. How often one level depends on the
+    # kernels: torch's AVX2/AVX-512 uint8 kernel repeats Pillow's fixed-point arithmetic
+    # (measured: 0.4 % of values one level off), its default kernel computes in float (13 %,
+    # ATEN_CPU_CAPABILITY=default); 0.25 bounds both and still catches a systematic shift
+    assert differences.max() <= 1 and differences.float().mean() < 0.25
 
 
 def test_a_truncated_jpeg_is_named_by_read_image(photos, tmp_path):
