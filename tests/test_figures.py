@@ -31,6 +31,8 @@ def metrics_of(defences: list[str]) -> pd.DataFrame:
                         "accuracy": 0.5,
                         "auc": 0.7,
                         "ap": 0.6,
+                        # per epoch [epoch, clean, PGD, FGSM] (evaluation/checkpoint_summary.py)
+                        "validation_curve": "[[0, 0.5, 0.2, 0.3], [1, 0.6, null, null]]",
                     }
                 )
     return pd.DataFrame(rows)
@@ -61,7 +63,8 @@ def test_every_figure_is_drawn_with_or_without_standard_runs(tmp_path, kind, def
     draw_figure(kind, table, tmp_path / "figure.png", STYLE)
     assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
     has_data = FIGURES.get(kind).target(pd.read_csv(table)) is not None
-    assert has_data == ("standard" in defences or kind == "robust_accuracy")
+    drawn_for_any_defence = ("robust_accuracy", "validation_curves")
+    assert has_data == ("standard" in defences or kind in drawn_for_any_defence)
 
 
 @pytest.mark.parametrize(
@@ -96,3 +99,13 @@ def test_figures_draw_the_95_percent_t_interval_over_draws():
     )
     low, high = t_interval([v * 100 for v in values])
     assert spans and all(span == pytest.approx((low, high)) for span in spans)
+
+
+def test_validation_curves_plot_each_measure_per_epoch():
+    from robustsweep.reporting.figures.validation_curves import validation_points
+
+    points = validation_points(metrics_of(["pgd_at"]))
+    # one run: clean at epochs 0 and 1, PGD and FGSM at epoch 0 only (null: not measured)
+    assert sorted(zip(points.epoch, points.measure, points["accuracy (%)"], strict=True)) == [
+        (0, "FGSM", 30.0), (0, "PGD", 20.0), (0, "clean", 50.0), (1, "clean", 60.0)
+    ]  # fmt: skip
