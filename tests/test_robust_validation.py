@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import kill_at_epoch, record_epochs, train_small_cnn
 from robustsweep.evaluation.checkpoint_summary import checkpoint_summary
+from robustsweep.models.trained_models import load_model
 from robustsweep.stage_settings import ValidationSettings
 from robustsweep.training.robust_validation import (
     Budget,
@@ -134,3 +136,110 @@ def test_metrics_rows_name_the_checkpoint_and_print_best_beside_last():
     # a pretrained run's log has no validation: the columns are empty, the checkpoint last
     empty = checkpoint_summary(log_frame(epoch=[], loss=[], accuracy=[]))
     assert empty["checkpoint"] == "last" and math.isnan(empty["val_pgd_best"])
+
+
+# FGSM-RS at eps 0.1 with a step of 2.5 eps (Wong et al.: a step of 2 eps or more collapses;
+# at 2.5 eps the random start is all but cancelled, FGSM from the image) on the 16 px digits:
+# PGD robustness rises for a few epochs, then the lr rises at epoch 4 (multistep factor) and
+# the run collapses within an epoch: PGD to ~0 while FGSM accuracy climbs. PGD-AT on the same
+# recipe stays robust.
+COLLAPSING = {"method": "fgsm_rs", "eps": 0.1, "alpha": 0.25}
+NOT_COLLAPSING = {"method": "pgd_at", "eps": 0.1, "alpha": 0.04, "steps": 3}
+SCHEDULE = dict(lr=5e-3, scheduler="multistep", lr_milestones=[4], lr_factors=[6.0])
+CHECKED = {"robust_images": 100, "robust_cost": 1.0}  # 100 images: flags of +-0.1 resolution
+
+
+def run(folder, digits_h5, subset, defence, epochs=8, **validation):
+    settings = recipe(
+        epochs=epochs, checkpoint="best_robust", validation={**CHECKED, **validation}, **SCHEDULE
+    )
+    weights = train_small_cnn(folder, digits_h5, subset, defence, settings, width=16)
+    return weights, pd.read_csv(folder / "epochs.csv")
+
+
+def tensors(path):
+    model, _ = load_model(path)
+    return model.state_dict()
+
+
+def same_weights(a, b) -> bool:
+    first, second = tensors(a), tensors(b)
+    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+@pytest.fixture(scope="module")
+def collapsed(tmp_path_factory, digits_h5, all_classes_subset):
+    return run(tmp_path_factory.mktemp("fgsm"), digits_h5, all_classes_subset, COLLAPSING)
+
+
+def test_fgsm_training_that_collapses_is_flagged_and_best_robust_keeps_an_epoch_before(
+    collapsed, tmp_path, digits_h5, all_classes_subset
+):
+    weights, log = collapsed
+    flagged = log[log.overfitting.notna()]
+    assert not flagged.empty, log.to_string()
+    first = int(flagged.epoch.iloc[0])
+    before = log[log.epoch < first]
+    # the collapse in numbers, against the flag's rule (collapse_fraction 0.5, drop 0.2)
+    best_pgd, best_fgsm = before.val_pgd_accuracy.max(), before.val_fgsm_accuracy.max()
+    at = log.set_index("epoch").loc[first]
+    assert at.val_pgd_accuracy < 0.5 * best_pgd and best_pgd - at.val_pgd_accuracy >= 0.2
+    assert at.val_fgsm_accuracy >= 0.5 * best_fgsm
+    # best_robust: weights.safetensors holds the best-PGD epoch, last.safetensors the last
+    best = int(log.epoch[log.val_pgd_accuracy.idxmax()])
+    assert best < first and list(log.epoch[log.selected]) == [best]
+    assert list(log.epoch[log.last_weights]) == [len(log) - 1]
+    assert not same_weights(weights, weights.with_name("last.safetensors"))
+    # the weights of the best epoch are those of the same run stopped after it
+    again, _ = run(tmp_path, digits_h5, all_classes_subset, COLLAPSING, epochs=best + 1)
+    assert same_weights(weights, again.with_name("last.safetensors"))
+
+
+def test_early_stop_keeps_the_weights_of_the_epoch_before_the_collapse(
+    collapsed, tmp_path, digits_h5, all_classes_subset
+):
+    _, whole = collapsed
+    first = int(whole.epoch[whole.overfitting.notna()].iloc[0])
+    stopped = tmp_path / "stopped"
+    weights, log = run(stopped, digits_h5, all_classes_subset, COLLAPSING, early_stop=True)
+    # the same epochs as the run without early stop, up to and with the flagged one
+    assert list(log.epoch) == list(range(first + 1))
+    pd.testing.assert_frame_equal(
+        log.drop(columns=["seconds", "val_seconds", "selected", "last_weights"]),
+        whole[whole.epoch <= first].drop(
+            columns=["seconds", "val_seconds", "selected", "last_weights"]
+        ),
+    )
+    assert list(log.epoch[log.last_weights]) == [first - 1]
+    # last.safetensors is the run stopped after epoch first - 1
+    again, _ = run(tmp_path / "again", digits_h5, all_classes_subset, COLLAPSING, epochs=first)
+    assert same_weights(weights.with_name("last.safetensors"), again.with_name("last.safetensors"))
+
+
+def test_pgd_training_on_the_same_recipe_is_not_flagged(tmp_path, digits_h5, all_classes_subset):
+    _, log = run(tmp_path, digits_h5, all_classes_subset, NOT_COLLAPSING, epochs=6)
+    assert log.overfitting.isna().all(), log.to_string()
+    # it did learn robustness: something a collapse could have taken away
+    assert log.val_pgd_accuracy.max() >= 0.3
+
+
+def test_a_killed_run_resumes_to_the_same_validation_and_checkpoints(
+    tmp_path, digits_h5, all_classes_subset, monkeypatch
+):
+    settings = recipe(epochs=3, lr=3e-3, checkpoint="best_clean", validation={"robust_cost": 1})
+
+    def train(folder):
+        return train_small_cnn(folder, digits_h5, all_classes_subset, recipe=settings, width=4)
+
+    whole = train(tmp_path / "whole")
+    kill_at_epoch(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt):
+        train(tmp_path / "resumed")
+    record_epochs(monkeypatch)
+    resumed = train(tmp_path / "resumed")
+    for name in ("weights.safetensors", "last.safetensors"):
+        assert (whole.parent / name).read_bytes() == (resumed.parent / name).read_bytes()
+    timing = ["seconds", "val_seconds"]
+    logs = [pd.read_csv(w.with_name("epochs.csv")).drop(columns=timing) for w in (whole, resumed)]
+    pd.testing.assert_frame_equal(*logs)
+    assert logs[0].val_pgd_accuracy.notna().all()
