@@ -44,6 +44,7 @@ from robustsweep.training.defences import DEFENCES, TrainingContext  # noqa: E40
 from robustsweep.training.robust_validation import (  # noqa: E402
     ValidationImages,
     budget,
+    clean_count,
     robust_count,
     validation_images,
 )
@@ -738,8 +739,9 @@ def p13_validation(ws: Workspace) -> Row:
     standard = method.build(context)
     checks = epoch_recipe.validation
     images, targets = validation_images(ws.dataset, list(range(10)), checks, 0, ws.device)
-    count = robust_count(checks, len(images), data.count, method)
-    held_out = ValidationImages(images, targets, count)
+    sizes = (len(images), data.count, method)
+    count, clean = robust_count(checks, *sizes), clean_count(checks, *sizes)
+    held_out = ValidationImages(images, targets, count, clean)
     check = budget(checks, method)
 
     def epoch() -> None:
@@ -757,8 +759,8 @@ def p13_validation(ws: Workspace) -> Row:
         base,
         ours / base,
         "<= 1.10",
-        f"{ws.size.train_model}, {data.count} training images, {len(images)} validation "
-        f"images clean, {count} under PGD-10 and FGSM",
+        f"{ws.size.train_model}, {data.count} training images; of {len(images)} validation "
+        f"images {clean} clean, {count} under PGD-10 and FGSM",
     )
 
 

@@ -16,6 +16,7 @@ from robustsweep.stage_settings import ValidationSettings
 from robustsweep.training.robust_validation import (
     Budget,
     ValidationImages,
+    clean_count,
     collapse_note,
     held_out_positions,
     robust_count,
@@ -59,6 +60,13 @@ def test_robust_images_keep_the_check_within_its_share_of_the_epoch():
     # never more than robust_images or than the validation images
     assert robust_count(settings(robust_images=100), 5000, 10_000, PGD()) == 100
     assert robust_count(CHECKS, 30, 10_000, PGD()) == 30
+    # clean: forward passes (a third of a training pass each) within 3 %: 900 images for
+    # standard training; all 5,000 for PGD-10 training (9,900 affordable)
+    assert clean_count(CHECKS, 5000, 10_000, Standard()) == 900
+    assert clean_count(CHECKS, 5000, 10_000, PGD()) == 5000
+    # the default study: 1,078 digits train, the pool's 359 validate: 97 clean, 4 attacked
+    assert clean_count(CHECKS, 359, 1078, Standard()) == 97
+    assert robust_count(CHECKS, 359, 1078, Standard()) == 4
 
 
 def rows(pgd, fgsm):
@@ -89,7 +97,7 @@ def test_collapse_is_pgd_falling_while_fgsm_holds():
 
 def test_validate_scores_clean_pgd_and_fgsm_as_independent_code(attack_batch):
     model, images, labels = attack_batch
-    data = ValidationImages((images * 255).round().to(torch.uint8), labels, robust=40)
+    data = ValidationImages((images * 255).round().to(torch.uint8), labels, robust=40, clean=96)
     x = data.images.float() / 255
     eps = 0.1
     scores = validate(model, data, Budget(eps, eps / 4, 5), seed=0, epoch=3, batch_size=32)

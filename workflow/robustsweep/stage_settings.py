@@ -82,6 +82,7 @@ class ValidationSettings:
     fraction: float
     robust_images: int
     robust_cost: float
+    clean_cost: float
     steps: int
     eps: float | None
     fallback_eps: float

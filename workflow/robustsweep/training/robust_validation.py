@@ -12,7 +12,8 @@ share of the train split that training then leaves out. The attacks are torchatt
 (random start) and FGSM, run with the model in eval mode; their random draws come from a
 generator seeded per epoch, so a resumed run validates exactly as an uninterrupted one. The
 robust check attacks at most `robust_images` of them, fewer where the epoch is cheap, so that
-it costs at most `robust_cost` of the epoch's training passes.
+it costs at most `robust_cost` of the epoch's training passes; the clean check likewise
+scores as many as `clean_cost` allows (all of them, unless the epoch is cheap).
 """
 
 from __future__ import annotations
@@ -44,11 +45,13 @@ def held_out_positions(length: int, fraction: float, seed: int) -> np.ndarray:
 @dataclass(frozen=True)
 class ValidationImages:
     """The run's validation images (uint8 NCHW on the device) in a seeded order, their
-    targets among the run's classes, and how many of the first ones the attacks score."""
+    targets among the run's classes, and how many of the first ones the attacks score and
+    how many are scored clean."""
 
     images: torch.Tensor
     targets: torch.Tensor
     robust: int
+    clean: int
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,15 @@ def robust_count(settings: ValidationSettings, available: int, train_count: int,
     return int(min(settings.robust_images, available, math.floor(affordable / per_image)))
 
 
+def clean_count(settings: ValidationSettings, available: int, train_count: int, defence) -> int:
+    """Images scored clean each epoch: all the validation images, or as many as keep their
+    forward passes (a third of a forward-backward pass each) within clean_cost of the
+    epoch's training passes, and never fewer than the robust ones."""
+    affordable = settings.clean_cost * train_count * training_passes(defence) * 3
+    robust = robust_count(settings, available, train_count, defence)
+    return int(max(robust, min(available, math.floor(affordable))))
+
+
 def validation_images(
     dataset: Path,
     class_ids: list[int],
@@ -121,15 +133,15 @@ def validate(
     epoch: int,
     batch_size: int,
 ) -> dict:
-    """Clean accuracy over the validation images, PGD-k and FGSM accuracy over the first
-    `data.robust` of them, with `model` in eval mode (under data parallelism each process
-    scores its share and the counts are summed)."""
+    """Clean accuracy over the first `data.clean` validation images, PGD-k and FGSM accuracy
+    over the first `data.robust` of them, with `model` in eval mode (under data parallelism
+    each process scores its share and the counts are summed)."""
     import torchattacks
 
     place = ranks()
     device = data.images.device
-    part = share(len(data.images), place) if place.size > 1 else slice(None)
-    images, targets = data.images[part], data.targets[part]
+    part = share(data.clean, place) if place.size > 1 else slice(None)
+    images, targets = data.images[: data.clean][part], data.targets[: data.clean][part]
     robust = share(data.robust, place) if place.size > 1 else slice(0, data.robust)
     was_training = model.training
     model.eval()
@@ -161,7 +173,7 @@ def validate(
     robust_total = max(data.robust, 1)
     nan = float("nan")
     return {
-        "val_accuracy": clean / len(data.images),
+        "val_accuracy": clean / max(data.clean, 1),
         "val_pgd_accuracy": pgd_correct / robust_total if data.robust else nan,
         "val_fgsm_accuracy": fgsm_correct / robust_total if data.robust else nan,
     }

@@ -59,6 +59,7 @@ from robustsweep.training.robust_validation import (
     COLUMNS,
     ValidationImages,
     budget,
+    clean_count,
     collapse_note,
     held_out_positions,
     is_better,
@@ -401,8 +402,10 @@ def train_run(
     if outputs is None and not file_index:  # a detector's outputs are not the classes
         found = validation_images(dataset, class_ids, checks, study_seed, device)
         if found is not None:
-            count = robust_count(checks, len(found[0]), data.count, method)
-            validation = ValidationImages(*found, count)
+            sizes = (len(found[0]), data.count, method)
+            validation = ValidationImages(
+                *found, robust_count(checks, *sizes), clean_count(checks, *sizes)
+            )
     check = budget(checks, method)
     trainer.prepare(model)
     if device.type == "cuda":
