@@ -751,7 +751,7 @@ def p13_validation(ws: Workspace) -> Row:
         epoch()
         _validation_row(model, held_out, check, 0, 0, epoch_recipe.batch_size)
 
-    base, ours = median_seconds(epoch, validated_epoch, repeats=2 * ws.size.repeats)
+    base, ours = median_seconds(epoch, validated_epoch, repeats=ws.size.repeats)
     return Row(
         "P13",
         "default-study epoch with robust validation / the same epoch without",

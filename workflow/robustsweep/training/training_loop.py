@@ -407,6 +407,10 @@ def train_run(
                 *found, robust_count(checks, *sizes), clean_count(checks, *sizes)
             )
     check = budget(checks, method)
+    # without validation images there is nothing to select by: the last epoch's weights
+    selection = recipe.checkpoint if validation is not None else "last"
+    if selection != recipe.checkpoint and place.writes:
+        print(f"checkpoint {recipe.checkpoint}: no validation images, the last epoch is kept")
     trainer.prepare(model)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -460,9 +464,9 @@ def train_run(
             if place.writes:
                 print(f"early stop: {row['overfitting']}; keeping epoch {epoch - 1}'s weights")
             break
-        if is_better(row, best, recipe.checkpoint):
+        if is_better(row, best and best["row"], selection):
             # the last epoch's weights are the model's own: only a best one is copied
-            keep = recipe.checkpoint != "last"
+            keep = selection != "last"
             best = {"row": row, "state": _weights_copy(model) if keep else None}
         if place.writes:
             _save_checkpoint(
@@ -492,9 +496,9 @@ def train_run(
     if best is not None and best["state"] is not None:
         selected = best["row"]["epoch"]
         model.load_state_dict(best["state"])
-    chosen = {"checkpoint": recipe.checkpoint, "epoch": selected}
+    chosen = {"checkpoint": selection, "epoch": selected}
     _save_weights(Path(weights_out), model, card, {**facts, **chosen})
-    rows = mark_selected(log, selected, last_epoch, recipe.checkpoint)
+    rows = mark_selected(log, selected, last_epoch, selection)
     with atomic_path(log_out) as tmp:
         pd.DataFrame(rows).to_csv(tmp, index=False)
     checkpoint.unlink(missing_ok=True)
