@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
+import robustsweep.training.training_loop as training_module
 from conftest import kill_at_epoch, record_epochs, train_small_cnn
 from robustsweep.evaluation.checkpoint_summary import checkpoint_summary
 from robustsweep.models.trained_models import load_model
@@ -158,21 +159,30 @@ CHECKED = {"robust_images": 100, "robust_cost": 1.0}  # 100 images: flags of +-0
 
 
 def run(folder, digits_h5, subset, defence, epochs=12, **validation):
+    """Train a run; returns its weights, its epoch log and the weights after each epoch as
+    the loop left them (recorded beside it, to check what each weights file holds)."""
     settings = recipe(
         epochs=epochs, checkpoint="best_robust", validation={**CHECKED, **validation}, **SCHEDULE
     )
-    weights = train_small_cnn(folder, digits_h5, subset, defence, settings, width=16)
-    return weights, pd.read_csv(folder / "epochs.csv")
+    after: dict[int, dict] = {}
+    real_epoch = training_module._train_epoch
+
+    def recorded_epoch(model, *args):
+        row = real_epoch(model, *args)
+        after[args[-1]] = {k: v.clone() for k, v in model.state_dict().items()}
+        return row
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training_module, "_train_epoch", recorded_epoch)
+        weights = train_small_cnn(folder, digits_h5, subset, defence, settings, width=16)
+    return weights, pd.read_csv(folder / "epochs.csv"), after
 
 
-def tensors(path):
+def holds(path, state) -> bool:
+    """Does the weights file at `path` hold exactly `state`?"""
     model, _ = load_model(path)
-    return model.state_dict()
-
-
-def same_weights(a, b) -> bool:
-    first, second = tensors(a), tensors(b)
-    return first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+    mine = model.state_dict()
+    return mine.keys() == state.keys() and all(torch.equal(mine[k], state[k]) for k in mine)
 
 
 @pytest.fixture(scope="module")
@@ -181,9 +191,9 @@ def collapsed(tmp_path_factory, digits_h5, all_classes_subset):
 
 
 def test_fgsm_training_that_collapses_is_flagged_and_best_robust_keeps_an_epoch_before(
-    collapsed, tmp_path, digits_h5, all_classes_subset
+    collapsed,
 ):
-    weights, log = collapsed
+    weights, log, after = collapsed
     flagged = log[log.overfitting.notna()]
     assert not flagged.empty, log.to_string()
     first = int(flagged.epoch.iloc[0])
@@ -197,35 +207,30 @@ def test_fgsm_training_that_collapses_is_flagged_and_best_robust_keeps_an_epoch_
     best = int(log.epoch[log.val_pgd_accuracy.idxmax()])
     assert best < first and list(log.epoch[log.selected]) == [best]
     assert list(log.epoch[log.last_weights]) == [len(log) - 1]
-    assert not same_weights(weights, weights.with_name("last.safetensors"))
-    # the weights of the best epoch are those of the same run stopped after it
-    again, _ = run(tmp_path, digits_h5, all_classes_subset, COLLAPSING, epochs=best + 1)
-    assert same_weights(weights, again.with_name("last.safetensors"))
+    assert holds(weights, after[best])
+    assert holds(weights.with_name("last.safetensors"), after[len(log) - 1])
+    assert not holds(weights, after[len(log) - 1])
 
 
 def test_early_stop_keeps_the_weights_of_the_epoch_before_the_collapse(
     collapsed, tmp_path, digits_h5, all_classes_subset
 ):
-    _, whole = collapsed
+    _, whole, _ = collapsed
     first = int(whole.epoch[whole.overfitting.notna()].iloc[0])
-    stopped = tmp_path / "stopped"
-    weights, log = run(stopped, digits_h5, all_classes_subset, COLLAPSING, early_stop=True)
+    weights, log, after = run(tmp_path, digits_h5, all_classes_subset, COLLAPSING, early_stop=True)
     # the same epochs as the run without early stop, up to and with the flagged one
     assert list(log.epoch) == list(range(first + 1))
+    ignored = ["seconds", "val_seconds", "selected", "last_weights"]
     pd.testing.assert_frame_equal(
-        log.drop(columns=["seconds", "val_seconds", "selected", "last_weights"]),
-        whole[whole.epoch <= first].drop(
-            columns=["seconds", "val_seconds", "selected", "last_weights"]
-        ),
+        log.drop(columns=ignored), whole[whole.epoch <= first].drop(columns=ignored)
     )
     assert list(log.epoch[log.last_weights]) == [first - 1]
-    # last.safetensors is the run stopped after epoch first - 1
-    again, _ = run(tmp_path / "again", digits_h5, all_classes_subset, COLLAPSING, epochs=first)
-    assert same_weights(weights.with_name("last.safetensors"), again.with_name("last.safetensors"))
+    assert holds(weights.with_name("last.safetensors"), after[first - 1])
+    assert not holds(weights.with_name("last.safetensors"), after[first])
 
 
 def test_pgd_training_on_the_same_recipe_is_not_flagged(tmp_path, digits_h5, all_classes_subset):
-    _, log = run(tmp_path, digits_h5, all_classes_subset, NOT_COLLAPSING, epochs=6)
+    _, log, _ = run(tmp_path, digits_h5, all_classes_subset, NOT_COLLAPSING, epochs=6)
     assert log.overfitting.isna().all(), log.to_string()
     # it did learn robustness: something a collapse could have taken away
     assert log.val_pgd_accuracy.max() >= 0.3
