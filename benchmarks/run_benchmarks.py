@@ -41,8 +41,16 @@ from robustsweep.models.inference import forward, to_float  # noqa: E402
 from robustsweep.models.networks import build_model  # noqa: E402
 from robustsweep.models.trained_models import load_model, save_model  # noqa: E402
 from robustsweep.training.defences import DEFENCES, TrainingContext  # noqa: E402
+from robustsweep.training.robust_validation import (  # noqa: E402
+    ValidationImages,
+    budget,
+    clean_count,
+    robust_count,
+    validation_images,
+)
 from robustsweep.training.training_loop import (  # noqa: E402
     _train_epoch,
+    _validation_row,
     images_on_device,
     make_optimizer,
     recipe,
@@ -716,6 +724,46 @@ def p12_decoding(ws: Workspace) -> list[Row]:
     return rows
 
 
+def p14_validation(ws: Workspace) -> Row:
+    """A default-study epoch with its robust validation against the same epoch without it:
+    the default study's recipe (AdamW, batch 100), its standard defence and its models'
+    sizes, validation as the schema's defaults give it (the pool, PGD-10 and FGSM on as many
+    images as robust_cost allows). Interleaved, so the shared machine's load hits both."""
+    _, _, _, model = _epoch_setup(ws)
+    epoch_recipe = recipe(epochs=1, batch_size=100, lr=3e-3)
+    optimizer = make_optimizer(list(model.parameters()), epoch_recipe)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    data = images_on_device(ws.dataset, list(range(10)), epoch_recipe, ws.device)
+    context = TrainingContext(ws.device, data.indices)
+    method = DEFENCES.build({"method": "standard"})
+    standard = method.build(context)
+    checks = epoch_recipe.validation
+    images, targets = validation_images(ws.dataset, list(range(10)), checks, 0, ws.device)
+    sizes = (len(images), data.count, method)
+    count, clean = robust_count(checks, *sizes), clean_count(checks, *sizes)
+    held_out = ValidationImages(images, targets, count, clean)
+    check = budget(checks, method)
+
+    def epoch() -> None:
+        _train_epoch(model, standard, optimizer, scheduler, data, 0, False, 0)
+
+    def validated_epoch() -> None:
+        epoch()
+        _validation_row(model, held_out, check, 0, 0, epoch_recipe.batch_size)
+
+    base, ours = median_seconds(epoch, validated_epoch, repeats=ws.size.repeats)
+    return Row(
+        "P14",
+        "default-study epoch with robust validation / the same epoch without",
+        ours,
+        base,
+        ours / base,
+        "<= 1.10",
+        f"{ws.size.train_model}, {data.count} training images; of {len(images)} validation "
+        f"images {clean} clean, {count} under PGD-10 and FGSM",
+    )
+
+
 BENCHMARKS: dict[str, Callable[[Workspace], Row | list[Row]]] = {
     "P1": p1_sweep,
     "P2": p2_p7_store,  # also P2b and P7
@@ -725,6 +773,7 @@ BENCHMARKS: dict[str, Callable[[Workspace], Row | list[Row]]] = {
     "P8": p8_make_run,
     "P9": p9_deepfool,
     "P12": p12_decoding,  # also P12b, P12c and, with $PILLOW_SIMD_PYTHON, P12d
+    "P14": p14_validation,
 }
 
 

@@ -6,6 +6,7 @@ rule train_model:
         subset=f"{R}/subsets/N{{n}}/draw{{draw}}.json",
     output:
         weights=f"{R}/{RUN}/weights.safetensors",
+        last_weights=f"{R}/{RUN}/last.safetensors",
         epoch_log=f"{R}/{RUN}/epochs.csv",
     log:
         f"{R}/logs/train_model/{{model}}_N{{n}}_draw{{draw}}_{{defence}}.log",

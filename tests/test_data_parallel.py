@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -221,8 +222,18 @@ def test_two_processes_take_the_global_batch_step_and_resume_after_a_lost_worker
     assert last == pytest.approx(last_alone, abs=0.02)
     assert len(epochs) == 1 + RECIPE.epochs  # one row per epoch: only rank 0 writes it
     # the process count, which changes BatchNorm's statistics on the CPU, is on record
-    assert epochs[0].split(",")[-1] == "data_parallel"
-    assert {row.split(",")[-1] for row in epochs[1:]} == {"2"}
+    column = epochs[0].split(",").index("data_parallel")
+    assert {row.split(",")[column] for row in epochs[1:]} == {"2"}
+    # robust validation ran in both processes, each on its share, and the counts were summed:
+    # the same images as one process, scored with weights that differ by BatchNorm's batch
+    validation = [pd.read_csv(folder / "epochs.csv") for folder in (whole, single)]
+    for measure in ("val_accuracy", "val_pgd_accuracy", "val_fgsm_accuracy"):
+        assert validation[0][measure].between(0, 1).all()
+        # 97 validation images clean, 4 attacked: one image is 0.01 and 0.25 of them; the
+        # weights' difference (above) moves a few predictions at most
+        assert validation[0][measure].iloc[-1] == pytest.approx(
+            validation[1][measure].iloc[-1], abs=0.05 if measure == "val_accuracy" else 0.5
+        )
     assert read_seal(whole / "weights.safetensors").identity["data_parallel"] == 2
     assert read_seal(single / "weights.safetensors").identity["data_parallel"] == 1
     assert not (whole / "checkpoint.pt").exists()

@@ -31,6 +31,8 @@ def metrics_of(defences: list[str]) -> pd.DataFrame:
                         "accuracy": 0.5,
                         "auc": 0.7,
                         "ap": 0.6,
+                        # per epoch [epoch, clean, PGD, FGSM] (evaluation/checkpoint_summary.py)
+                        "validation_curve": "[[0, 0.5, 0.2, 0.3], [1, 0.6, null, null]]",
                     }
                 )
         for eps, accuracy in ((0.0, 0.9), (0.1, 0.4), (0.3, 0.0)):  # a budget sweep's rows
@@ -67,8 +69,10 @@ def test_every_figure_is_drawn_with_or_without_standard_runs(tmp_path, kind, def
     draw_figure(kind, table, tmp_path / "figure.png", STYLE)
     assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
     has_data = FIGURES.get(kind).target(pd.read_csv(table)) is not None
-    # the robust-accuracy and budget figures plot every defence, the rest standard runs only
-    expected = "standard" in defences or kind in ("robust_accuracy", "budget_sweep")
+    # the robust-accuracy, budget and validation figures plot every defence, the rest standard
+    # runs only
+    drawn_for_any_defence = ("robust_accuracy", "budget_sweep", "validation_curves")
+    expected = "standard" in defences or kind in drawn_for_any_defence
     if kind == "accuracy_vs_feature_map":  # no map sizes here (test_feature_map_figure.py)
         expected = False
     assert has_data == expected
@@ -107,3 +111,13 @@ def test_figures_draw_the_95_percent_t_interval_over_draws():
     low, high = t_interval([v * 100 for v in values])
     # float64 on both sides: approx's default rel 1e-6
     assert spans and all(span == pytest.approx((low, high)) for span in spans)
+
+
+def test_validation_curves_plot_each_measure_per_epoch():
+    from robustsweep.reporting.figures.validation_curves import validation_points
+
+    points = validation_points(metrics_of(["pgd_at"]))
+    # one run: clean at epochs 0 and 1, PGD and FGSM at epoch 0 only (null: not measured)
+    assert sorted(zip(points.epoch, points.measure, points["accuracy (%)"], strict=True)) == [
+        (0, "FGSM", 30.0), (0, "PGD", 20.0), (0, "clean", 50.0), (1, "clean", 60.0)
+    ]  # fmt: skip

@@ -33,7 +33,9 @@ METRIC_COLUMNS = [
     "consistency", "detector_accuracy",
     "zero_gradient_fraction", "huge_eps_accuracy", "forward_disagreement", "masking_flags",
     "activation_elements",
-    "feature_map", "epochs", "train_loss", "train_accuracy",
+    "feature_map", "epochs", "train_loss", "train_accuracy", "checkpoint", "checkpoint_epoch",
+    "best_epoch", "val_accuracy_best", "val_pgd_best", "val_accuracy_last", "val_pgd_last",
+    "overfitting", "validation_curve",
 ]  # fmt: skip
 REGISTRIES = {
     "attack": ATTACK_METHODS,

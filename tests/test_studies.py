@@ -25,7 +25,7 @@ COMMON = {
     "collect_metrics": 1,
     "collect_attacks": 1,
     "paper_tables": 1,
-    "figure": 8,
+    "figure": 9,
     "study_record": 1,
     "all": 1,
 }

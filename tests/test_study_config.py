@@ -44,8 +44,8 @@ def test_default_config_is_valid_and_gets_defaults():
             "training.optimiser",
             "sgd",
             "unknown config key 'optimiser' under 'training'; allowed keys: augmentation, "
-            "batch_size, crop_ratio, crop_scale, epochs, lr, lr_factors, lr_milestones, "
-            "momentum, nesterov, optimizer",
+            "batch_size, checkpoint, crop_ratio, crop_scale, epochs, lr, lr_factors, "
+            "lr_milestones, momentum, nesterov, optimizer",
         ),
         (
             "training.epochs",
@@ -333,7 +333,7 @@ def test_a_model_recipe_override_changes_only_that_models_training():
         (
             {"epoch": 53},
             "unknown config key 'epoch' under 'models.vgg.training'; allowed keys: "
-            "augmentation, batch_size, crop_ratio, crop_scale, epochs,",
+            "augmentation, batch_size, checkpoint, crop_ratio, crop_scale, epochs,",
         ),
         (
             {"augmentation": "random_resized_crop", "crop_scale": [1.0, 0.45]},
@@ -388,3 +388,20 @@ def test_corruption_options_without_a_source_are_refused():
     config = validate_config(changed("corruptions", {"source": "imagecorruptions"}))
     assert len(config["corruptions"]["names"]) == 15
     assert config["corruptions"]["severities"] == [1, 2, 3, 4, 5]
+
+
+def test_a_defence_overrides_single_validation_keys_of_the_study():
+    from robustsweep.stage_settings import TrainingRecipe
+    from robustsweep.study_plan import run_recipe
+
+    config = with_change(DEFAULT, "training.validation", {"steps": 7, "split": "train"})
+    config["defences"]["offline_adversarial"]["training"] = {
+        "checkpoint": "best_robust",
+        "validation": {"early_stop": True},
+    }
+    config = validate_config(config)
+    run = Run("small_cnn", 10, 0, "offline_adversarial")
+    recipe = TrainingRecipe.from_section(run_recipe(config, run))
+    assert recipe.checkpoint == "best_robust"
+    assert recipe.validation.early_stop and recipe.validation.steps == 7
+    assert recipe.validation.split == "train" and recipe.validation.robust_cost == 0.05

@@ -32,7 +32,7 @@ TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
 # a space in the results folder: every path reaches the jobs as data, never split by a shell
 RESULTS = TINY["results"] = "my results"
 # Any config edit also rewrites the study record (resolved config, versions, commit).
-FIGURE_RULES = {"figure": 8, "study_record": 1, "all": 1}
+FIGURE_RULES = {"figure": 9, "study_record": 1, "all": 1}
 # what a new store or white-box set adds: its success report, the tables and the figures
 REPORTING = {"collect_metrics": 1, "collect_attacks": 1, "paper_tables": 1, **FIGURE_RULES}
 
@@ -115,6 +115,18 @@ def test_study_produces_tables_figures_and_logs(finished):
     assert not list(results.rglob("*.partial")) and not list(results.rglob("checkpoint.pt"))
     # only the attacks a defence trains on are generated over the train split
     assert sorted(p.name for p in (results / "store" / "train").iterdir()) == ["fgsm.h5"]
+    # robust validation every epoch, both checkpoints kept, the selection in every row
+    for log in results.glob("runs/*/*/*/*/epochs.csv"):
+        epochs = pd.read_csv(log)
+        assert list(epochs.epoch) == [0, 1]
+        assert epochs.val_accuracy.between(0, 1).all()
+        assert epochs.val_pgd_accuracy.between(0, 1).all()
+        assert epochs.val_fgsm_accuracy.between(0, 1).all()
+        assert list(epochs.selected) == [False, True]  # checkpoint: last
+        assert log.with_name("last.safetensors").exists()
+    assert (metrics.checkpoint == "last").all() and (metrics.checkpoint_epoch == 1).all()
+    assert "## Checkpoints and robust validation" in tables and "## Overfitting checks" in tables
+    assert (results / "figures" / "validation_curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_every_data_file_is_sealed_for_what_it_is_and_logs_come_first(finished):
@@ -143,7 +155,8 @@ def test_every_data_file_is_sealed_for_what_it_is_and_logs_come_first(finished):
             "budget_sweep",
         ]
     )
-    assert kinds.count("weights") == 4 and kinds.count("store") == 3
+    # each run's selected and last weights (training.checkpoint), and the attack source's
+    assert kinds.count("weights") == 8 and kinds.count("store") == 3
     owner = json.loads((results / LOCK_NAME).read_text())
     assert owner["checkout"] == str(REPO.resolve()) and owner["workdir"] == str(finished)
     log = (results / "logs" / "prepare_dataset.log").read_text()
@@ -373,7 +386,7 @@ def test_editing_a_method_the_study_does_not_use_reruns_nothing(moved, unused):
 def test_editing_the_figure_code_reruns_only_figures_and_says_which_module(moved):
     checkout, workdir = moved
     with edited(package_file(checkout, "reporting/figures/__init__.py")):
-        assert planned(workdir, TINY, checkout) == {"figure": 8, "all": 1}
+        assert planned(workdir, TINY, checkout) == {"figure": 9, "all": 1}
         result = snakemake(workdir, TINY, "-n", checkout=checkout)
     reasons = [line for line in result.stdout.splitlines() if "Params have changed" in line]
     assert reasons and all("reporting/figures/__init__.py=" in line for line in reasons)

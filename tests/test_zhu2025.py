@@ -34,7 +34,7 @@ FULL_PLAN = {
     "explain_mistakes": 3,  # VGG16, ResNet101, ConvNeXt
     "collect_metrics": 1,
     "paper_tables": 1,
-    "figure": 8,  # every registered figure; attack_success, budget_sweep empty here
+    "figure": 9,  # every registered figure; attack_success, budget_sweep empty here
     "collect_attacks": 1,
     "study_record": 1,
     "all": 1,

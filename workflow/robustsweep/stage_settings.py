@@ -74,6 +74,25 @@ class Compute:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ValidationSettings:
+    """`training.validation`: the held-out images, the robust check and the overfitting flag
+    (training/robust_validation.py)."""
+
+    split: str
+    fraction: float
+    robust_images: int
+    robust_cost: float
+    clean_cost: float
+    steps: int
+    eps: float | None
+    fallback_eps: float
+    alpha: float | None
+    collapse_fraction: float
+    collapse_min_drop: float
+    early_stop: bool
+
+
+@dataclass(frozen=True, kw_only=True)
 class TrainingRecipe(Section):
     """The config's `training` section: optimiser, schedule, augmentation, precision."""
 
@@ -94,6 +113,18 @@ class TrainingRecipe(Section):
     crop_scale: list[float]
     crop_ratio: list[float]
     precision: str
+    checkpoint: str
+    validation: ValidationSettings
+
+    @classmethod
+    def from_section(cls, values: dict | None = None):
+        """As Section's, with a partial `validation` filled from its defaults too."""
+        from robustsweep.config_schema import section_defaults
+
+        defaults = section_defaults(cls.SECTION)
+        values = dict(values or {})
+        values["validation"] = {**defaults["validation"], **values.get("validation", {})}
+        return from_mapping(cls, {**defaults, **values})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,6 +242,7 @@ class TrainSettings:
     recipe: TrainingRecipe
     defence: dict  # validated defence spec: {method: name, parameters...}
     draw: int  # seeds the run's training
+    study_seed: int = 0  # seeds the held-out validation images (validation.split: train)
 
 
 @dataclass(frozen=True, kw_only=True)

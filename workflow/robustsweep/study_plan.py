@@ -284,11 +284,16 @@ def without_override(spec: dict) -> dict:
 def run_recipe(config: dict, run: Run) -> dict:
     """The run's training recipe: the study's `training` section, then the model's own
     override, then the defence's (study_config.py refuses a key both set differently)."""
-    return {
-        **config["training"],
-        **config["models"][run.model].get(OVERRIDE, {}),
-        **config["defences"][run.defence].get(OVERRIDE, {}),
+    model = config["models"][run.model].get(OVERRIDE, {})
+    defence = config["defences"][run.defence].get(OVERRIDE, {})
+    recipe = {**config["training"], **model, **defence}
+    # an override of the validation object names only the keys it changes
+    recipe["validation"] = {
+        **config["training"].get("validation", {}),
+        **model.get("validation", {}),
+        **defence.get("validation", {}),
     }
+    return recipe
 
 
 def train_settings(config: dict, run: Run) -> str:
@@ -298,6 +303,7 @@ def train_settings(config: dict, run: Run) -> str:
             recipe=from_mapping(TrainingRecipe, run_recipe(config, run)),
             defence=without_override(config["defences"][run.defence]),
             draw=run.draw,
+            study_seed=config["seed"],
         )
     )
 
@@ -465,7 +471,8 @@ PLANNED_FILES = {
         "settings_sha256": sha256_text(store_settings(c, m["split"], m["attack"])),
         "image_size": c["dataset"]["image_size"],
     },
-    RUN_PATTERN + r"/weights\.safetensors": lambda c, m: {
+    # the selected checkpoint's weights and the last epoch's (training.checkpoint)
+    RUN_PATTERN + r"/(weights|last)\.safetensors": lambda c, m: {
         "kind": "weights",
         "run": _run_of(m).folder,
         "settings_sha256": sha256_text(train_settings(c, _run_of(m))),

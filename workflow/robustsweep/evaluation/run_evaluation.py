@@ -56,6 +56,7 @@ from robustsweep.evaluation.budget_sweep import (
     budget_flag,
     read_budget_sweep,
 )
+from robustsweep.evaluation.checkpoint_summary import EMPTY, checkpoint_summary
 from robustsweep.evaluation.classification_metrics import (
     binary_metrics,
     consistency,
@@ -291,15 +292,16 @@ def training_summary(epoch_log: Path | None) -> dict:
     last epoch's training loss and accuracy (NaN for a pretrained run, which has no epochs)."""
     summary = {"epochs": 0, "train_loss": float("nan"), "train_accuracy": float("nan")}
     if epoch_log is None:
-        return summary
+        return summary | EMPTY
     log = pd.read_csv(epoch_log)
     if log.empty:
-        return summary
+        return summary | EMPTY
     last = log.iloc[-1]
     return {
         "epochs": len(log),
         "train_loss": float(last["loss"]),
         "train_accuracy": float(last["accuracy"]),
+        **checkpoint_summary(log),  # the checkpoint scored and the robust validation
     }
 
 

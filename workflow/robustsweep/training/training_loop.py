@@ -20,6 +20,7 @@ import bisect
 import dataclasses
 import json
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -54,6 +55,19 @@ from robustsweep.training.data_parallel import (
     wrap,
 )
 from robustsweep.training.defences import DEFENCES, TrainingContext
+from robustsweep.training.robust_validation import (
+    COLUMNS,
+    ValidationImages,
+    budget,
+    clean_count,
+    collapse_note,
+    held_out_positions,
+    is_better,
+    mark_selected,
+    robust_count,
+    validate,
+    validation_images,
+)
 
 
 def recipe(**values) -> TrainingRecipe:
@@ -63,6 +77,7 @@ def recipe(**values) -> TrainingRecipe:
 
 
 Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+NONE_HELD_OUT = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -86,12 +101,23 @@ def _targets(labels: np.ndarray, class_ids: list[int]) -> np.ndarray:
     return np.asarray([remap.get(int(c), -1) for c in labels], dtype=np.int64)
 
 
+def trained_positions(labels: np.ndarray, class_ids: list[int], held_out: np.ndarray) -> np.ndarray:
+    """Train-split positions of the run's classes, less those held out for validation."""
+    keep = np.isin(labels, class_ids)
+    keep[held_out] = False
+    return np.flatnonzero(keep)
+
+
 def images_on_device(
-    dataset: Path, class_ids: list[int], recipe: TrainingRecipe, device: torch.device
+    dataset: Path,
+    class_ids: list[int],
+    recipe: TrainingRecipe,
+    device: torch.device,
+    held_out: np.ndarray = NONE_HELD_OUT,
 ) -> TrainingImages:
     """The whole train split on the device as uint8; augmentation there too."""
     split = load_split(dataset, "train")
-    positions = torch.from_numpy(np.flatnonzero(np.isin(split.labels, class_ids)))
+    positions = torch.from_numpy(trained_positions(split.labels, class_ids, held_out))
     images = torch.from_numpy(split.images).permute(0, 3, 1, 2).contiguous().to(device)
     targets = torch.from_numpy(_targets(split.labels, class_ids)).to(device)
     augment = BatchAugmentation.of(recipe)
@@ -117,13 +143,17 @@ def images_on_device(
 
 
 def images_from_files(
-    dataset: Path, class_ids: list[int], recipe: TrainingRecipe, device: torch.device
+    dataset: Path,
+    class_ids: list[int],
+    recipe: TrainingRecipe,
+    device: torch.device,
+    held_out: np.ndarray = NONE_HELD_OUT,
 ) -> TrainingImages:
     """A file index's train images of the run's classes, decoded and augmented by workers."""
     from robustsweep.data.image_files import training_batches
 
     files = load_split_files(dataset, "train")
-    keep = np.flatnonzero(np.isin(files.labels, class_ids))
+    keep = trained_positions(files.labels, class_ids, held_out)
     paths = [files.paths[i] for i in keep]
     targets = _targets(files.labels[keep], class_ids)
     positions = torch.from_numpy(keep)
@@ -251,7 +281,15 @@ def _load_checkpoint(path: Path, fingerprint: str):
 
 
 def _save_checkpoint(
-    path: Path, model, trainer, optimizer, scheduler, epoch: int, log: list, fingerprint: str
+    path: Path,
+    model,
+    trainer,
+    optimizer,
+    scheduler,
+    epoch: int,
+    log: list,
+    fingerprint: str,
+    best: dict | None = None,
 ) -> None:
     with atomic_path(path) as tmp:
         torch.save(
@@ -263,6 +301,7 @@ def _save_checkpoint(
                 "epoch": epoch,
                 "log": log,
                 "fingerprint": fingerprint,
+                "best": best,
             },
             tmp,
         )
@@ -278,14 +317,21 @@ def train_stage(
     epoch_log: Path,
     stores: dict[str, Path] | None = None,
     clean_copy: Path | None = None,
+    last_weights: Path | None = None,
 ) -> None:
     """Train the run (in `compute.processes` data-parallel processes), or for a pretrained
-    model fetch its published weights."""
+    model fetch its published weights. `last_weights` is where the last epoch's weights go:
+    beside `weights`, as LAST_WEIGHTS (a pretrained model's are its published ones)."""
+    last = Path(weights).with_name(LAST_WEIGHTS)
+    if last_weights is not None and Path(last_weights) != last:
+        raise ValueError(f"the last epoch's weights go to {last}, not {last_weights}")
     if architecture_of(settings.model).pretrained_weights:
         configure(compute)
         from robustsweep.models.pretrained_weights import export_pretrained
 
         export_pretrained(weights, epoch_log, dataset, subset, settings.model)
+        with atomic_path(last) as tmp:
+            shutil.copyfile(weights, tmp)
         return
     arguments = (
         weights,
@@ -298,11 +344,12 @@ def train_stage(
         stores or {},
         settings.draw,
     )
+    extra = (clean_copy, settings.study_seed)
     if compute.processes > 1:
         configure_threads(compute.threads)
-        launch((*arguments, clean_copy), compute.processes, compute.device, compute.threads)
+        launch((*arguments, *extra), compute.processes, compute.device, compute.threads)
         return
-    train_run(*arguments, configure(compute), clean_copy)
+    train_run(*arguments, configure(compute), *extra)
 
 
 def train_run(
@@ -317,16 +364,25 @@ def train_run(
     seed: int,
     device: torch.device,
     clean_copy: Path | None = None,
+    study_seed: int = 0,
 ) -> None:
-    """Train one run and write its weights (safetensors) and per-epoch log (CSV).
+    """Train one run and write its weights (safetensors: the checkpoint `recipe.checkpoint`
+    selects, and beside them the last epoch's, last.safetensors) and per-epoch log (CSV).
 
     `model_spec` and `defence` are validated config specs; `seed` is the run's draw;
-    `clean_copy` is the weights of the run's `standard` twin, for defences that need one.
+    `clean_copy` is the weights of the run's `standard` twin, for defences that need one;
+    `study_seed` picks the held-out validation images of `validation.split: train`.
     Called in each data-parallel worker too: only rank 0 prints and writes."""
     place = ranks()
     class_ids = json.loads(Path(subset).read_text())["class_ids"]
-    read = images_from_files if is_file_index(dataset) else images_on_device
-    data = read(dataset, class_ids, recipe, device)
+    checks = recipe.validation
+    file_index = is_file_index(dataset)
+    held_out = NONE_HELD_OUT
+    if checks.split == "train" and not file_index:
+        length = len(load_split(dataset, "train").labels)
+        held_out = held_out_positions(length, checks.fraction, study_seed)
+    read = images_from_files if file_index else images_on_device
+    data = read(dataset, class_ids, recipe, device, held_out)
     if data.count == 0:
         raise InputError(
             f"the train split holds no images of the run's classes {class_ids}; give "
@@ -342,6 +398,19 @@ def train_run(
     model = build_model(architecture, len(outputs or class_ids))
     model = model.to(device)
     trainer = method.build(context)
+    validation = None
+    if outputs is None and not file_index:  # a detector's outputs are not the classes
+        found = validation_images(dataset, class_ids, checks, study_seed, device)
+        if found is not None:
+            sizes = (len(found[0]), data.count, method)
+            validation = ValidationImages(
+                *found, robust_count(checks, *sizes), clean_count(checks, *sizes)
+            )
+    check = budget(checks, method)
+    # without validation images there is nothing to select by: the last epoch's weights
+    selection = recipe.checkpoint if validation is not None else "last"
+    if selection != recipe.checkpoint and place.writes:
+        print(f"checkpoint {recipe.checkpoint}: no validation images, the last epoch is kept")
     trainer.prepare(model)
     if device.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
@@ -361,12 +430,14 @@ def train_run(
     require_free_space(checkpoint, 4 * state_bytes, "training checkpoint and weights")
     log: list[dict] = []
     start = 0
+    best: dict | None = None  # the selected epoch's log row and weights ("state")
     if (state := _load_checkpoint(checkpoint, fingerprint)) is not None:
         model.load_state_dict(state["model"])
         trainer.load_state_dict(state.get("defence", {}))
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start, log = state["epoch"] + 1, state["log"]
+        best = state.get("best")
         if place.writes:
             print(f"resuming from {checkpoint} after epoch {state['epoch']}")
     elif architecture.initial_weights:
@@ -378,35 +449,92 @@ def train_run(
     model, net = wrap(model, device)
     epochs = range(start, recipe.epochs)
     progress = tqdm(epochs, desc="training", unit="epoch", mininterval=5, disable=not place.writes)
+    stopped = False
     for epoch in progress:
-        log.append(_train_epoch(net, trainer, optimizer, scheduler, data, seed, bf16, epoch))
-        progress.set_postfix(loss=f"{log[-1]['loss']:.4f}", accuracy=f"{log[-1]['accuracy']:.4f}")
+        # Wong et al.'s early stop keeps the weights of the epoch before the collapse
+        before = _weights_copy(model) if checks.early_stop else None
+        row = _train_epoch(net, trainer, optimizer, scheduler, data, seed, bf16, epoch)
+        row |= _validation_row(model, validation, check, seed, epoch, recipe.batch_size)
+        log.append(row)
+        row["overfitting"] = collapse_note(log, checks) if validation is not None else ""
+        progress.set_postfix(loss=f"{row['loss']:.4f}", accuracy=f"{row['accuracy']:.4f}")
+        if row["overfitting"] and checks.early_stop:
+            model.load_state_dict(before)
+            stopped = True
+            if place.writes:
+                print(f"early stop: {row['overfitting']}; keeping epoch {epoch - 1}'s weights")
+            break
+        if is_better(row, best and best["row"], selection):
+            # the last epoch's weights are the model's own: only a best one is copied
+            keep = selection != "last"
+            best = {"row": row, "state": _weights_copy(model) if keep else None}
         if place.writes:
             _save_checkpoint(
-                checkpoint, model, trainer, optimizer, scheduler, epoch, log, fingerprint
+                checkpoint, model, trainer, optimizer, scheduler, epoch, log, fingerprint, best
             )
         after_checkpoint(epoch)
     if not place.writes:
         return
-    save_model(
-        Path(weights_out),
-        model,
-        architecture.name,
-        architecture.options(),
-        class_ids,
-        trainer.saved_tensors(),
-        outputs=list(outputs) if outputs else None,
-        # the process count is placement, not a tracked setting (README "Environment"), but
-        # on the CPU it sets BatchNorm's statistics batch: the weights say what made them
-        facts={
-            "image_size": data.image_size,
-            "dataset_sha256": recorded_digest(dataset),
-            "data_parallel": place.size,
-        },
-    )
+    card = {
+        "architecture": architecture.name,
+        "options": architecture.options(),
+        "class_ids": class_ids,
+        "extras": trainer.saved_tensors(),
+        "outputs": list(outputs) if outputs else None,
+    }
+    # the process count is placement, not a tracked setting (README "Environment"), but
+    # on the CPU it sets BatchNorm's statistics batch: the weights say what made them
+    facts = {
+        "image_size": data.image_size,
+        "dataset_sha256": recorded_digest(dataset),
+        "data_parallel": place.size,
+    }
+    last_epoch = log[-1]["epoch"] - 1 if stopped else log[-1]["epoch"]
+    last = Path(weights_out).with_name(LAST_WEIGHTS)
+    _save_weights(last, model, card, {**facts, "checkpoint": "last", "epoch": last_epoch})
+    selected = last_epoch
+    if best is not None and best["state"] is not None:
+        selected = best["row"]["epoch"]
+        model.load_state_dict(best["state"])
+    chosen = {"checkpoint": selection, "epoch": selected}
+    _save_weights(Path(weights_out), model, card, {**facts, **chosen})
+    rows = mark_selected(log, selected, last_epoch, selection)
     with atomic_path(log_out) as tmp:
-        pd.DataFrame(log).to_csv(tmp, index=False)
+        pd.DataFrame(rows).to_csv(tmp, index=False)
     checkpoint.unlink(missing_ok=True)
+
+
+LAST_WEIGHTS = "last.safetensors"  # the last epoch's weights, beside the selected ones
+
+
+def _weights_copy(model) -> dict:
+    """A detached copy of the model's weights and buffers, on the CPU."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _save_weights(path: Path, model, card: dict, facts: dict) -> None:
+    save_model(
+        path,
+        model,
+        card["architecture"],
+        card["options"],
+        card["class_ids"],
+        card["extras"],
+        outputs=card["outputs"],
+        facts=facts,
+    )
+
+
+def _validation_row(model, validation, check, seed: int, epoch: int, batch_size: int) -> dict:
+    """The epoch's validation columns (NaN without validation images: a detector, a file
+    index, `split: none`)."""
+    if validation is None:
+        return {column: float("nan") for column in (*COLUMNS[:3], "val_seconds")}
+    inner = unwrapped(model)
+    broadcast_buffers(inner)  # every rank scores with rank 0's BatchNorm statistics
+    started = time.perf_counter()
+    row = validate(inner, validation, check, seed, epoch, batch_size)
+    return row | {"val_seconds": time.perf_counter() - started}
 
 
 def _train_epoch(
