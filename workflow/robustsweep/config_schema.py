@@ -182,6 +182,8 @@ def load_schema() -> dict:
 def section_defaults(section: str) -> dict:
     """The defaults of one top-level config section, as a study without it would get them."""
     filled: dict = {}
-    schema = load_schema()["properties"][section]
+    root = load_schema()
+    # the section's own schema, with the root's $defs its references point into
+    schema = {**root["properties"][section], "$defs": root.get("$defs", {})}
     validate(filled, schema, section)
     return filled
