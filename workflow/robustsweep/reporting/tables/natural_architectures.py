@@ -31,7 +31,7 @@ def architecture_spread_table(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     clean = rows[rows.test_set == "clean"].assign(metric="Clean acc", value=lambda r: r.accuracy)
     long = pd.concat([clean[["model", "draw", "metric", "value"]], long])
     long["metric"] = long.metric.replace(METRICS)
-    table = spread_table(long, "model", "metric", "value", scale=1, digits=4)
+    table = spread_table(long, "model", "metric", "value", scale=1, digits=4, bounds=(0.0, 1.0))
     table = table[[c for c in ["Clean acc", *METRICS.values()] if c in table]]
     table.insert(0, "Parameters", parameter_millions(rows))
     return table

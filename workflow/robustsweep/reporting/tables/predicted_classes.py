@@ -48,5 +48,5 @@ def predicted_classes(metrics: pd.DataFrame, context: TableContext) -> str:
                 note = NOTES[column] + (
                     "Mean, SD and 95 % CI (t-distribution) are over every draw and trial.\n"
                 )
-                parts.append(section(title, spread_rows(trials), note=note))
+                parts.append(section(title, spread_rows(trials, bounds=(0.0, 100.0)), note=note))
     return "\n".join(parts)
