@@ -96,5 +96,5 @@ def test_figures_draw_the_tables_logit_t_interval_over_draws_inside_0_and_100():
     )
     interval = spread([v * 100 for v in values], bounds=(0.0, 100.0))
     assert spread([v * 100 for v in values]).low < 0
-    assert 0 < interval.low and interval.high < 100
+    assert interval.low > 0 and interval.high < 100
     assert spans and all(span == pytest.approx((interval.low, interval.high)) for span in spans)

@@ -91,9 +91,7 @@ def test_proportion_interval_is_scipys_t_interval_on_the_logit_scale(values):
     result = spread(values, bounds=(0.0, 100.0))
     share = np.clip(np.asarray(values) / 100, EDGE, 1 - EDGE)
     logits = np.log(share / (1 - share))
-    low, high = stats.t.interval(
-        0.95, len(values) - 1, loc=logits.mean(), scale=stats.sem(logits)
-    )
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=logits.mean(), scale=stats.sem(logits))
     expected = (100 * special.expit(low), 100 * special.expit(high))
     # same float64 computation by two routes: rounding-size tolerance
     assert (result.low, result.high) == pytest.approx(expected, rel=1e-9)
@@ -118,7 +116,7 @@ def test_spread_table_bounds_proportions_and_not_losses():
     rows = pd.DataFrame({"model": ["m"] * 2, "set": ["a"] * 2, "accuracy": [0.9, 1.0]})
     cell = spread_table(rows, "model", "set", "accuracy").loc["m", "a"]
     low, high = (float(v) for v in cell.split("[")[1].rstrip("]").split(", "))
-    assert 0 <= low and high <= 100
+    assert low >= 0 and high <= 100
     losses = rows.rename(columns={"accuracy": "loss"})
     cell = spread_table(losses, "model", "set", "loss", scale=1).loc["m", "a"]
     assert float(cell.split("[")[1].rstrip("]").split(", ")[1]) > 1  # plain t on its own scale

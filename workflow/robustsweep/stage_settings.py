@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -179,6 +179,15 @@ class AttackSettings:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WhiteBoxSettings(AttackSettings):
+    """white_box: besides the N-way head, the M-restricted classifier of each M below N and
+    each trial (evaluation.white_box_below_n: restricted; empty `restricted_m` when off)."""
+
+    restricted_m: list[int] = field(default_factory=list)
+    trials: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
 class StoreSettings(AttackSettings):
     split: str
 
@@ -208,6 +217,8 @@ class LogitsSettings:
     masking: MaskingChecks
     attack_batch_size: int
     seed: int
+    # a pretrained model's head on ImageNet-A (evaluation.imagenet_a_head): sliced or full
+    imagenet_a_head: str = "sliced"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -34,6 +34,7 @@ from robustsweep.stage_settings import (
     TablesSettings,
     TrainingRecipe,
     TrainSettings,
+    WhiteBoxSettings,
     from_mapping,
     to_json,
 )
@@ -278,19 +279,26 @@ def logits_settings(config: dict) -> str:
             masking=from_mapping(MaskingChecks, evaluation["masking_checks"]),
             attack_batch_size=config["attacks"]["batch_size"],
             seed=evaluation["seed"],
+            imagenet_a_head=evaluation.get("imagenet_a_head", "sliced"),
         )
     )
 
 
-def white_box_settings(config: dict, attack: str) -> str:
-    return to_json(
-        AttackSettings(
-            attack=attack,
-            spec=config["attacks"]["methods"][attack],
-            batch_size=config["attacks"]["batch_size"],
-            seed=config["evaluation"]["seed"],
-        )
-    )
+def white_box_settings(config: dict, attack: str, run: Run | None = None) -> str:
+    """The white-box job's settings; with `evaluation.white_box_below_n: restricted` also the
+    run's M values below N and the trials, whose M-restricted classifiers it attacks too
+    (left out when off, so the settings of studies without it are as before)."""
+    evaluation = config["evaluation"]
+    common = {
+        "attack": attack,
+        "spec": config["attacks"]["methods"][attack],
+        "batch_size": config["attacks"]["batch_size"],
+        "seed": evaluation["seed"],
+    }
+    below = [] if run is None else [m for m in predicted_class_values(config, run) if m < run.n]
+    if evaluation.get("white_box_below_n", "transfer") != "restricted" or not below:
+        return to_json(AttackSettings(**common))
+    return to_json(WhiteBoxSettings(**common, restricted_m=below, trials=evaluation["trials"]))
 
 
 def evaluate_settings(config: dict, run: Run) -> str:

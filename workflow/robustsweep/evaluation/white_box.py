@@ -6,6 +6,12 @@ are rounded to uint8 like the store's: within the attack's budget, repaired wher
 undid the attack (attacks/quantisation.py). One file per (run, attack) keeps the expensive part
 of evaluation fine-grained: adding a white-box attack, or changing one, reruns only its jobs.
 
+At M < N the evaluation scores the argmax over a trial's M logits. The N-way attack's images
+only transfer to that classifier, so with `evaluation.white_box_below_n: restricted` the job
+also attacks each M-restricted classifier itself (the run's model answering with the trial's M
+logits, models/networks.SelectedLogits) on the images of those M classes, one group per
+(M, trial): `whitebox-<attack>@m<M>-trial<t>` (restricted_group_name), its logits M-wide.
+
 Layout: one group `whitebox-<attack>` with the adversarial images (n, H, W, 3) uint8, the
 model's logits on them, label, index (rows in the prepared dataset) and, for detector-head
 runs, detector_score; attrs: spec (the attack's method and parameters, JSON) and the set's
@@ -33,18 +39,20 @@ from robustsweep.attacks.success_report import (
     write_report,
 )
 from robustsweep.compute_device import configure
+from robustsweep.data.class_subsets import choose_trial_classes
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.test_set_logits import write_test_set
+from robustsweep.evaluation.test_set_names import restricted_group_name
 from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
 from robustsweep.input_errors import InputError
 from robustsweep.models.inference import to_float
 from robustsweep.models.trained_models import load_detector, load_model
-from robustsweep.stage_settings import AttackSettings, Compute
+from robustsweep.stage_settings import Compute, WhiteBoxSettings
 
 
 def white_box_stage(
     *,
-    settings: AttackSettings,
+    settings: WhiteBoxSettings,
     compute: Compute,
     weights: Path,
     dataset: Path,
@@ -62,6 +70,8 @@ def white_box_stage(
         settings.batch_size,
         settings.seed,
         device,
+        settings.restricted_m,
+        settings.trials,
     )
     name = f"whitebox-{settings.attack}"
     log_report(name, report, min_success)
@@ -120,6 +130,17 @@ def white_box_images(
     return adversarial, logits, report
 
 
+def restricted_classifier(
+    model: torch.nn.Module, class_ids: list[int], chosen: list[int]
+) -> torch.nn.Module:
+    """The run's model answering with the logits of the `chosen` classes only, in that order:
+    the classifier an M < N row scores (its argmax over the M logits)."""
+    from robustsweep.models.networks import SelectedLogits
+
+    position = {c: i for i, c in enumerate(class_ids)}
+    return SelectedLogits(model, [position[c] for c in chosen]).eval()
+
+
 def attack_own_model(
     output: Path,
     weights: Path,
@@ -129,9 +150,12 @@ def attack_own_model(
     batch_size: int,
     seed: int,
     device: torch.device,
+    restricted_m: list[int] = (),
+    trials: int = 1,
 ) -> dict:
     """Attack the run's model on the clean test images of its classes and cache the result;
-    returns the set's success report."""
+    returns the set's success report (the N-way head's). With `restricted_m`, also each
+    M-restricted classifier of those M values and `trials` trials (module docstring)."""
     model, card = load_model(weights, str(device))
     detector = load_detector(weights, str(device), card)
     for parameter in model.parameters():
@@ -162,6 +186,30 @@ def attack_own_model(
         group.create_dataset("images", data=adversarial)
         group.attrs["spec"] = json.dumps(spec, sort_keys=True)
         write_report(group, report)
+        for m in restricted_m:
+            for trial in range(trials):
+                name = restricted_group_name(attack, m, trial)
+                chosen = choose_trial_classes(card.class_ids, m, seed, trial)
+                mine = np.isin(labels, chosen)
+                restricted = restricted_classifier(model, card.class_ids, chosen).to(device)
+                images_m, logits_m, report_m = white_box_images(
+                    restricted, chosen, images[mine], labels[mine], spec, batch_size, seed, device
+                )
+                group = write_test_set(
+                    h5,
+                    name,
+                    restricted,
+                    None,
+                    images_m,
+                    labels[mine],
+                    device,
+                    clean.indices[own][mine],
+                    logits=logits_m,
+                )
+                group.create_dataset("images", data=images_m)
+                group.attrs["spec"] = json.dumps(spec, sort_keys=True)
+                write_report(group, report_m)
+                log_report(name, report_m, None)
         identity = identity_for(
             "white_box",
             output,

@@ -11,9 +11,10 @@ lies inside the bounds. Runs at exactly 0 or 100 % have no logit: they enter as 
 range (0.05 % points) from the bound, half an image in 1,000. With 2 runs t(0.975, 1) = 12.7,
 with 3 runs 4.30: two runs a few points apart give an interval spanning most of [0, 100],
 which is what two runs can say. The mean and sd printed are the runs' own (arithmetic).
-One run has no spread: its interval is the value itself and nothing is printed beside it. A difference between two defences is marked only where their intervals do
-not overlap (`separated`), a deliberately conservative reading: non-overlapping 95 % intervals
-imply a significant difference, overlapping ones do not imply the contrary.
+One run has no spread: its interval is the value itself and nothing is printed beside it.
+A difference between two defences is marked only where their intervals do not overlap
+(`separated`), a deliberately conservative reading: non-overlapping 95 % intervals imply a
+significant difference, overlapping ones do not imply the contrary.
 """
 
 from __future__ import annotations

@@ -121,9 +121,7 @@ def flat_labels(table: pd.DataFrame) -> pd.DataFrame:
 def column_groups(cells: pd.DataFrame, width: int = WIDTH) -> list[list]:
     """The columns in consecutive groups whose Markdown table (with the row labels) fits
     `width` characters a line; a column too wide on its own is a group by itself."""
-    label = max(
-        [len(str(cells.index.name or ""))] + [len(str(v)) for v in cells.index], default=0
-    )
+    label = max([len(str(cells.index.name or ""))] + [len(str(v)) for v in cells.index], default=0)
     groups: list[list] = [[]]
     used = label + 4  # '| ' + label + ' |'
     for column in cells.columns:
