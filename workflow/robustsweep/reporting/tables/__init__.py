@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from robustsweep.atomic_output import write_text
 from robustsweep.registry import Registry
+from robustsweep.reporting.tables_html import write_tables_html
 from robustsweep.stage_settings import TablesSettings
 
 if TYPE_CHECKING:
@@ -57,7 +58,9 @@ def tables_stage(
     output: Path,
     paper_numbers: Path | None = None,
     attacks: Path | None = None,
+    html: Path | None = None,
 ) -> None:
+    """tables.md, and with `html` the same tables as an HTML page for the Snakemake report."""
     from robustsweep.reporting.attack_table import read_attack_table
     from robustsweep.reporting.paper_numbers import load_paper_numbers
 
@@ -74,6 +77,8 @@ def tables_stage(
         attacks=read_attack_table(attacks),
     )
     write_tables(metrics, output, context)
+    if html is not None:
+        write_tables_html(output.read_text(), html)
 
 
 def write_tables(metrics_path: Path, output: Path, context: TableContext) -> None:
