@@ -109,3 +109,15 @@ def test_html_page_holds_every_heading_and_cell():
     cells = [c for c in table.to_numpy().ravel()]
     assert all(cell in parser.text for cell in cells)
     assert parser.tags.count("tr") == 3 * 3  # header + 2 rows per split table
+
+
+def test_headers_wider_than_their_cells_still_fit():
+    # ho2024's Table 2: short numbers under long headers, which tabulate pads
+    columns = ["Epochs", "L", "Acc in Training (%)", "Acc of Models (%)", "Precision (%)"]
+    columns += ["Recall (%)", "Test loss"]
+    table = pd.DataFrame([["2"] * len(columns)] * 2, columns=columns)
+    table.index = pd.MultiIndex.from_tuples([("cnn", "offline"), ("cnn", "standard")])
+    table.index.names = ["model", "defence"]
+    text = section("Table 2", table)
+    check_tables_md(text)
+    assert text.count("| model · defence") == 2 and all(c in text for c in columns)

@@ -125,18 +125,25 @@ def flat_labels(table: pd.DataFrame) -> pd.DataFrame:
 
 def column_groups(cells: pd.DataFrame, width: int = WIDTH) -> list[list]:
     """The columns in consecutive groups whose Markdown table (with the row labels) fits
-    `width` characters a line; a column too wide on its own is a group by itself."""
-    label = max([len(str(cells.index.name or ""))] + [len(str(v)) for v in cells.index], default=0)
+    `width` characters a line, measured on tabulate's own output (it pads headers); a
+    column too wide on its own is a group by itself."""
     groups: list[list] = [[]]
-    used = label + 4  # '| ' + label + ' |'
     for column in cells.columns:
-        size = max([len(str(column))] + [len(v) for v in cells[column]]) + 3  # ' x |'
-        if groups[-1] and used + size > width:
-            groups.append([])
-            used = label + 4
-        groups[-1].append(column)
-        used += size
+        candidate = [*groups[-1], column]
+        if groups[-1] and line_width(cells[candidate]) > width:
+            groups.append([column])
+        else:
+            groups[-1] = candidate
     return groups
+
+
+def line_width(cells: pd.DataFrame) -> int:
+    return max(map(len, pipe_table(cells).splitlines()), default=0)
+
+
+def pipe_table(cells: pd.DataFrame) -> str:
+    align = ["left"] + ["right"] * len(cells.columns)
+    return cells.to_markdown(disable_numparse=True, colalign=align)
 
 
 def markdown(table: pd.DataFrame, digits: int = 2, empty: str = NO_RUNS) -> str:
@@ -160,8 +167,7 @@ def markdown(table: pd.DataFrame, digits: int = 2, empty: str = NO_RUNS) -> str:
     cells = flat_labels(table).astype(object).map(text)
     parts = []
     for columns in column_groups(cells):
-        align = ["left"] + ["right"] * len(columns)
-        parts.append(cells[columns].to_markdown(disable_numparse=True, colalign=align) + "\n")
+        parts.append(pipe_table(cells[columns]) + "\n")
     return "\n".join(parts)
 
 
