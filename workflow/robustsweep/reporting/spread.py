@@ -217,13 +217,15 @@ def spread_rows(
 
 
 INTERVAL_WORDS = (
-    "95 % confidence interval: for accuracies, precisions, recalls, AUC and AP Student's t "
-    "over the runs on the logit scale, mapped back, so it stays inside [0, 100] (runs at 0 or "
-    "100 % enter 0.05 points inside); for losses t on their own scale; with 2 runs t = 12.7 "
-    "and with 3 runs t = 4.3, so 2-3 runs leave it wide, often most of [0, 100]"
+    "The interval of an accuracy, precision, recall, AUC or AP is the logit-t interval: "
+    "Student's t over the runs' logits, mapped back, so it stays within 0 and 100 % (a run at "
+    "exactly 0 or 100 % enters 0.05 points inside); a loss's is Student's t on its own scale. "
+    "With 2 runs t = 12.7 and with 3 runs t = 4.3: 2-3 runs leave it wide, often most of the "
+    "range."
 )
 SPREAD_NOTE = (
-    "Cells over several runs (draws) read mean ± standard deviation [" + INTERVAL_WORDS + "].\n"
+    "Cells over several runs (draws) read mean ± standard deviation [95 % confidence "
+    "interval]. " + INTERVAL_WORDS + "\n"
 )
 MARKED_NOTE = SPREAD_NOTE.rstrip("\n") + (
     f" {MARK} marks a defence whose interval does not overlap that of `standard` (or, without "
