@@ -117,6 +117,13 @@ def test_spread_table_bounds_proportions_and_not_losses():
     cell = spread_table(rows, "model", "set", "accuracy").loc["m", "a"]
     low, high = (float(v) for v in cell.split("[")[1].rstrip("]").split(", "))
     assert low >= 0 and high <= 100
-    losses = rows.rename(columns={"accuracy": "loss"})
-    cell = spread_table(losses, "model", "set", "loss", scale=1).loc["m", "a"]
-    assert float(cell.split("[")[1].rstrip("]").split(", ")[1]) > 1  # plain t on its own scale
+    losses = pd.DataFrame({"model": ["m"] * 2, "set": ["a"] * 2, "loss": [0.0020, 0.0140]})
+    cell = spread_table(losses, "model", "set", "loss", scale=1, digits=4).loc["m", "a"]
+    low, high = (float(v) for v in cell.split("[")[1].rstrip("]").split(", "))
+    assert spread([0.0020, 0.0140]).low < 0  # the plain t-interval would not
+    assert spread([0.0020, 0.0140], bounds=(0.0, math.inf)).low > 0 and low >= 0
+    logs = np.log([0.0020, 0.0140])
+    expected = stats.t.interval(0.95, 1, loc=logs.mean(), scale=stats.sem(logs))
+    # printed to 4 digits: half a unit of the last digit
+    assert (low, high) == pytest.approx(np.exp(expected), abs=5e-5)
+    assert high > 1  # two runs: t = 12.7 on the log scale, wide above

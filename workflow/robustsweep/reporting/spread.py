@@ -10,7 +10,9 @@ logit scale, logit(p) = ln(p / (1 - p)), and mapped back (the logit-t interval),
 lies inside the bounds. Runs at exactly 0 or 100 % have no logit: they enter as EDGE of the
 range (0.05 % points) from the bound, half an image in 1,000. With 2 runs t(0.975, 1) = 12.7,
 with 3 runs 4.30: two runs a few points apart give an interval spanning most of [0, 100],
-which is what two runs can say. The mean and sd printed are the runs' own (arithmetic).
+which is what two runs can say. A loss (LOSSES, at least 0) gets the t-interval of its logs,
+mapped back (the log-t interval), so it stays above 0. The mean and sd printed are the runs'
+own (arithmetic).
 One run has no spread: its interval is the value itself and nothing is printed beside it.
 A difference between two defences is marked only where their intervals do not overlap
 (`separated`), a deliberately conservative reading: non-overlapping 95 % intervals imply a
@@ -44,6 +46,7 @@ PROPORTIONS = frozenset(
         "zero_gradient_fraction",
     }
 )
+LOSSES = frozenset({"loss", "train_loss"})  # cross-entropies: at least 0, unbounded above
 MARK = "†"  # beside a defence whose interval does not overlap its reference's
 
 
@@ -94,6 +97,10 @@ def spread(
     if sd == 0:  # identical runs: no spread to transform (and the logit may be undefined)
         return Spread(mean, sd, n, mean, mean)
     low, high = bounds
+    if math.isinf(high):  # a loss: at least `low`, no upper bound; the log-t interval
+        logs = np.log(np.maximum(array - low, EDGE * max(sd, 1e-12)))
+        centre, half = float(logs.mean()), factor * float(logs.std(ddof=1))
+        return Spread(mean, sd, n, low + math.exp(centre - half), low + math.exp(centre + half))
     share = np.clip((array - low) / (high - low), EDGE, 1 - EDGE)
     logits = np.log(share / (1 - share))
     centre, half = float(logits.mean()), factor * float(logits.std(ddof=1))
@@ -156,6 +163,8 @@ def spread_table(
         return pd.DataFrame()
     if bounds is None and values in PROPORTIONS:
         bounds = (0.0, scale)
+    elif bounds is None and values in LOSSES:
+        bounds = (0.0, math.inf)
     groups = {
         key: spread(group[values] * scale, bounds=bounds)
         for key, group in rows.groupby(index + columns, sort=True, dropna=False)
@@ -219,7 +228,8 @@ def spread_rows(
 INTERVAL_WORDS = (
     "The interval of an accuracy, precision, recall, AUC or AP is the logit-t interval: "
     "Student's t over the runs' logits, mapped back, so it stays within 0 and 100 % (a run at "
-    "exactly 0 or 100 % enters 0.05 points inside); a loss's is Student's t on its own scale. "
+    "exactly 0 or 100 % enters 0.05 points inside); a loss's is Student's t on the log scale, "
+    "mapped back, so it stays above 0. "
     "With 2 runs t = 12.7 and with 3 runs t = 4.3: 2-3 runs leave it wide, often most of the "
     "range."
 )
