@@ -76,7 +76,7 @@ rule white_box:
         # gathering shards attacks nothing: no GPU
         gpu=lambda w: 0 if white_box_shard_files(w) else config["gpus_per_job"],
     params:
-        settings=lambda w: white_box_settings(config, w.attack),
+        settings=lambda w: white_box_settings(config, w.attack, run_of(w)),
         code=lambda w: attack_code(config, "white-box", w.attack, w.model)["code"],
         methods=lambda w: attack_code(config, "white-box", w.attack, w.model)["methods"],
         # attacks.min_success only words the log's warning: untracked, as for the store

@@ -25,6 +25,11 @@ rule paper_tables:
         attacks=rules.collect_attacks.output[0],
     output:
         output=f"{R}/tables/tables.md",
+        html=report(
+            f"{R}/tables/tables.html",
+            caption="../workflow/report/tables.rst",
+            category="Tables",
+        ),
     log:
         f"{R}/logs/paper_tables.log",
     # seconds of work: run on the submitting host, not through the cluster queue

@@ -96,10 +96,10 @@ def test_sizes_of_one_family_share_a_line(architecture, family):
     assert architecture_family(architecture) == family
 
 
-def test_figures_draw_the_95_percent_t_interval_over_draws():
-    from robustsweep.reporting.spread import t_interval
+def test_figures_draw_the_tables_logit_t_interval_over_draws_inside_0_and_100():
+    from robustsweep.reporting.spread import spread
 
-    values = [0.40, 0.50, 0.66]
+    values = [0.02, 0.10, 0.30]  # the plain t-interval would reach below 0
     rows = metrics_of(["standard"])
     rows = pd.concat([rows.assign(draw=d, accuracy=v) for d, v in enumerate(values)])
     grid = FIGURES.get("robust_accuracy").target(rows)
@@ -108,9 +108,10 @@ def test_figures_draw_the_95_percent_t_interval_over_draws():
         for line in grid.ax.lines
         if len(line.get_ydata()) == 2 and line.get_ydata()[0] != line.get_ydata()[1]
     )
-    low, high = t_interval([v * 100 for v in values])
-    # float64 on both sides: approx's default rel 1e-6
-    assert spans and all(span == pytest.approx((low, high)) for span in spans)
+    interval = spread([v * 100 for v in values], bounds=(0.0, 100.0))
+    assert spread([v * 100 for v in values]).low < 0
+    assert interval.low > 0 and interval.high < 100
+    assert spans and all(span == pytest.approx((interval.low, interval.high)) for span in spans)
 
 
 def test_validation_curves_plot_each_measure_per_epoch():

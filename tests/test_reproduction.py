@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy.special import expit
 from scipy.stats import t as scipy_t
 from scipy.stats import ttest_1samp, ttest_ind_from_stats
 
@@ -186,11 +187,16 @@ def test_summary_counts_a_hand_set_run():
     assert acc in rows
     assert ("VGG16", "AP", "", "", "", "0.0210", "", "", "not run", "") in rows
     assert ("1st test", "20", "1", "2.96", "", "2.96", "+0.00", "", SINGLE_RUN, "") in rows
-    # the M = 20 mean: our three trials (2.96, 2.67, 2.97), their t-interval, and the Welch
-    # half-width with the paper's identical rows: t(0.975, 4) sqrt(2 sd^2 / 3), wider than
-    # the margin 0.1 x 2.87 points
+    # the M = 20 mean: our three trials (2.96, 2.67, 2.97), the tables' interval (the
+    # t-interval of their logits, mapped back: inside [0, 100]), and the verdict's Welch
+    # half-width on the metric's own scale with the paper's identical rows: t(0.975, 4)
+    # sqrt(2 sd^2 / 3), wider than the margin 0.1 x 2.87 points
     values = np.array([2.96, 2.67, 2.97])
-    low, high = scipy_t.interval(0.95, 2, values.mean(), values.std(ddof=1) / math.sqrt(3))
+    logits = np.log(values / (100 - values))
+    low, high = (
+        100 * expit(x)
+        for x in scipy_t.interval(0.95, 2, logits.mean(), logits.std(ddof=1) / math.sqrt(3))
+    )
     half = scipy_t.ppf(0.975, 4) * math.sqrt(2 * values.var(ddof=1) / 3)
     assert half > 0.287
     mean_20 = ("Mean value", "20", "3", "2.87", f"[{low:.2f}, {high:.2f}]", "2.87", "-0.00")
@@ -379,8 +385,11 @@ def test_single_runs_and_not_comparable_cells_are_shown_but_not_counted():
     assert "1 single-run cells (one draw or trial: no interval), 1 not comparable" in text
     table_3 = table_rows(text.split("### Table 3:")[1].split("###")[0])
     gan = "the adversarial images are the paper's GAN's, ours the store's"
-    # 0.60 and 0.62: t(0.975, 1) x 1.414 / sqrt(2) points either side, shown, not judged
-    low, high = 61 - scipy_t.ppf(0.975, 1), 61 + scipy_t.ppf(0.975, 1)
+    # 0.60 and 0.62: the t-interval of their logits (t(0.975, 1) x sd / sqrt(2) either side
+    # of the mean logit), mapped back to percent; shown, not judged
+    logits = np.log(np.array([0.60, 0.62]) / (1 - np.array([0.60, 0.62])))
+    half = scipy_t.ppf(0.975, 1) * logits.std(ddof=1) / math.sqrt(2)
+    low, high = 100 * expit(logits.mean() - half), 100 * expit(logits.mean() + half)
     assert table_3[-1] == (
         "ResNet-50",
         "AEs",

@@ -6,9 +6,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
+from scipy import special, stats
 
 from robustsweep.reporting.spread import (
+    EDGE,
     MARK,
     separated,
     spread,
@@ -77,3 +78,52 @@ def test_spread_rows_append_mean_sd_and_interval():
     low, high = stats.t.interval(0.95, 1, loc=25, scale=math.sqrt(50) / math.sqrt(2))
     assert table.loc["95 % CI", 3] == f"[{low:.2f}, {high:.2f}]"
     assert table.loc["Mean", 5] == "10.00" and table.loc["SD", 5] == ""
+
+
+# -- proportions: the logit-t interval stays inside [0, 100] ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[20.37 + 9.0, 20.37 - 9.0], [98.0, 99.5, 100.0], [0.0, 3.0], [40.0, 55.0, 61.0, 47.0]],
+)
+def test_proportion_interval_is_scipys_t_interval_on_the_logit_scale(values):
+    result = spread(values, bounds=(0.0, 100.0))
+    share = np.clip(np.asarray(values) / 100, EDGE, 1 - EDGE)
+    logits = np.log(share / (1 - share))
+    low, high = stats.t.interval(0.95, len(values) - 1, loc=logits.mean(), scale=stats.sem(logits))
+    expected = (100 * special.expit(low), 100 * special.expit(high))
+    # same float64 computation by two routes: rounding-size tolerance
+    assert (result.low, result.high) == pytest.approx(expected, rel=1e-9)
+    assert 0 < result.low <= result.mean <= result.high < 100
+    assert result.mean == pytest.approx(np.mean(values), rel=1e-12)  # the runs' own mean
+
+
+def test_the_issues_intervals_now_stay_inside_0_and_100():
+    # tables.md printed 20.37 ± 9.92 [-4.26, 45.00] and 98.61 ± 0.73 [96.79, 100.44]
+    for values in ([13.35, 27.39], [98.09, 99.13]):
+        plain, bounded = spread(values), spread(values, bounds=(0.0, 100.0))
+        assert plain.low < 0 or plain.high > 100
+        assert 0 <= bounded.low < bounded.high <= 100
+
+
+def test_identical_runs_at_a_bound_have_a_point_interval():
+    result = spread([100.0, 100.0, 100.0], bounds=(0.0, 100.0))
+    assert (result.low, result.high) == (100.0, 100.0)
+
+
+def test_spread_table_bounds_proportions_and_not_losses():
+    rows = pd.DataFrame({"model": ["m"] * 2, "set": ["a"] * 2, "accuracy": [0.9, 1.0]})
+    cell = spread_table(rows, "model", "set", "accuracy").loc["m", "a"]
+    low, high = (float(v) for v in cell.split("[")[1].rstrip("]").split(", "))
+    assert low >= 0 and high <= 100
+    losses = pd.DataFrame({"model": ["m"] * 2, "set": ["a"] * 2, "loss": [0.0020, 0.0140]})
+    cell = spread_table(losses, "model", "set", "loss", scale=1, digits=4).loc["m", "a"]
+    low, high = (float(v) for v in cell.split("[")[1].rstrip("]").split(", "))
+    assert spread([0.0020, 0.0140]).low < 0  # the plain t-interval would not
+    assert spread([0.0020, 0.0140], bounds=(0.0, math.inf)).low > 0 and low >= 0
+    logs = np.log([0.0020, 0.0140])
+    expected = stats.t.interval(0.95, 1, loc=logs.mean(), scale=stats.sem(logs))
+    # printed to 4 digits: half a unit of the last digit
+    assert (low, high) == pytest.approx(np.exp(expected), abs=5e-5)
+    assert high > 1  # two runs: t = 12.7 on the log scale, wide above

@@ -129,6 +129,27 @@ def test_study_produces_tables_figures_and_logs(finished):
     assert (results / "figures" / "validation_curves.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_tables_read_as_words_fit_120_characters_and_bound_their_intervals(finished):
+    from test_tables_layout import check_tables_md
+
+    tables = finished / RESULTS / "tables"
+    text = (tables / "tables.md").read_text()
+    check_tables_md(text)
+    assert "no runs in this study produce" not in text
+    assert "\nNo run of this study produces these sections: " in text  # e.g. ho2024's tables
+    assert "| cnn · offline" in text  # a (model, defence) label as words
+    page = (tables / "tables.html").read_text()
+    alignment_rows = re.findall(r"^\|[-:| ]+\|$", text, flags=re.MULTILINE)
+    assert page.count("<table>") == len(alignment_rows) and "<h2>Robust accuracy" in page
+    # evaluation.white_box_below_n: restricted in the tiny study: each white-box row at M < N
+    # says which classifier was attacked, and only M = N rows are in the white-box table
+    metrics = pd.read_csv(tables / "metrics.csv", keep_default_na=False, na_values=[""])
+    white = metrics[metrics.test_set == "whitebox-fgsm"]
+    heads = white.groupby("white_box_head").m_classes.agg(set).to_dict()
+    assert heads == {"attacked": {3, 10}, "n_way_transfer": {2}, "restricted": {2}}
+    assert len(white[white.white_box_head == "restricted"]) == 2 * 2  # 2 runs x 2 trials
+
+
 def test_every_data_file_is_sealed_for_what_it_is_and_logs_come_first(finished):
     """Each dataset, subset, store, weights, logits and white-box file verifies against the
     identity the workflow plans for its path (what the next job checks)."""

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -212,9 +212,13 @@ class AttackSettings:
 @dataclass(frozen=True, kw_only=True)
 class WhiteBoxSettings(AttackSettings):
     """white_box and white_box_shard: an attack of a run's own model. The shard split is not
-    a setting: K shards make the same file as one job (white_box_parts.py)."""
+    a setting: K shards make the same file as one job (white_box_parts.py). Besides the N-way
+    head, white_box attacks the M-restricted classifier of each M below N and each trial
+    (evaluation.white_box_below_n: restricted; empty `restricted_m` when off)."""
 
-    precision: str  # evaluation.attack_precision: fp32, or bf16 autocast on a GPU
+    precision: str = "fp32"  # evaluation.attack_precision: fp32, or bf16 autocast on a GPU
+    restricted_m: list[int] = field(default_factory=list)
+    trials: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -252,6 +256,8 @@ class LogitsSettings:
     masking: MaskingChecks
     attack_batch_size: int
     seed: int
+    # a pretrained model's head on ImageNet-A (evaluation.imagenet_a_head): sliced or full
+    imagenet_a_head: str = "sliced"
 
 
 @dataclass(frozen=True, kw_only=True)

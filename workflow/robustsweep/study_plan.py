@@ -315,18 +315,27 @@ def logits_settings(config: dict) -> str:
             masking=from_mapping(MaskingChecks, evaluation["masking_checks"]),
             attack_batch_size=config["attacks"]["batch_size"],
             seed=evaluation["seed"],
+            imagenet_a_head=evaluation.get("imagenet_a_head", "sliced"),
         )
     )
 
 
-def white_box_settings(config: dict, attack: str) -> str:
+def white_box_settings(config: dict, attack: str, run: Run | None = None) -> str:
+    """The white-box job's settings; with `evaluation.white_box_below_n: restricted` also the
+    run's M values below N and the trials, whose M-restricted classifiers it attacks too
+    (shard jobs, given no run, attack the N-way head only)."""
+    evaluation = config["evaluation"]
+    below = [] if run is None else [m for m in predicted_class_values(config, run) if m < run.n]
+    restricted = evaluation.get("white_box_below_n", "transfer") == "restricted" and below
     return to_json(
         WhiteBoxSettings(
             attack=attack,
             spec=config["attacks"]["methods"][attack],
             batch_size=config["attacks"]["batch_size"],
-            seed=config["evaluation"]["seed"],
-            precision=config["evaluation"]["attack_precision"],
+            seed=evaluation["seed"],
+            precision=evaluation["attack_precision"],
+            restricted_m=below if restricted else [],
+            trials=evaluation["trials"] if restricted else 1,
         )
     )
 
@@ -497,7 +506,7 @@ PLANNED_FILES = {
         "kind": "white_box",
         "run": _run_of(m).folder,
         "attack": m["attack"],
-        "settings_sha256": sha256_text(white_box_settings(c, m["attack"])),
+        "settings_sha256": sha256_text(white_box_settings(c, m["attack"], _run_of(m))),
     },
     RUN_PATTERN + r"/budget_sweep\.h5": lambda c, m: {
         "kind": "budget_sweep",

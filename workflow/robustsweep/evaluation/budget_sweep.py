@@ -5,7 +5,7 @@ eps_max) asks for it: a fixed-eps number can hide gradient masking that a large 
 exposes, since an unbounded attack must always succeed. Per run, one white-box attack
 (`evaluation.budget_sweep.attack`, a bounded method under attacks.methods) is run once per
 budget on the clean test images of the run's classes, as white-box sets are (rounded to uint8,
-`attacked_logits`); eps 0 is the cached clean logits, so it costs no pass, and
+white_box.white_box_images); eps 0 is the cached clean logits, so it costs no pass, and
 where the run's white-box set of the same attack exists, its budget is a point of the curve
 too (list the other budgets only: that one is already paid for). A step
 size (`alpha`) scales with the budget (alpha x eps / the attack's own eps), so every budget
@@ -59,45 +59,14 @@ def sweep_logits(
     device: torch.device,
 ) -> dict[float, np.ndarray]:
     """The model's logits on its white-box attacked images at each budget."""
+    from robustsweep.evaluation.white_box import white_box_images
+
     return {
-        float(eps): attacked_logits(
+        float(eps): white_box_images(
             model, class_ids, images, labels, budget_spec(spec, eps), batch_size, seed, device
-        )
+        )[1]
         for eps in budgets
     }
-
-
-def attacked_logits(
-    model: torch.nn.Module,
-    class_ids: list[int],
-    images: np.ndarray,
-    labels: np.ndarray,
-    spec: dict,
-    batch_size: int,
-    seed: int,
-    device: torch.device,
-) -> np.ndarray:
-    """`model` attacked on its own images as a white-box set is (rounded to uint8 within the
-    budget, repaired where rounding undid the attack): its logits on the stored images."""
-    import torch
-
-    from robustsweep.attacks.attack_batches import attack_in_parts
-    from robustsweep.attacks.methods import ATTACK_METHODS
-    from robustsweep.attacks.quantisation import quantise_attack
-    from robustsweep.models.inference import to_float
-
-    position = {c: i for i, c in enumerate(class_ids)}
-    method = ATTACK_METHODS.build(spec)
-    attack = method.build(model, len(class_ids))
-    targets = np.asarray([position[int(c)] for c in labels], dtype=np.int64)
-    torch.manual_seed(seed)
-    parts = [np.zeros((0, len(class_ids)), np.float32)]
-    for start in range(0, len(images), batch_size):
-        x = to_float(images[start : start + batch_size], device)
-        y = torch.as_tensor(targets[start : start + batch_size], device=device)
-        batch = quantise_attack(model, method, x, attack_in_parts(attack, x, y), y)
-        parts.append(batch.final_logits.cpu().numpy())
-    return np.concatenate(parts)
 
 
 def budget_sweep_stage(

@@ -18,8 +18,10 @@ gradient-masking checks are skipped, as they attack class labels), the gradient-
 zero_gradient_fraction, huge_eps_accuracy and forward_disagreement (the randomness check; NaN
 when the checks are off), the network's
 feature-map cost (models/feature_map_cost.py): activation_elements of one image and
-feature_map, the side of the map before global pooling, and the seal (file_identity.py)
-naming the run, the weights and the prepared dataset it was computed from.
+feature_map, the side of the map before global pooling, for a pretrained ImageNet model
+sliced to the study's classes logit_positions (JSON: each class's position among the 1000)
+and imagenet_a_head (evaluation.imagenet_a_head, which accuracy `accuracy` is), and the seal
+(file_identity.py) naming the run, the weights and the prepared dataset it was computed from.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ def logits_stage(
         settings.seed,
         settings.masking,
         corrupted,
+        settings.imagenet_a_head,
     )
 
 
@@ -81,6 +84,7 @@ def compute_logits(
     seed: int = 0,
     masking: MaskingChecks | None = None,
     corrupted: Path | None = None,
+    imagenet_a_head: str = "sliced",
 ) -> None:
     """Run the model once over the clean, natural-adversarial, every stored attack and (when
     the study has one) the corrupted test set; `masking` adds the gradient-masking
@@ -122,15 +126,27 @@ def compute_logits(
         device,
     )
     cost = feature_map_cost(model, clean.images.shape[1], device)
+    head = imagenet_a_head if card.logit_positions else None  # only a sliced ImageNet model
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         for name, (images, labels, patterns, index) in test_sets.items():
             group = write_test_set(
-                h5, name, model, detector, images, labels, device, index, patterns
+                h5,
+                name,
+                model,
+                detector,
+                images,
+                labels,
+                device,
+                index,
+                patterns,
+                imagenet_head=head,
             )
             if name in specs:
                 group.attrs["spec"] = json.dumps(specs[name], sort_keys=True)
         if corrupted is not None:
             write_corrupted(h5, corrupted, model, detector, device)
+        if head is not None:
+            h5.attrs.update(logit_positions=json.dumps(card.logit_positions), imagenet_a_head=head)
         h5.attrs.update(
             class_ids=card.class_ids,
             architecture=card.architecture,

@@ -21,6 +21,17 @@ A protocol the study does not list leaves its column empty on M < N rows; at M =
 the same number. AUC, AP, precision, recall and loss are always over the chosen classes'
 images.
 
+A pretrained ImageNet model's logits are sliced to the study's classes (Lee et al.'s protocol,
+and Hendrycks et al.'s 200-class mask for ImageNet-A). Its M = N rows also carry
+`accuracy_sliced` and `accuracy_full_head` (the 1000-way argmax, right only when it is the
+image's class), and `evaluation.imagenet_a_head` says which of the two is `accuracy`.
+
+White-box rows (`whitebox-<attack>`) name in `white_box_head` the classifier the attack was
+made on: `attacked` at M = N (the one scored), `n_way_transfer` at M < N when the N-way
+head's images are scored by the M-restricted classifier (transfer from another classifier),
+`restricted` for the attack on the M-restricted classifier itself
+(`evaluation.white_box_below_n: restricted`).
+
 ho2024's hybrid test mixtures (`hybrid-<attack>-<p>pct`: p % of the clean test images swapped
 for their stored adversarial versions, the rest clean) and the study's named mixtures
 (`mix-<name>`: a fraction of the images swapped, several attacks in equal shares) are
@@ -65,7 +76,14 @@ from robustsweep.evaluation.classification_metrics import (
 )
 from robustsweep.evaluation.gradient_masking import masking_flags
 from robustsweep.evaluation.test_set_logits import TestSetLogits, read_logits
-from robustsweep.evaluation.test_set_names import hybrid_name, mixture_name
+from robustsweep.evaluation.test_set_names import (
+    ATTACKED,
+    N_WAY_TRANSFER,
+    RESTRICTED_HEAD,
+    hybrid_name,
+    mixture_name,
+    parse_restricted,
+)
 from robustsweep.evaluation.worst_case import (
     per_image_table,
     worst_case_groups,
@@ -228,6 +246,75 @@ def sweep_rows(
                 }
             )
     return rows
+
+
+def full_head_correct(data: TestSetLogits, classes: list[int], positions: list[int]):
+    """Per image of the run's classes: is the 1000-way argmax the image's own class (its
+    position among ImageNet's 1000)? An argmax among the classes the study left out is wrong,
+    however the sliced logits rank."""
+    keep = np.isin(data.labels, classes)
+    position = dict(zip(classes, positions, strict=True))
+    own = np.asarray([position[int(c)] for c in data.labels[keep]], dtype=np.int64)
+    return data.argmax_1000[keep] == own
+
+
+def with_head_accuracies(row: dict, data: TestSetLogits, classes: list[int], attrs: dict) -> dict:
+    """An M = N row of a pretrained ImageNet model sliced to the study's classes, with both
+    accuracies: `accuracy_sliced` (the argmax over the classes' logits, as computed) and
+    `accuracy_full_head` (the 1000-way argmax); `evaluation.imagenet_a_head: full` puts the
+    second in `accuracy` (and `accuracy_all_images`, the same at M = N). AUC, AP, precision,
+    recall and loss stay over the sliced logits: they are defined over the study's classes."""
+    correct = full_head_correct(data, classes, attrs["logit_positions"])
+    full = float(correct.mean()) if len(correct) else float("nan")
+    row = row | {"accuracy_sliced": row["accuracy"], "accuracy_full_head": full}
+    if attrs["imagenet_a_head"] == "full":
+        row |= {"accuracy": full, "accuracy_all_images": full}
+    return row
+
+
+def restricted_row(
+    name: str,
+    data: TestSetLogits,
+    classes: list[int],
+    clean: TestSetLogits | None,
+    m_sweep_scoring: tuple[str, ...],
+    evaluation_seed: int,
+) -> dict:
+    """The row of a white-box attack on the M-restricted classifier of one trial (its logits
+    are the M chosen classes', on those classes' images), as `whitebox-<attack>` at (M,
+    trial): the robust accuracy of the classifier that row scores."""
+    test_set, m, trial = parse_restricted(name)
+    chosen = choose_trial_classes(classes, m, evaluation_seed, trial)  # as white_box chose
+    logits, targets = restrict_to_classes(data.logits, data.labels, chosen, chosen)
+    metrics = restricted_metrics(logits, targets)
+    consistent = float("nan")
+    before = aligned_clean_logits(data, clean)
+    if before is not None:
+        clean_m, _ = restrict_to_classes(before, data.labels, classes, chosen)
+        consistent = consistency(logits, clean_m)
+    own_images = int(np.isin(clean.labels, classes).sum()) if clean is not None else 0
+    return {
+        "test_set": test_set,
+        "pattern": "all",
+        "severity": float("nan"),
+        "m_classes": m,
+        "trial": trial,
+        **metrics,
+        **scored_accuracies(metrics, own_images, False, m_sweep_scoring),
+        "consistency": consistent,
+        "detector_accuracy": float("nan"),
+        "white_box_head": RESTRICTED_HEAD,
+    }
+
+
+def white_box_heads(table: pd.DataFrame, n_classes: int) -> pd.Series:
+    """Which classifier each white-box row's attack was made on: the one scored (M = N),
+    the M-restricted one (rows from restricted_row), or the N-way head scored at M < N
+    (transfer from another classifier); empty for every other test set."""
+    heads = table.get("white_box_head", pd.Series("", index=table.index)).fillna("")
+    white = table.test_set.str.startswith("whitebox-") & heads.eq("")
+    heads = heads.where(~(white & table.m_classes.eq(n_classes)), ATTACKED)
+    return heads.where(~(white & table.m_classes.lt(n_classes)), N_WAY_TRANSFER)
 
 
 def scored_accuracies(
@@ -443,6 +530,7 @@ def evaluate_run(
     per-image record goes (worst_case.per_image_table); `budget_sweep`: the run's budget
     sweep, scored and checked against `budget_max_accuracy`."""
     sets, attrs = read_logits(logits_path, white_box)
+    restricted = {name: sets.pop(name) for name in list(sets) if parse_restricted(name)}
     sets |= hybrid_sets(sets, list(hybrid_fractions), evaluation_seed)
     sets |= mixture_sets(sets, mixtures or {}, evaluation_seed)
     classes = attrs["class_ids"]
@@ -451,7 +539,7 @@ def evaluate_run(
         if attrs["outputs"]:  # a binary detector: its logits are not the classes'
             rows += detector_rows(name, data, classes)
             continue
-        rows += sweep_rows(
+        sweep = sweep_rows(
             name,
             data,
             classes,
@@ -461,10 +549,22 @@ def evaluate_run(
             sets.get("clean"),
             m_sweep_scoring,
         )
+        if data.argmax_1000 is not None:
+            sweep = [
+                with_head_accuracies(row, data, classes, attrs)
+                if row["m_classes"] == len(classes)
+                else row
+                for row in sweep
+            ]
+        rows += sweep
         if data.patterns is not None:
             rows += pattern_rows(name, data, classes)
         if data.adversarial is not None:
             rows += mixture_part_rows(name, data, classes)
+    for name, data in restricted.items():
+        rows.append(
+            restricted_row(name, data, classes, sets.get("clean"), m_sweep_scoring, evaluation_seed)
+        )
     sweep_flags = []
     if not attrs["outputs"]:
         rows += all_worst_case_rows(
@@ -478,6 +578,7 @@ def evaluate_run(
             accuracy = {row["severity"]: row["accuracy"] for row in budget}
             sweep_flags = budget_flag(accuracy, budget_max_accuracy, attack)
     table = pd.DataFrame(rows)
+    table["white_box_head"] = white_box_heads(table, len(classes))
     full = table[(table.m_classes == len(classes)) & (table.pattern == "all")]
     flags = (
         []

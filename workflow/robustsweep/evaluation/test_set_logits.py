@@ -5,8 +5,11 @@ rows in the prepared dataset (aligns attacked images with their clean version; n
 natural set), `pattern` for the natural set (its natural pattern) and the corrupted set (its
 corruption, with `severity`), `detector_score` (n,) for a run with tan2022's detector head
 (its probability that each image is adversarial) and, on white-box and transfer groups, the
-attack's `spec` (JSON) as an attribute. Written by logits_cache.py and white_box.py, read by
-run_evaluation.py and the Grad-CAM panels.
+attack's `spec` (JSON) as an attribute. A pretrained ImageNet model whose logits are sliced
+to the study's classes (models/networks.SelectedLogits) also gets, per image, the position of
+its 1000-way argmax (`argmax_1000`) and, with `evaluation.imagenet_a_head: full`, all 1000
+logits (`logits_1000`), so accuracy can be scored both ways (run_evaluation.py). Written by
+logits_cache.py and white_box.py, read by run_evaluation.py and the Grad-CAM panels.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ class TestSetLogits:
     spec: dict | None = None  # the attack of a white-box or transfer set
     adversarial: np.ndarray | None = None  # which images are attacked (hybrid mixtures)
     severity: np.ndarray | None = None  # each image's corruption severity (corrupted set)
+    argmax_1000: np.ndarray | None = None  # a pretrained model's 1000-way argmax position
 
 
 def write_test_set(
@@ -45,17 +49,30 @@ def write_test_set(
     patterns: np.ndarray | None = None,
     severity: np.ndarray | None = None,
     logits: np.ndarray | None = None,
+    imagenet_head: str | None = None,
 ) -> h5py.Group:
     """One test set's group: the model's logits, labels, rows, patterns, severities, detector
     scores. `images` may be an h5py dataset: it is read in batches. `logits`: the model's
     logits on `images` where the caller has them already (a white-box set's, from its success
-    report), instead of another forward pass."""
+    report), instead of another forward pass. `imagenet_head` (sliced or full) adds, for a
+    model sliced from ImageNet's 1000 logits, the 1000-way argmax (and, full, the logits)."""
+    from robustsweep.models.networks import SelectedLogits
+
+    full = None
     if logits is None:
         from robustsweep.models.inference import forward
 
-        logits = forward(model, images, device)
+        if imagenet_head is not None and isinstance(model, SelectedLogits) and len(images):
+            full = forward(model.model, images, device)  # one pass: the slice is a view of it
+            logits = np.ascontiguousarray(full[:, model.positions.cpu().numpy()])
+        else:
+            logits = forward(model, images, device)
     group = h5.create_group(name)
     group.create_dataset("logits", data=logits)
+    if full is not None:
+        group.create_dataset("argmax_1000", data=full.argmax(1).astype(np.int64))
+        if imagenet_head == "full":
+            group.create_dataset("logits_1000", data=full)
     group.create_dataset("label", data=labels)
     if index is not None:
         group.create_dataset("index", data=index)
@@ -95,6 +112,8 @@ def read_logits(path: Path, white_box: dict[str, Path] | None = None):
             "activation_elements": float(h5.attrs.get("activation_elements", np.nan)),
             "feature_map": str(h5.attrs.get("feature_map", "")),
             "outputs": json.loads(h5.attrs.get("outputs", "[]")),
+            "logit_positions": json.loads(h5.attrs.get("logit_positions", "null")),
+            "imagenet_a_head": str(h5.attrs.get("imagenet_a_head", "sliced")),
         }
     for white_box_path in (white_box or {}).values():
         with h5py.File(white_box_path, "r") as h5:
@@ -112,4 +131,5 @@ def _read_group(group: h5py.Group) -> TestSetLogits:
         group["detector_score"][()] if "detector_score" in group else None,
         json.loads(group.attrs["spec"]) if "spec" in group.attrs else None,
         severity=group["severity"][()] if "severity" in group else None,
+        argmax_1000=group["argmax_1000"][()] if "argmax_1000" in group else None,
     )

@@ -5,8 +5,11 @@ for every stored attack (transfer from the attack source); `whitebox-<name>` for
 under `evaluation.white_box`; `hybrid-<attack>-<p>pct` for every stored attack and fraction of
 `evaluation.hybrid_fractions` (ho2024's mixtures); `mix-<name>` for every named mixture of
 `evaluation.mixtures` (tan2022's mixed test set); `corrupted` when the study has a
-`corruptions` source (xu2024's CIFAR-10-C). Torch- and numpy-free: the config
-validation checks paper-number files against these names before any job.
+`corruptions` source (xu2024's CIFAR-10-C). A white-box file's attack on the M-restricted
+classifier of one trial is the group `whitebox-<name>@m<M>-trial<t>`, scored as
+`whitebox-<name>` at that (M, trial) (evaluation.white_box_below_n: restricted). Torch- and
+numpy-free: the config validation checks paper-number files against these names before any
+job.
 """
 
 from __future__ import annotations
@@ -35,3 +38,24 @@ def configured_test_sets(config: dict) -> list[str]:
         *(mixture_name(name) for name in evaluation["mixtures"]),
         *(["corrupted"] if config.get("corruptions", {}).get("source") else []),
     ]
+
+
+RESTRICTED = "@m"  # joins a white-box set's name and the (M, trial) it attacked restricted
+# metrics.csv column white_box_head: which classifier a white-box row's attack was made on
+ATTACKED = "attacked"  # the classifier scored (M = N: the run's N-way head)
+RESTRICTED_HEAD = "restricted"  # the M-restricted classifier of the row's trial
+N_WAY_TRANSFER = "n_way_transfer"  # the N-way head, scored at M < N: transfer
+
+
+def restricted_group_name(attack: str, m: int, trial: int) -> str:
+    """The group of the attack on the M-restricted classifier of one trial."""
+    return f"whitebox-{attack}{RESTRICTED}{m}-trial{trial}"
+
+
+def parse_restricted(name: str) -> tuple[str, int, int] | None:
+    """(test set, M, trial) of a restricted group's name; None for any other set."""
+    if RESTRICTED not in name:
+        return None
+    test_set, rest = name.split(RESTRICTED)
+    m, trial = rest.split("-trial")
+    return test_set, int(m), int(trial)

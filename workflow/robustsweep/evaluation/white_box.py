@@ -12,6 +12,13 @@ The attack runs in chunks (white_box_parts.py): one job attacks them all into
 Either way the file is written by `write_white_box` from the same arrays, so it is the same
 to the byte.
 
+At M < N the evaluation scores the argmax over a trial's M logits. The N-way attack's images
+only transfer to that classifier, so with `evaluation.white_box_below_n: restricted` the job
+also attacks each M-restricted classifier itself (the run's model answering with the trial's M
+logits, models/networks.SelectedLogits) on the images of those M classes, one group per
+(M, trial): `whitebox-<attack>@m<M>-trial<t>` (restricted_group_name), its logits M-wide.
+These attacks run in the white_box job itself, in one piece (not chunked, sharded or resumed).
+
 Layout: one group `whitebox-<attack>` with the adversarial images (n, H, W, 3) uint8, the
 model's logits on them, label, index (rows in the prepared dataset) and, for detector-head
 runs, detector_score; attrs: spec (the attack's method and parameters, JSON) and the set's
@@ -31,11 +38,20 @@ import numpy as np
 import torch
 
 from robustsweep.atomic_output import atomic_path, partial_path
+from robustsweep.attacks.attack_batches import attack_in_parts
 from robustsweep.attacks.methods import ATTACK_METHODS
-from robustsweep.attacks.success_report import log_report, success_report, write_report
+from robustsweep.attacks.quantisation import quantise_attack
+from robustsweep.attacks.success_report import (
+    log_report,
+    perturbation_norms,
+    success_report,
+    write_report,
+)
 from robustsweep.compute_device import configure
+from robustsweep.data.class_subsets import choose_trial_classes
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.test_set_logits import write_test_set
+from robustsweep.evaluation.test_set_names import restricted_group_name
 from robustsweep.evaluation.white_box_parts import (
     attack_chunks,
     chunk_count,
@@ -45,6 +61,7 @@ from robustsweep.evaluation.white_box_parts import (
 )
 from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
 from robustsweep.input_errors import InputError
+from robustsweep.models.inference import to_float
 from robustsweep.models.trained_models import load_detector, load_model
 from robustsweep.stage_settings import Compute, WhiteBoxSettings
 
@@ -74,6 +91,8 @@ def white_box_stage(
         device,
         precision=settings.precision,
         shards=[path for _, path in iter_shards(shards)] or None,
+        restricted_m=settings.restricted_m,
+        trials=settings.trials,
     )
     log_report(f"whitebox-{settings.attack}", report, min_success)
 
@@ -205,6 +224,116 @@ def attack_shard(
     os.replace(work, output)
 
 
+def white_box_images(
+    model: torch.nn.Module,
+    class_ids: list[int],
+    images: np.ndarray,
+    labels: np.ndarray,
+    spec: dict,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Attack `model` itself on images of its classes; uint8 results like the store's, the
+    model's logits on them (from the success report's pass over the stored images) and
+    their success report against `model`."""
+    position = {c: i for i, c in enumerate(class_ids)}
+    method = ATTACK_METHODS.build(spec)
+    attack = method.build(model, len(class_ids))
+    targets = np.asarray([position[int(c)] for c in labels], dtype=np.int64)
+    torch.manual_seed(seed)
+    fields = ("images", "clean_pred", "float_pred", "final_pred", "repaired", "final_logits")
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in (*fields, "linf", "l2")}
+    for start in range(0, len(images), batch_size):
+        rows = slice(start, start + batch_size)
+        x = to_float(images[rows], device)
+        y = torch.as_tensor(targets[rows], device=device)
+        batch = quantise_attack(model, method, x, attack_in_parts(attack, x, y), y)
+        for name in fields:
+            parts[name].append(getattr(batch, name).cpu().numpy())
+        # per batch: the float64 differences of a whole ImageNet-sized set would not fit
+        linf, l2 = perturbation_norms(images[rows], parts["images"][-1])
+        parts["linf"].append(linf)
+        parts["l2"].append(l2)
+    if len(images) == 0:
+        parts = {"images": [images[:0]]} | {
+            name: [targets[:0]] for name in parts if name != "images"
+        }
+        parts["final_logits"] = [np.zeros((0, len(class_ids)), np.float32)]
+    adversarial, clean_pred, float_pred, final_pred, repaired, logits, linf, l2 = (
+        np.concatenate(column) for column in parts.values()
+    )
+    report = success_report(
+        targets,
+        clean_pred,
+        float_pred,
+        final_pred,
+        repaired,
+        linf,
+        l2,
+        method.budget(),
+        method.baseline,
+    )
+    report["variant"] = method.variant(len(class_ids))
+    return adversarial, logits, report
+
+
+def restricted_classifier(
+    model: torch.nn.Module, class_ids: list[int], chosen: list[int]
+) -> torch.nn.Module:
+    """The run's model answering with the logits of the `chosen` classes only, in that order:
+    the classifier an M < N row scores (its argmax over the M logits)."""
+    from robustsweep.models.networks import SelectedLogits
+
+    position = {c: i for i, c in enumerate(class_ids)}
+    return SelectedLogits(model, [position[c] for c in chosen]).eval()
+
+
+@dataclass(frozen=True)
+class RestrictedSet:
+    """One M-restricted classifier's white-box set: what write_white_box stores as a group."""
+
+    name: str
+    classifier: torch.nn.Module
+    images: np.ndarray
+    labels: np.ndarray
+    index: np.ndarray
+    logits: np.ndarray
+    report: dict
+
+
+def restricted_sets(
+    run: AttackedRun,
+    attack: str,
+    spec: dict,
+    restricted_m: list[int],
+    trials: int,
+    batch_size: int,
+    seed: int,
+    device: torch.device,
+) -> list[RestrictedSet]:
+    """Each M-restricted classifier (M in `restricted_m`, each trial) attacked on the images
+    of its M classes."""
+    sets = []
+    for m in restricted_m:
+        for trial in range(trials):
+            name = restricted_group_name(attack, m, trial)
+            chosen = choose_trial_classes(run.class_ids, m, seed, trial)
+            mine = np.isin(run.labels, chosen)
+            classifier = restricted_classifier(run.model, run.class_ids, chosen).to(device)
+            images, logits, report = white_box_images(
+                classifier, chosen, run.images[mine], run.labels[mine], spec, batch_size, seed,
+                device,
+            )  # fmt: skip
+            log_report(name, report, None)
+            sets.append(
+                RestrictedSet(
+                    name, classifier, images, run.labels[mine], run.index[mine], logits, report
+                )
+            )
+    return sets
+
+
 def attack_own_model(
     output: Path,
     weights: Path,
@@ -216,9 +345,13 @@ def attack_own_model(
     device: torch.device,
     precision: str = "fp32",
     shards: list[Path] | None = None,
+    restricted_m: list[int] = (),
+    trials: int = 1,
 ) -> dict:
     """Attack the run's model on the clean test images of its classes (or gather the
-    `shards` files that did) and cache the result; returns the set's success report."""
+    `shards` files that did) and cache the result; returns the set's success report (the
+    N-way head's). With `restricted_m`, also each M-restricted classifier of those M values and
+    `trials` trials (module docstring)."""
     run = attacked_run(weights, dataset, device)
     n = len(run.images)
     method = ATTACK_METHODS.build(spec)
@@ -271,7 +404,8 @@ def attack_own_model(
         method.baseline,
     )
     report["variant"] = method.variant(len(run.class_ids))
-    write_white_box(output, weights, dataset, attack, spec, run, parts, report, device)
+    restricted = restricted_sets(run, attack, spec, restricted_m, trials, batch_size, seed, device)
+    write_white_box(output, weights, dataset, attack, spec, run, parts, report, device, restricted)
     if work is not None:
         work.unlink()
     return report
@@ -287,8 +421,10 @@ def write_white_box(
     parts: dict[str, np.ndarray],
     report: dict,
     device: torch.device,
+    restricted: list[RestrictedSet] = (),
 ) -> None:
-    """The white-box file, atomically, from the gathered chunks."""
+    """The white-box file, atomically, from the gathered chunks (and the restricted
+    classifiers' sets)."""
     detector = load_detector(weights, str(device))
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         group = write_test_set(
@@ -305,6 +441,21 @@ def write_white_box(
         group.create_dataset("images", data=parts["images"])
         group.attrs["spec"] = json.dumps(spec, sort_keys=True)
         write_report(group, report)
+        for one in restricted:
+            group = write_test_set(
+                h5,
+                one.name,
+                one.classifier,
+                None,
+                one.images,
+                one.labels,
+                device,
+                one.index,
+                logits=one.logits,
+            )
+            group.create_dataset("images", data=one.images)
+            group.attrs["spec"] = json.dumps(spec, sort_keys=True)
+            write_report(group, one.report)
         identity = identity_for(
             "white_box",
             output,

@@ -602,13 +602,14 @@ def compare(
     relative_floor: float = RELATIVE_FLOOR,
 ) -> pd.DataFrame:
     """One row per published number: ours (the mean over our runs) and the paper's, both as
-    printed in the paper's unit, our runs' count `n` and 95 % t-interval (`low`, `high`, as
-    printed; NaN for one run), the difference in percentage points, and the verdict (`judge`:
+    printed in the paper's unit, our runs' count `n` and 95 % interval (`low`, `high`, as
+    printed, the tables' interval: logit-t inside the bounds for a proportion; NaN for one
+    run), the difference in percentage points, and the verdict (`judge`:
     reproduced / missed / inconclusive, with the half-width it allowed and the margin), or why
     there is none (single run, not comparable, not run, not measured)."""
     import pandas as pd
 
-    from robustsweep.reporting.spread import spread
+    from robustsweep.reporting.spread import PROPORTIONS, spread
 
     records = []
     for number in paper.numbers():
@@ -626,7 +627,10 @@ def compare(
             status = NOT_MEASURED
         elif number.not_comparable and status != NOT_RUN:
             status = NOT_COMPARABLE
-        ours = spread(runs)
+        # the printed interval is the tables' (logit-t inside [0, 1] for a proportion); the
+        # verdict keeps its own t-interval on the metric's scale (`judge`, tested as t-tests)
+        metric = (number.select or {}).get("metric")
+        ours = spread(runs, bounds=(0.0, 1.0) if metric in PROPORTIONS else None)
         shown = status in INTERVAL_SHOWN
         records.append(
             {

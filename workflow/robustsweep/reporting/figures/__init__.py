@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from robustsweep.atomic_output import atomic_path
 from robustsweep.registry import Registry
 from robustsweep.reporting.metric_table import full_rows
-from robustsweep.reporting.spread import t_interval
+from robustsweep.reporting.spread import percent_interval
 from robustsweep.stage_settings import FigureSettings, FigureStyle
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def natural_accuracy_lines(
     rows: pd.DataFrame, x: str, xlabel: str, style: str | None = None
 ) -> sns.FacetGrid | None:
     """Natural-adversarial accuracy (%) against `x`, one line per model (and per value of
-    the `style` column, if given), the mean and its 95 % t-interval over the runs (spread.py,
+    the `style` column, if given), the mean and its 95 % logit-t interval over the runs (spread.py,
     as the tables print it)."""
     rows = rows[(rows.test_set == "natural") & (rows.defence == "standard")]
     rows = rows[rows.accuracy.notna()]
@@ -56,7 +56,7 @@ def natural_accuracy_lines(
         style=style,
         kind="line",
         marker="o",
-        errorbar=t_interval,
+        errorbar=percent_interval,
         height=3.2,
         aspect=1.4,
     )

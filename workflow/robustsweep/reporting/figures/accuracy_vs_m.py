@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 @FIGURES.register("accuracy_vs_m")
 def accuracy_vs_m(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Natural-adversarial accuracy vs predicted classes M for all-class models, mean and 95 %
-    t-interval over trials and draws (Fig. 12), one line style per scoring protocol the study
+    logit-t interval over trials and draws (Fig. 12), one line style per scoring protocol the study
     lists: the M classes' images only (the dashed chance line, 1/M, is for this one) or all
     images with unchosen classes counted wrong (the protocol zhu2025's Fig. 12 plotted)."""
     import pandas as pd

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from robustsweep.reporting.figures import FIGURES, all_class_natural, seaborn
-from robustsweep.reporting.spread import t_interval
+from robustsweep.reporting.spread import fraction_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 @FIGURES.register("model_metrics")
 def model_metrics(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Acc, AUC and AP per all-class model on the natural adversarial set (Table 1), mean and
-    95 % t-interval over draws."""
+    95 % logit-t interval over draws."""
     tidy = all_class_natural(metrics).melt(
         id_vars=["model", "draw"],
         value_vars=["accuracy", "auc", "ap"],
@@ -30,7 +30,7 @@ def model_metrics(metrics: pd.DataFrame) -> sns.FacetGrid | None:
         y="value",
         col="metric",
         kind="bar",
-        errorbar=t_interval,
+        errorbar=fraction_interval,
         height=3.0,
         aspect=0.9,
         sharey=False,

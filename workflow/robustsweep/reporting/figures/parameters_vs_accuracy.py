@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING
 
 from robustsweep.reporting.figures import FIGURES, all_class_natural, seaborn
-from robustsweep.reporting.spread import t_interval
+from robustsweep.reporting.spread import fraction_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,7 +25,7 @@ def architecture_family(architecture: str) -> str:
 @FIGURES.register("parameters_vs_accuracy")
 def parameters_vs_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Natural-adversarial accuracy against parameter count (log scale) for each all-class
-    standard model, mean over draws with its 95 % t-interval; colour is the family, and lines
+    standard model, mean over draws with its 95 % logit-t interval; colour is the family, and lines
     join the sizes within a family (zhu2025, Figs. 10-11)."""
     rows = all_class_natural(metrics)
     if rows.empty:
@@ -33,7 +33,7 @@ def parameters_vs_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     models = rows.groupby(["model", "architecture"], as_index=False).agg(
         accuracy=("accuracy", "mean"),
         parameters=("parameters", "first"),
-        interval=("accuracy", t_interval),
+        interval=("accuracy", fraction_interval),
     )
     models["family"] = models.architecture.map(architecture_family)
     models["parameters (M)"] = models.parameters / 1e6

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from robustsweep.reporting.figures import FIGURES, seaborn
 from robustsweep.reporting.metric_table import full_rows
-from robustsweep.reporting.spread import t_interval
+from robustsweep.reporting.spread import percent_interval
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 @FIGURES.register("robust_accuracy")
 def robust_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Accuracy per test set (clean, natural, each stored attack) for each defence, mean and
-    95 % t-interval over draws."""
+    95 % logit-t interval over draws
+    (inside [0, 100])."""
     pool = metrics.n_train_classes.max()
     rows = full_rows(metrics)
     rows = rows[(rows.n_train_classes == pool) & (rows.test_set != "corrupted")].copy()
@@ -34,7 +35,7 @@ def robust_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
         hue_order=[name for name in defences if name in set(rows.defence)],
         col="model",
         kind="bar",
-        errorbar=t_interval,
+        errorbar=percent_interval,
         height=3.2,
         aspect=1.3,
     )

@@ -4,17 +4,23 @@ Each module registers a function (tidy metric table, TableContext) -> Markdown s
 `TABLES` (the context also holds the attack table, for the stored-attack section), with an
 `order` that places it in tables.md. Paper-style means: one row per draw or trial, then the
 mean, values in percent as printed in the papers. A section whose runs the study does not have
-says so instead of disappearing, so every tables.md has the same outline.
+is left out, and one line at the end of tables.md names every section left out. Row labels of
+several keys read as words (`resnet18 · offline_adversarial`); a table wider than WIDTH
+characters is split into several, each repeating the row labels, and notes are wrapped, so
+every line of tables.md fits WIDTH characters (the reproduction listings and the per-run
+attack listing excepted: one column per number, read across).
 """
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from robustsweep.atomic_output import write_text
 from robustsweep.registry import Registry
+from robustsweep.reporting.tables_html import write_tables_html
 from robustsweep.stage_settings import TablesSettings
 
 if TYPE_CHECKING:
@@ -24,6 +30,9 @@ if TYPE_CHECKING:
 
 TABLES = Registry("table", __name__)
 NO_RUNS = "no runs in this study produce this table"
+WIDTH = 120  # characters per line of tables.md
+LEVELS = " · "  # joins the keys of a row or column label
+ABSENT = "<!-- no runs produce: "  # marks a left-out section until write_tables lists it
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,9 @@ def tables_stage(
     output: Path,
     paper_numbers: Path | None = None,
     attacks: Path | None = None,
+    html: Path | None = None,
 ) -> None:
+    """tables.md, and with `html` the same tables as an HTML page for the Snakemake report."""
     from robustsweep.reporting.attack_table import read_attack_table
     from robustsweep.reporting.paper_numbers import load_paper_numbers
 
@@ -66,6 +77,8 @@ def tables_stage(
         attacks=read_attack_table(attacks),
     )
     write_tables(metrics, output, context)
+    if html is not None:
+        write_tables_html(output.read_text(), html)
 
 
 def write_tables(metrics_path: Path, output: Path, context: TableContext) -> None:
@@ -75,7 +88,62 @@ def write_tables(metrics_path: Path, output: Path, context: TableContext) -> Non
     metrics = pd.read_csv(metrics_path)
     entries = sorted((TABLES.get(name) for name in TABLES.names()), key=lambda e: e.order)
     parts = ["# Study tables\n", *(entry.target(metrics, context) for entry in entries)]
-    write_text(output, "\n".join(parts))
+    write_text(output, without_absent_sections("\n".join(parts)))
+
+
+def without_absent_sections(text: str) -> str:
+    """The tables with every left-out section's marker removed and their titles listed in
+    one line at the end."""
+    kept, absent = [], []
+    for line in text.split("\n"):
+        if line.startswith(ABSENT):
+            absent.append(line.removeprefix(ABSENT).removesuffix(" -->"))
+        else:
+            kept.append(line)
+    body = "\n".join(kept).rstrip("\n") + "\n"
+    body = body.replace("\n\n\n\n", "\n\n").replace("\n\n\n", "\n\n")
+    if absent:
+        listing = "No run of this study produces these sections: " + "; ".join(absent) + "."
+        body += "\n" + textwrap.fill(listing, WIDTH) + "\n"
+    return body
+
+
+def flat_labels(table: pd.DataFrame) -> pd.DataFrame:
+    """Row and column labels of several keys as words joined by LEVELS, not Python tuples."""
+    import pandas as pd
+
+    table = table.copy()
+    for axis in ("index", "columns"):
+        labels = getattr(table, axis)
+        if isinstance(labels, pd.MultiIndex):
+            names = [str(n) for n in labels.names if n is not None]
+            flat = pd.Index([LEVELS.join(str(key) for key in keys) for keys in labels])
+            flat.name = LEVELS.join(names) if names else None
+            setattr(table, axis, flat)
+    return table
+
+
+def column_groups(cells: pd.DataFrame, width: int = WIDTH) -> list[list]:
+    """The columns in consecutive groups whose Markdown table (with the row labels) fits
+    `width` characters a line, measured on tabulate's own output (it pads headers); a
+    column too wide on its own is a group by itself."""
+    groups: list[list] = [[]]
+    for column in cells.columns:
+        candidate = [*groups[-1], column]
+        if groups[-1] and line_width(cells[candidate]) > width:
+            groups.append([column])
+        else:
+            groups[-1] = candidate
+    return groups
+
+
+def line_width(cells: pd.DataFrame) -> int:
+    return max(map(len, pipe_table(cells).splitlines()), default=0)
+
+
+def pipe_table(cells: pd.DataFrame) -> str:
+    align = ["left"] + ["right"] * len(cells.columns)
+    return cells.to_markdown(disable_numparse=True, colalign=align)
 
 
 def markdown(table: pd.DataFrame, digits: int = 2, empty: str = NO_RUNS) -> str:
@@ -96,14 +164,20 @@ def markdown(table: pd.DataFrame, digits: int = 2, empty: str = NO_RUNS) -> str:
             return f"{value:.{digits}f}"
         return str(value)
 
-    cells = table.astype(object).map(text)
-    align = ["left"] + ["right"] * len(cells.columns)
-    return cells.to_markdown(disable_numparse=True, colalign=align) + "\n"
+    cells = flat_labels(table).astype(object).map(text)
+    parts = []
+    for columns in column_groups(cells):
+        parts.append(pipe_table(cells[columns]) + "\n")
+    return "\n".join(parts)
 
 
 def section(
     title: str, table: pd.DataFrame, digits: int = 2, note: str = "", empty: str = NO_RUNS
 ) -> str:
-    """A heading, an optional note, and the table."""
+    """A heading, an optional note (wrapped to WIDTH), and the table; a table no run
+    produces leaves only a marker, which write_tables turns into its closing list."""
+    if table.empty and empty == NO_RUNS:
+        return f"{ABSENT}{title} -->\n"
     body = markdown(table, digits, empty)
-    return "\n".join([f"## {title}\n", *([note] if note else []), body])
+    wrapped = "\n".join(textwrap.fill(line, WIDTH) for line in note.split("\n")) if note else ""
+    return "\n".join([f"## {title}\n", *([wrapped] if wrapped else []), body])

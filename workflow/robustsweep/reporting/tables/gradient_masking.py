@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 
 from robustsweep.reporting.metric_table import RUN_KEYS
-from robustsweep.reporting.tables import TABLES, TableContext, section
+from robustsweep.reporting.tables import LEVELS, TABLES, WIDTH, TableContext, section
 
 
 def masking_table(metrics: pd.DataFrame) -> pd.DataFrame:
@@ -16,11 +18,24 @@ def masking_table(metrics: pd.DataFrame) -> pd.DataFrame:
     return flagged.set_index(RUN_KEYS)
 
 
+def flag_lines(flagged: pd.DataFrame) -> str:
+    """What failed, one wrapped list item per run: the flags are sentences, too long for a
+    table cell within WIDTH characters."""
+    items = [
+        textwrap.fill(
+            f"- {LEVELS.join(str(k) for k in key)}: {flags}", WIDTH, subsequent_indent="  "
+        )
+        for key, flags in flagged.masking_flags.items()
+    ]
+    return "\n".join(items) + "\n" if items else ""
+
+
 @TABLES.register("gradient_masking", order=90)
 def gradient_masking(metrics: pd.DataFrame, context: TableContext) -> str:
-    return section(
+    flagged = masking_table(metrics)
+    text = section(
         "Gradient-masking checks",
-        masking_table(metrics),
+        flagged.drop(columns="masking_flags"),
         4,
         note="Runs whose robust accuracy may be inflated: zero input gradients, accuracy above "
         "chance under PGD at a huge eps, a black-box/transfer attack beating a white-box "
@@ -29,3 +44,4 @@ def gradient_masking(metrics: pd.DataFrame, context: TableContext) -> str:
         "attack before they are trusted.\n",
         empty="every run passes the checks",
     )
+    return text + ("\n" + flag_lines(flagged) if not flagged.empty else "")

@@ -46,7 +46,8 @@ def predicted_classes(metrics: pd.DataFrame, context: TableContext) -> str:
             if trials.shape[1] > 1:
                 title = f"Tables 3-5: {model}, accuracy (%) vs predicted classes M ({label})"
                 note = NOTES[column] + (
-                    "Mean, SD and 95 % CI (t-distribution) are over every draw and trial.\n"
+                    "Mean, SD and 95 % CI (logit-t, inside 0 to 100 %) are over every draw and "
+                    "trial.\n"
                 )
-                parts.append(section(title, spread_rows(trials), note=note))
+                parts.append(section(title, spread_rows(trials, bounds=(0.0, 100.0)), note=note))
     return "\n".join(parts)

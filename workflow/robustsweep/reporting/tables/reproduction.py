@@ -38,10 +38,12 @@ def text_table(frame: pd.DataFrame) -> str:
 def rule_words(tolerance: float, relative_floor: float) -> str:
     """The verdict rule in one sentence, for the summary."""
     return (
-        f"the paper's value inside our {CONFIDENCE * 100:g} % t-interval over the cell's runs, "
-        "widened by the paper's own spread where it prints its runs (Welch), an interval no "
-        f"wider than the margin: the smaller of ±{tolerance:g} percentage points and "
-        f"±{relative_floor:g} x the paper's value, also its least half-width"
+        f"the paper's value inside our {CONFIDENCE * 100:g} % t-interval over the cell's runs "
+        "on the metric's own scale (column 'allowed'; the 'ours 95 % CI' column is the tables' "
+        "logit-t interval, inside [0, 100]), widened by the paper's own spread where it prints "
+        "its runs (Welch), an interval no wider than the margin: the smaller of "
+        f"±{tolerance:g} percentage points and ±{relative_floor:g} x the paper's value, also "
+        "its least half-width"
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from robustsweep.evaluation.test_set_names import N_WAY_TRANSFER
 from robustsweep.reporting.attack_table import variant_headers
 from robustsweep.reporting.metric_table import full_rows
 from robustsweep.reporting.spread import MARKED_NOTE, spread_table
@@ -11,8 +12,12 @@ from robustsweep.reporting.tables import TABLES, TableContext, section
 
 
 def robustness_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
-    """One row per (run, test set): all-class runs at M = N, all patterns pooled."""
+    """One row per (run, test set): all-class runs at M = N, all patterns pooled. A white-box
+    row is one whose attack was made on the classifier scored: never the N-way head's images
+    scored at M < N (`white_box_head` n_way_transfer: transfer from another classifier)."""
     rows = full_rows(metrics)
+    if "white_box_head" in rows:
+        rows = rows[rows.white_box_head.ne(N_WAY_TRANSFER)]
     return rows[(rows.n_train_classes == pool) & ~rows.test_set.eq("corrupted")]
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pandas as pd
 
 from robustsweep.reporting.attack_table import variant_lines
-from robustsweep.reporting.tables import TABLES, TableContext
+from robustsweep.reporting.tables import TABLES, WIDTH, TableContext
 
 FLAG = "below min_success"
 # attack-table column -> heading; success and accuracy in %, sizes in [0, 1] units
@@ -102,7 +104,7 @@ def stored_attacks(metrics: pd.DataFrame, context: TableContext) -> str:
     return "\n".join(
         [
             "## Stored attacks\n",
-            note,
+            textwrap.fill(note, WIDTH) + "\n",
             *([source] if source else []),
             *([variant_lines(attacks)] if variant_lines(attacks) else []),
             rendered(stores, "no stored attacks in this study"),

@@ -58,7 +58,7 @@ def training_class_spread_table(metrics: pd.DataFrame, model: str) -> pd.DataFra
     draws = draw_table(metrics, model)
     if draws.shape[1] < 2:
         return pd.DataFrame()
-    table = spread_rows(draws)
+    table = spread_rows(draws, bounds=(0.0, 100.0))
     for column, value in pretrained_columns(metrics, model).items():
         table[column] = ""
         table.loc[table.index[0], column] = f"{value:.2f}"
