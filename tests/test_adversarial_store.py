@@ -61,6 +61,7 @@ def test_store_reports_its_success_against_the_source(tmp_path, digits_h5, train
     np.testing.assert_array_equal(records["clean_pred"], clean_pred)
     attrs = stored.attrs
     assert attrs["n_images"] == len(clean.labels) and attrs["n_attacked"] == correct.sum()
+    # float64 on both sides (numpy means of the same 0/1 values): approx's default rel 1e-6
     assert attrs["clean_accuracy"] == pytest.approx(correct.mean())
     # success after rounding is what the stored images do to the source, correct images only
     rounded = (stored.source_pred != stored.label)[correct].mean()
@@ -69,6 +70,7 @@ def test_store_reports_its_success_against_the_source(tmp_path, digits_h5, train
     assert attrs["repair_needed"] == records["repaired"].sum() > 0
     delta = (stored.images.astype(float) - clean.images.astype(float)) / 255
     l2 = np.sqrt((delta.reshape(len(delta), -1) ** 2).sum(1))
+    # the stored norms are the same float64 arithmetic on integer differences: default rtol 1e-7
     np.testing.assert_allclose(records["l2"], l2)
     assert attrs["l2_median"] == pytest.approx(np.median(l2[correct]))
     assert attrs["budget_norm"] == "" and np.isnan(attrs["budget_eps"]) and not attrs["baseline"]

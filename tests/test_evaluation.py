@@ -105,6 +105,7 @@ def test_white_box_set_reports_its_success_against_the_run(logits, digits_h5, tr
     clean, attacked = sets["clean"], sets["whitebox-pgd"]
     correct = clean.logits.argmax(1) == clean.labels
     assert report["group"] == "whitebox-pgd" and report["n_attacked"] == correct.sum()
+    # float64 on both sides (numpy means of the same 0/1 values): approx's default rel 1e-6
     assert report["clean_accuracy"] == pytest.approx(correct.mean())
     rounded = (attacked.logits.argmax(1) != attacked.labels)[correct].mean()
     assert report["success_rounded"] == pytest.approx(rounded) and rounded > 0.95
@@ -112,6 +113,7 @@ def test_white_box_set_reports_its_success_against_the_run(logits, digits_h5, tr
     with h5py.File(logits[1]["pgd"]) as h5:
         images = h5["whitebox-pgd/images"][()]
     delta = np.abs(images.astype(int) - load_split(digits_h5, "test").images.astype(int))
+    # float64 k / 255 on both sides
     assert report["linf_max"] == pytest.approx(delta.max() / 255) and delta.max() == 25
 
 
@@ -125,6 +127,8 @@ def test_white_box_logits_from_the_success_report_equal_a_fresh_forward_pass(log
     model, _ = load_model(trained_model)
     fresh = forward(model, images, CPU)
     assert stored.dtype == np.float32 and stored.shape == fresh.shape
+    # float32 logits of the same model and images, computed in other batch sizes (regrouped sums):
+    # 1e-5 is ~100 ulps of these O(1) logits
     np.testing.assert_allclose(stored, fresh, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(stored.argmax(1), fresh.argmax(1))
 
@@ -149,6 +153,7 @@ def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
     full = overall[(overall.m_classes == 10)].set_index("test_set")
     for name, data in sets.items():
         expected = np.mean(data.logits.argmax(1) == data.labels)
+        # shares of whole images written to metrics.csv and read back: float64 rounding only
         assert full.loc[name, "accuracy"] == pytest.approx(expected, abs=1e-6)
     assert full.loc["natural", "accuracy"] == 0  # the reference model is wrong on all of it
     assert full.loc["clean", "accuracy"] > full.loc["attack-fgsm", "accuracy"]
@@ -159,6 +164,7 @@ def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
     data = sets["clean"]
     keep = np.isin(data.labels, chosen)
     pred = np.asarray(chosen)[data.logits[keep][:, chosen].argmax(1)]
+    # shares of whole images written to metrics.csv and read back: float64 rounding only
     assert row.accuracy == pytest.approx(np.mean(pred == data.labels[keep]), abs=1e-6)
     assert row.n_images == keep.sum()
     patterns = table[table.pattern != "all"]
@@ -182,6 +188,7 @@ def test_white_box_pgd_beats_fgsm_and_consistency_counts_unchanged_predictions(l
     row_of = {int(i): k for k, i in enumerate(clean.index)}
     before = clean.logits[[row_of[int(i)] for i in attacked.index]].argmax(1)
     expected = np.mean(attacked.logits.argmax(1) == before)
+    # shares of whole images written to metrics.csv and read back: float64 rounding only
     assert full.loc["attack-fgsm", "consistency"] == pytest.approx(expected, abs=1e-6)
     assert 0 < expected < 1
     assert np.isnan(full.loc["clean", "consistency"]) and np.isnan(
@@ -280,6 +287,8 @@ def test_hybrid_rows_appear_in_the_run_metrics(logits, tmp_path):
     assert parts.loc["adversarial", "accuracy"] < parts.loc["real", "accuracy"]
     # 10 % adversarial images cost about 10 % of the clean accuracy's difference to the attack
     expected = 0.9 * full.loc["clean", "accuracy"] + 0.1 * full.loc["attack-fgsm", "accuracy"]
+    # the 10 % swapped are a seeded draw of 36 of the 360 images: the mixture differs from the
+    # average by 0.1 x that draw's sampling error (sd below 0.01), so 0.04 is over 4 sd
     assert full.loc["hybrid-fgsm-10pct", "accuracy"] == pytest.approx(expected, abs=0.04)
     assert full.loc["hybrid-fgsm-10pct", "consistency"] > full.loc["attack-fgsm", "consistency"]
 
@@ -367,9 +376,11 @@ def test_corrupted_set_is_scored_per_corruption_and_severity(
     right = data.logits.argmax(1) == data.labels
     for (name, severity), accuracy in cells.items():
         mask = (data.patterns == name) & (data.severity == severity)
+        # shares of whole images written to metrics.csv and read back: float64 rounding only
         assert accuracy == pytest.approx(right[mask].mean(), abs=1e-6)
     pooled = rows[rows.severity.isna() & (rows.pattern != "all")].set_index("pattern").accuracy
     for name in names:
+        # shares of whole images, float64 rounding only
         assert pooled[name] == pytest.approx(right[data.patterns == name].mean(), abs=1e-6)
     # the heaviest noise costs more accuracy than the lightest
     assert cells[("gaussian_noise", 5.0)] < cells[("gaussian_noise", 1.0)]
@@ -397,9 +408,11 @@ def test_worst_case_rows_and_per_image_record_agree_and_cost_no_pass(logits, tmp
     assert list(record.columns[:3]) == ["index", "label", "clean"]
     both = record[["attack-fgsm", "whitebox-pgd"]].min(axis=1)
     assert (record["worst-all"] == both).all()
+    # shares of whole images written to metrics.csv and read back: float64 rounding only
     assert full.loc["worst-all", "accuracy"] == pytest.approx(both.mean(), abs=1e-6)
     assert full.loc["worst-all", "n_images"] == len(record)
     for name in ("attack-fgsm", "whitebox-pgd"):
+        # shares of whole images, float64 rounding only
         assert full.loc[name, "accuracy"] == pytest.approx(record[name].mean(), abs=1e-6)
         assert full.loc["worst-all", "accuracy"] <= full.loc[name, "accuracy"]
     below = table[(table.test_set == "worst-all") & (table.m_classes == 4)]
@@ -438,6 +451,7 @@ def test_budget_sweep_rows_join_the_white_box_point_and_pass_the_masking_check(
     sweep = table[table.test_set == "budget-pgd"].set_index("severity")
     full = table[(table.pattern == "all") & (table.m_classes == 10)].set_index("test_set")
     assert sweep.index.tolist() == [0.0, 0.1, 0.3]
+    # the same float64 share by two routes
     assert sweep.loc[0.0, "accuracy"] == pytest.approx(full.loc["clean", "accuracy"], abs=1e-6)
     assert sweep.loc[0.1, "accuracy"] == pytest.approx(full.loc["whitebox-pgd", "accuracy"])
     assert sweep.loc[0.3, "accuracy"] <= 0.1  # a plain model falls to 0: no flag

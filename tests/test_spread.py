@@ -24,8 +24,10 @@ def test_spread_of_three_runs_by_hand():
     # t(0.975, 2) = 4.302653 (printed t tables), half width 4.302653 * sqrt(13) / sqrt(3)
     result = spread([90, 92, 97])
     assert result.mean == 93 and result.n == 3
+    # float64 on both sides: approx's default rel 1e-6
     assert result.sd == pytest.approx(math.sqrt(13))
     half = 4.302653 * math.sqrt(13) / math.sqrt(3)
+    # t(0.975, 2) is printed to 7 digits above: 1e-5 covers its last digit times sqrt(13 / 3)
     assert (result.low, result.high) == pytest.approx((93 - half, 93 + half), abs=1e-5)
     assert result.text(1) == f"93.0 ± 3.6 [{93 - half:.1f}, {93 + half:.1f}]"
 
@@ -36,6 +38,7 @@ def test_interval_is_scipys_t_interval(n):
     expected = stats.t.interval(
         0.95, n - 1, loc=values.mean(), scale=stats.sem(values)
     )  # sem uses ddof=1
+    # float64 on both sides (scipy): approx's default rel 1e-6
     assert t_interval(values) == pytest.approx(expected)
 
 

@@ -174,12 +174,16 @@ def test_tan2022_smoke_trains_the_detector_head_and_reports_its_accuracy(tmp_pat
     tables = (results / "tables" / "tables.md").read_text()
     assert "still adversarial" in tables and "JPEG q75, no repair" in tables
     parts = metrics[metrics.test_set == "mix-ratio_025"].groupby("pattern").n_images.sum()
+    # a mixture swaps round(0.25 n) images, split in equal shares over its attacks: whole images
+    # only
     assert parts["adversarial"] / parts["all"] == pytest.approx(0.25, abs=0.01)
     detector = rows[rows.defence == "smoke_detector"].set_index("test_set").detector_accuracy
     assert detector.drop("natural").between(0, 1).all() and pd.isna(detector["natural"])
     assert rows[rows.defence != "smoke_detector"].detector_accuracy.isna().all()
     # Tables 2-3's test set: the stored attacks mixed in at the adversarial ratio
     parts = metrics[metrics.test_set == "mix-ratio_075"].groupby("pattern").n_images.sum()
+    # a mixture swaps round(0.75 n) images, split in equal shares over its attacks: whole images
+    # only
     assert parts["adversarial"] / parts["all"] == pytest.approx(0.75, abs=0.01)
     tables = (results / "tables" / "tables.md").read_text()
     assert "Detector accuracy" in tables and "smoke_detector" in tables
@@ -202,6 +206,7 @@ def test_ho2024_smoke_trains_every_architecture_and_scores_the_test_mixtures(tmp
     assert set(mixtures.pattern) == {"all", "real", "adversarial"}
     parts = mixtures[mixtures.test_set == "hybrid-pgd-10pct"].groupby("pattern").n_images.sum()
     assert parts["real"] + parts["adversarial"] == parts["all"]
+    # 10 % of a smoke-sized test split (tens of images): rounding to whole images
     assert parts["adversarial"] * 10 == pytest.approx(parts["all"], rel=0.15)
     half = metrics[(metrics.test_set == "mix-half")].groupby("pattern").n_images.sum()
     assert half["adversarial"] * 2 == pytest.approx(half["all"], abs=6)  # 5k + 5k at scale
@@ -221,9 +226,11 @@ def test_ho2024_detector_smoke_scores_binary_detectors_on_the_mixtures(tmp_path)
     half = metrics[metrics.test_set == "mix-half"].set_index(["model", "pattern"])
     for model in set(metrics.model):
         whole, real, adversarial = (half.loc[(model, p)] for p in ("all", "real", "adversarial"))
+        # float64 shares of whole images by two routes
         assert adversarial.accuracy == pytest.approx(whole.recall)  # AEs caught = recall
         # 50/50: accuracy is the mean of the two parts' accuracies, weighted by their sizes
         weighted = real.accuracy * real.n_images + adversarial.accuracy * adversarial.n_images
+        # shares written to metrics.csv and read back: float64 rounding only
         assert whole.accuracy == pytest.approx(weighted / whole.n_images, abs=1e-5)
     assert metrics.epochs.gt(0).all() and metrics.train_accuracy.between(0, 1).all()
     clean = metrics[metrics.test_set == "clean"]

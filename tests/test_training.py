@@ -131,8 +131,10 @@ def test_offline_sampler_swaps_the_configured_share_with_stored_images():
     )
     values = seen["images"][:, 0, 0, 0].numpy()
     share_adv = np.mean(values < 1)
+    # Bernoulli(0.25) swaps over the batch: 0.03 is over 4 standard errors for this n
     assert abs(share_adv - 0.25) < 0.03
     per_attack = [np.mean(np.isclose(values, v / 255)) for v in (50, 200)]
+    # two attacks drawn with equal probability among the swapped images: over 4 standard errors
     assert abs(per_attack[0] - per_attack[1]) < 0.04
     assert torch.equal(images, torch.ones(n, 1, 2, 2))  # the caller's batch is not modified
 
@@ -145,6 +147,7 @@ def test_bounded_dynamic_sampler_keeps_ratio_and_attack_shares_within_bounds(rat
     generator = torch.Generator().manual_seed(7)
     batches = [sampler.choose(2000, generator) for _ in range(100)]
     swapped = torch.cat([swap for swap, _ in batches]).float().mean().item()
+    # 200,000 Bernoulli(ratio) swaps: standard error below 0.0012, so 0.01 is over 8
     assert abs(swapped - ratio) < 0.01
     shares = np.array([np.bincount(which.numpy(), minlength=3) / 2000 for _, which in batches])
     # per batch, attack a's probability is w_a / sum(w) with each w within its bounds
@@ -154,6 +157,8 @@ def test_bounded_dynamic_sampler_keeps_ratio_and_attack_shares_within_bounds(rat
     assert (shares.min(0) > np.array(lowest) - sampling_noise).all()
     assert (shares.max(0) < np.array(highest) + sampling_noise).all()
     assert (shares.std(0)[:2] > 0.03).all()  # the mix moves from batch to batch
+    # the mean of 100 batch shares whose weights move within their bounds: their spread over 100
+    # batches leaves the mean within ~0.01
     np.testing.assert_allclose(shares.mean(0), [0.2, 0.3, 0.5], atol=0.02)
     again = StoreSampler(stored, ratio, torch.tensor(list(bounds.values())))
     replay = again.choose(2000, torch.Generator().manual_seed(7))
@@ -195,6 +200,7 @@ def test_bf16_autocast_trains_as_well_as_float32(tmp_path, digits_h5, all_classe
         logs[precision] = pd.read_csv(tmp_path / precision / "epochs.csv")
     bf16, fp32 = logs["bf16"].accuracy, logs["fp32"].accuracy
     assert bf16.iloc[-1] > bf16.iloc[0] + 0.15  # it learns (a width-4 CNN, four epochs) ...
+    # bf16's 8-bit mantissa changes the trajectory: 0.05 is a few percent of 1078 training images
     assert abs(bf16.iloc[-1] - fp32.iloc[-1]) < 0.05  # ... as fast as in float32
     # the runs differ: autocast really engaged
     assert not np.allclose(logs["bf16"].loss, logs["fp32"].loss)
@@ -240,6 +246,7 @@ def test_multistep_schedule_multiplies_the_lr_from_each_milestone_on():
     per_epoch = [lrs[3 * e : 3 * e + 3] for e in range(6)]
     expected = [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
     for epoch, values in enumerate(per_epoch):
+        # learning rates by float64 multiplication: approx's default rel 1e-6
         assert values == pytest.approx([expected[epoch]] * 3), epoch
     assert optimizer.param_groups[0]["nesterov"] is True  # the default; xu2024 turns it off
     plain = make_optimizer(
