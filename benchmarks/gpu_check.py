@@ -157,9 +157,23 @@ def recipe(**values):
     from robustsweep.stage_settings import TrainingRecipe, from_mapping
 
     schema = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
-    fields = schema["properties"]["training"]["properties"]
-    defaults = {key: field["default"] for key, field in fields.items() if "default" in field}
-    return from_mapping(TrainingRecipe, {**defaults, **values})
+    return from_mapping(
+        TrainingRecipe, {**schema_defaults(schema["properties"]["training"]), **values}
+    )
+
+
+def schema_defaults(node: dict):
+    """A schema node's default, with the defaults of an object's properties filled in (as the
+    config check's defaulting validator does: `training.validation` is such an object)."""
+    properties = node.get("properties")
+    if properties is None:
+        return node.get("default", NO_DEFAULT)
+    filled = {key: schema_defaults(child) for key, child in properties.items()}
+    filled = {key: value for key, value in filled.items() if value is not NO_DEFAULT}
+    return {**filled, **(node.get("default") or {})}
+
+
+NO_DEFAULT = object()
 
 
 @contextlib.contextmanager

@@ -64,6 +64,9 @@ def test_variant_is_kept_in_the_success_report_and_the_log_line(tmp_path):
         **dict.fromkeys(["linf_max", "l2_mean", "l2_median", "l2_max", "budget_eps"], 0.1),
         "budget_norm": "Linf",
         "baseline": False,
+        "store_format": "uint8",
+        "fooled_float": 2,
+        "still_adversarial": 2,
         "variant": ATTACK_METHODS.build(SPEC).variant(5),
     }
     with h5py.File(tmp_path / "set.h5", "w") as h5:

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from robustsweep.attacks.methods import build_attack
-from robustsweep.attacks.methods.nst import other_class_targets
+from robustsweep.attacks.style_transfer import other_class_targets
 from robustsweep.models.networks import feature_stages
 
 NST = {"method": "nst", "lr": 0.1, "steps": 10}

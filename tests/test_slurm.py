@@ -116,7 +116,10 @@ def test_a_k_process_training_job_is_submitted_with_k_gpus_in_one_task():
     profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
     # the tiny study's sweep grid alone: its standard runs are what this test submits
     sweep = {"sweep": TINY["experiments"]["sweep"]}
-    config = validate_config({**TINY, "data_parallel": 4, "experiments": sweep})
+    evaluation = {**TINY["evaluation"], "budget_sweep": {}}  # it sweeps the dropped experiment
+    config = validate_config(
+        {**TINY, "data_parallel": 4, "experiments": sweep, "evaluation": evaluation}
+    )
     gpus = training_gpus(config, Run("cnn", 10, 0, "standard"))
     resources = _Resources(
         {**profile["default-resources"], **profile["set-resources"]["train_model"], "gpu": gpus}
