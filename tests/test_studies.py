@@ -159,7 +159,7 @@ def test_tan2022_smoke_trains_the_detector_head_and_reports_its_accuracy(tmp_pat
     attacks = ("gn", "fgsm", "bim", "deepfool", "cw", "nst")
     assert set(rows.test_set) == {"clean", "natural", "whitebox-fgsm"} | {
         f"attack-{a}" for a in attacks
-    } | {"mix-ratio_025", "mix-ratio_050", "mix-ratio_075"}
+    } | {"mix-ratio_025", "mix-ratio_050", "mix-ratio_075"} | {"worst-store", "worst-all"}
     # the success report: every store kept as JPEG without repair, and how many of the images
     # the float attack fooled are still adversarial as stored
     stores = pd.read_csv(results / "tables" / "attacks.csv").query("kind == 'store'")
@@ -252,6 +252,7 @@ def test_xu2024_smoke_compares_feature_map_schemes_defences_and_corruptions(tmp_
         ("preact18_1122", "at"),
         ("vgg16_11222", "at"),
         ("r18_up2", "at"),
+        ("r18_up3", "at"),  # the upsampling sweep's x3 point
         ("alexnet_1122", "at"),
         ("vit_up2", "at"),
         ("r18_1122_max", "at"),
