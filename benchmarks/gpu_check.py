@@ -287,6 +287,7 @@ def check_data_parallel(c: Check) -> str:
     if count < 2:
         return f"skip: {count} GPU(s) visible, data parallelism needs 2 or more"
     from robustsweep.training.data_parallel import launch
+    from robustsweep.training.training_loop import train_run
 
     model = {"architecture": "resnet18"}  # BatchNorm, made SyncBatchNorm over NCCL
     arguments = (
@@ -301,7 +302,7 @@ def check_data_parallel(c: Check) -> str:
         0,
         None,
     )
-    launch(arguments, count, "cuda", 4 * count)
+    launch(train_run, arguments, count, "cuda", 4 * count)
     return f"resnet18, {count} processes over NCCL, 1 epoch"
 
 

@@ -391,8 +391,8 @@ def test_no_attack_runs_through_the_ddp_wrapper(kind, monkeypatch):
     """Only the loss's own forward passes (one, or two with a clean and an adversarial one)
     go through DDP, whatever the attack does: an attack's passes through it would be
     collectives, and FAT's data-dependent early stop would deadlock the ranks."""
+    from robustsweep.ranks import Ranks
     from robustsweep.training import data_parallel
-    from robustsweep.training.data_parallel import Ranks
 
     monkeypatch.setattr(data_parallel, "ranks", lambda: Ranks(0, 2))
     monkeypatch.setattr(data_parallel, "global_mean_gradients", lambda grads, count: grads)

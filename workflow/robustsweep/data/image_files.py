@@ -339,7 +339,7 @@ class ShareSampler:
         self.rank, self.size = share
 
     def _batches(self, order: list[int]) -> list[list[int]]:
-        from robustsweep.training.data_parallel import Ranks, share
+        from robustsweep.ranks import Ranks, share
 
         starts = range(0, len(order), self.batch_size)
         batches = [order[s : s + self.batch_size] for s in starts]

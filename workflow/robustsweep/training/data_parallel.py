@@ -28,12 +28,13 @@ import signal
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import torch
 import torch.distributed as dist
 
 from robustsweep.input_errors import ConfigError
+from robustsweep.ranks import ranks, sum_over_ranks
 
 # Fault injection for the tests: "<rank>:<epoch>" makes that worker SIGKILL itself once the
 # checkpoint of that epoch is written (what an OOM killer or a lost node does to a worker).
@@ -41,40 +42,6 @@ KILL_WORKER = "ROBUSTSWEEP_KILL_WORKER"
 # a worker's exit status for bad input (rank 0 has printed the line): no rerun fixes that
 INPUT_ERROR_EXIT = 65  # sysexits.h's EX_DATAERR
 PEER_GRACE_S = 1.0  # how long a failing worker waits before it exits (`_worker`)
-
-
-@dataclass(frozen=True)
-class Ranks:
-    """This process's place among the run's training processes."""
-
-    rank: int = 0
-    size: int = 1
-
-    @property
-    def writes(self) -> bool:
-        """Only rank 0 prints, checkpoints and writes the run's outputs."""
-        return self.rank == 0
-
-
-def ranks() -> Ranks:
-    if dist.is_available() and dist.is_initialized():
-        return Ranks(dist.get_rank(), dist.get_world_size())
-    return Ranks()
-
-
-def share(length: int, place: Ranks) -> slice:
-    """This rank's contiguous part of a batch of `length`: the first `length % size` ranks
-    take one more (torch.tensor_split's rule)."""
-    base, extra = divmod(length, place.size)
-    start = place.rank * base + min(place.rank, extra)
-    return slice(start, start + base + (place.rank < extra))
-
-
-def sum_over_ranks(values: torch.Tensor) -> torch.Tensor:
-    """Element-wise sum over the ranks (the tensor itself with one process)."""
-    if ranks().size > 1:
-        dist.all_reduce(values)
-    return values
 
 
 def broadcast_buffers(model: torch.nn.Module) -> None:
@@ -148,15 +115,16 @@ def _worker_device() -> torch.device:
     return torch.device("cpu")
 
 
-def _worker(arguments: tuple, threads: int) -> None:
-    """One training process (module level, so the launcher's spawn can import it)."""
+def _worker(target: Callable, arguments: tuple, threads: int) -> None:
+    """One training process (module level, so the launcher's spawn can import it); `target`
+    is training_loop.train_run, passed in so that this module never imports the loop that
+    imports it."""
     from robustsweep.input_errors import InputError
-    from robustsweep.training.training_loop import train_run
 
     torch.set_num_threads(threads)
     dist.init_process_group(backend=os.environ["ROBUSTSWEEP_DDP_BACKEND"])
     try:
-        train_run(*arguments[:9], _worker_device(), *arguments[9:])
+        target(*arguments[:9], _worker_device(), *arguments[9:])
     except InputError as error:  # every rank meets it; one line, from rank 0
         if ranks().writes:
             print(f"robustsweep train: {error}", file=sys.stderr, flush=True)
@@ -187,8 +155,11 @@ def _backend(requested: str) -> str:
     return "nccl"
 
 
-def launch(arguments: tuple, processes: int, requested: str, threads: int) -> None:
-    """Train with `processes` workers; `arguments` are train_run's without the device.
+def launch(
+    target: Callable, arguments: tuple, processes: int, requested: str, threads: int
+) -> None:
+    """Train with `processes` workers running `target` (train_run); `arguments` are its
+    arguments without the device.
 
     A failed worker ends the job with one line naming it (the others are stopped by the
     launcher); nothing final is written, and the checkpoint of the last whole epoch stays
@@ -227,7 +198,7 @@ def launch(arguments: tuple, processes: int, requested: str, threads: int) -> No
         gc.freeze()
     print(f"training with {processes} data-parallel processes ({backend})", flush=True)
     try:
-        elastic_launch(config, _worker)(arguments, max(1, threads // processes))
+        elastic_launch(config, _worker)(target, arguments, max(1, threads // processes))
     except ChildFailedError as error:
         failures = error.failures
         if any(failure.exitcode == INPUT_ERROR_EXIT for failure in failures.values()):

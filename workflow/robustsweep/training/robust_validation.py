@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from robustsweep.ranks import ranks, share, sum_over_ranks
 from robustsweep.stage_settings import ValidationSettings
-from robustsweep.training.data_parallel import ranks, share, sum_over_ranks
 
 # columns each epoch's row of epochs.csv gains
 COLUMNS = ("val_accuracy", "val_pgd_accuracy", "val_fgsm_accuracy", "overfitting")

@@ -41,6 +41,7 @@ from robustsweep.models.architectures import architecture_of
 from robustsweep.models.networks import build_model
 from robustsweep.models.trained_models import save_model
 from robustsweep.provenance import file_sha256
+from robustsweep.ranks import ranks, share, sum_over_ranks
 from robustsweep.stage_settings import Compute, TrainingRecipe, TrainSettings
 from robustsweep.training.batch_augmentation import BatchAugmentation
 from robustsweep.training.data_parallel import (
@@ -48,9 +49,6 @@ from robustsweep.training.data_parallel import (
     average_gradients,
     broadcast_buffers,
     launch,
-    ranks,
-    share,
-    sum_over_ranks,
     unwrapped,
     wrap,
 )
@@ -347,7 +345,7 @@ def train_stage(
     extra = (clean_copy, settings.study_seed)
     if compute.processes > 1:
         configure_threads(compute.threads)
-        launch((*arguments, *extra), compute.processes, compute.device, compute.threads)
+        launch(train_run, (*arguments, *extra), compute.processes, compute.device, compute.threads)
         return
     train_run(*arguments, configure(compute), *extra)
 

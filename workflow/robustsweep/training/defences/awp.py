@@ -132,7 +132,7 @@ class AwpTrainer(DefenceTrainer):
         self.pending: dict | None = None  # the perturbation to take back after the step
 
     def prepare(self, model: nn.Module) -> None:
-        from robustsweep.training.data_parallel import ranks
+        from robustsweep.ranks import ranks
 
         # under data parallelism, copied on the first step from the module inside DDP
         # (SyncBatchNorm layers on GPUs, so the proxy normalises with the global batch too)
