@@ -404,4 +404,4 @@ def test_a_defence_overrides_single_validation_keys_of_the_study():
     recipe = TrainingRecipe.from_section(run_recipe(config, run))
     assert recipe.checkpoint == "best_robust"
     assert recipe.validation.early_stop and recipe.validation.steps == 7
-    assert recipe.validation.split == "train" and recipe.validation.robust_cost == 0.05
+    assert recipe.validation.split == "train" and recipe.validation.robust_cost == 0.03

@@ -46,6 +46,16 @@ def _row_marked(log: pd.DataFrame, column: str) -> pd.Series:
     return log.iloc[-1]
 
 
+def _first_flag(notes: list[str]) -> str:
+    """The first flagged epoch's note and how many epochs after it were flagged too: a
+    collapse stays flagged epoch after epoch, and one line per run keeps the table readable
+    (epochs.csv has every epoch's note)."""
+    if not notes:
+        return ""
+    later = len(notes) - 1
+    return notes[0] + (f" (and {later} later epoch{'s' * (later > 1)})" if later else "")
+
+
 def checkpoint_summary(log: pd.DataFrame) -> dict:
     """The checkpoint and validation columns of a run's metrics rows, from its epoch log."""
     if log.empty or "val_accuracy" not in log:
@@ -66,6 +76,6 @@ def checkpoint_summary(log: pd.DataFrame) -> dict:
         "val_pgd_best": float(best["val_pgd_accuracy"]),
         "val_accuracy_last": float(last["val_accuracy"]),
         "val_pgd_last": float(last["val_pgd_accuracy"]),
-        "overfitting": "; ".join(notes),
+        "overfitting": _first_flag(notes),
         "validation_curve": json.dumps(curve),
     }

@@ -179,11 +179,20 @@ def validate(
     }
 
 
-def collapse_note(log: list[dict], settings: ValidationSettings) -> str:
+def chance_drop(images: int) -> float:
+    """The largest fall of an accuracy over `images` images that chance explains: three
+    standard errors of the difference of two accuracies, each at its most variable (p = 1/2,
+    standard error 0.5 / sqrt(n)). 0.21 over 100 images, 0.07 over 1,000; over 4 images
+    (the default study's standard runs) no fall is beyond chance."""
+    return 3 * math.sqrt(2 * 0.25 / images) if images > 0 else math.inf
+
+
+def collapse_note(log: list[dict], settings: ValidationSettings, images: int) -> str:
     """Why the last epoch of `log` is flagged for overfitting, or "": its validation PGD
-    accuracy is below collapse_fraction of the best of the epochs before it and at least
-    collapse_min_drop below it, while its FGSM accuracy is at or above collapse_fraction of
-    FGSM's best so far (catastrophic overfitting: the PGD collapse FGSM does not see)."""
+    accuracy (over `images` images) is below collapse_fraction of the best of the epochs
+    before it, at least collapse_min_drop below it and further below it than chance explains
+    (`chance_drop`), while its FGSM accuracy is at or above collapse_fraction of FGSM's best
+    so far (catastrophic overfitting: the PGD collapse FGSM does not see)."""
     if len(log) < 2:
         return ""
     before = [row for row in log[:-1] if not math.isnan(row.get("val_pgd_accuracy", math.nan))]
@@ -194,7 +203,12 @@ def collapse_note(log: list[dict], settings: ValidationSettings) -> str:
     best_pgd = max(row["val_pgd_accuracy"] for row in before)
     best_fgsm = max(row["val_fgsm_accuracy"] for row in before)
     fraction = settings.collapse_fraction
-    collapsed = pgd < fraction * best_pgd and best_pgd - pgd >= settings.collapse_min_drop
+    drop = best_pgd - pgd
+    collapsed = (
+        pgd < fraction * best_pgd
+        and drop >= settings.collapse_min_drop
+        and drop > chance_drop(images)
+    )
     if collapsed and fgsm >= fraction * best_fgsm:
         return (
             f"epoch {now['epoch']}: validation PGD accuracy {pgd:.3f} < {fraction:g} x its "

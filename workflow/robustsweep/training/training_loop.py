@@ -454,7 +454,9 @@ def train_run(
         row = _train_epoch(net, trainer, optimizer, scheduler, data, seed, bf16, epoch)
         row |= _validation_row(model, validation, check, seed, epoch, recipe.batch_size)
         log.append(row)
-        row["overfitting"] = collapse_note(log, checks) if validation is not None else ""
+        row["overfitting"] = (
+            collapse_note(log, checks, validation.robust) if validation is not None else ""
+        )
         progress.set_postfix(loss=f"{row['loss']:.4f}", accuracy=f"{row['accuracy']:.4f}")
         if row["overfitting"] and checks.early_stop:
             model.load_state_dict(before)

@@ -106,7 +106,11 @@ def stored_attacks(metrics: pd.DataFrame, context: TableContext) -> str:
             "## Stored attacks\n",
             textwrap.fill(note, WIDTH) + "\n",
             *([source] if source else []),
-            *([variant_lines(attacks)] if variant_lines(attacks) else []),
+            *(
+                ["".join(textwrap.fill(line, WIDTH) + "\n" for line in variants.splitlines())]
+                if (variants := variant_lines(attacks))
+                else []
+            ),
             rendered(stores, "no stored attacks in this study"),
             "### White-box sets\n",
             rendered(white_box, "no white-box attacks in this study"),
