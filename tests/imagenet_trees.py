@@ -56,3 +56,30 @@ def write_stand_in_weights(
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(state, path)
     return state
+
+
+def export_stand_in_run(folder: Path, wnids: list[str]) -> tuple[Path, Path]:
+    """A mobilenet_v3_small run on classes 2, 0 and 3 of a 5-images-per-class ImageNet tree of
+    `wnids`, exported from stand-in weights already in the torch cache
+    (`write_stand_in_weights`): its weights file and its dataset."""
+    import json
+
+    from robustsweep.data.prepared_dataset import prepare_dataset
+    from robustsweep.models.pretrained_weights import export_pretrained
+
+    write_tree(folder / "train", wnids, per_class=5)  # 3 train, 1 test, 1 pool per class
+    dataset = folder / "dataset.h5"
+    spec = {
+        "source": "imagefolder",
+        "root": str(folder / "train"),
+        "image_size": 32,
+        "storage": "files",
+        "splits": {"train": 0.6, "test": 0.2, "pool": 0.2},
+    }
+    prepare_dataset(dataset, spec, seed=0)
+    subset = folder / "subset.json"
+    subset.write_text(json.dumps({"class_ids": [2, 0, 3]}))
+    weights = folder / "weights.safetensors"
+    model_spec = {"architecture": "mobilenet_v3_small", "pretrained": True}
+    export_pretrained(weights, folder / "epochs.csv", dataset, subset, model_spec)
+    return weights, dataset

@@ -13,13 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from imagenet_trees import write_stand_in_weights, write_tree
+from imagenet_trees import export_stand_in_run, write_stand_in_weights
 
 from robustsweep.data.imagenet_classes import imagenet_a_synsets
-from robustsweep.data.prepared_dataset import load_split, prepare_dataset
+from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.run_evaluation import evaluate_run
 from robustsweep.evaluation.test_set_logits import write_test_set
-from robustsweep.models.pretrained_weights import export_pretrained
 from robustsweep.models.trained_models import load_model, read_card
 
 WNIDS = list(imagenet_a_synsets()[:4])
@@ -34,26 +33,7 @@ def stand_in(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(torch.hub, "get_dir", lambda: str(home / "hub"))
         write_stand_in_weights(home, "mobilenet_v3_small")
-        return export_stand_in(tmp_path)
-
-
-def export_stand_in(tmp_path):
-    write_tree(tmp_path / "train", WNIDS, per_class=5)
-    dataset = tmp_path / "dataset.h5"
-    spec = {
-        "source": "imagefolder",
-        "root": str(tmp_path / "train"),
-        "image_size": 32,
-        "storage": "files",
-        "splits": {"train": 0.6, "test": 0.2, "pool": 0.2},
-    }
-    prepare_dataset(dataset, spec, seed=0)
-    subset = tmp_path / "subset.json"
-    subset.write_text(json.dumps({"class_ids": [2, 0, 3]}))
-    weights = tmp_path / "weights.safetensors"
-    model_spec = {"architecture": "mobilenet_v3_small", "pretrained": True}
-    export_pretrained(weights, tmp_path / "epochs.csv", dataset, subset, model_spec)
-    return weights, dataset
+        return export_stand_in_run(tmp_path, WNIDS)
 
 
 @pytest.mark.parametrize("head", ["sliced", "full"])

@@ -3,20 +3,22 @@ classes, and one line when the weights are neither cached nor downloadable."""
 
 from __future__ import annotations
 
-import json
 from urllib.error import URLError
 
 import h5py
 import numpy as np
 import pytest
 import torch
-from imagenet_trees import stand_in_weights_file, write_stand_in_weights, write_tree
+from imagenet_trees import (
+    export_stand_in_run,
+    stand_in_weights_file,
+    write_stand_in_weights,
+)
 
 from robustsweep.data.imagenet_classes import imagenet_a_positions, imagenet_a_synsets
-from robustsweep.data.prepared_dataset import load_split, prepare_dataset
+from robustsweep.data.prepared_dataset import load_split
 from robustsweep.input_errors import InputError, WeightsError
 from robustsweep.models.pretrained_weights import (
-    export_pretrained,
     logit_positions,
     timm_state_dict,
     torchvision_state_dict,
@@ -74,21 +76,7 @@ def test_timm_failure_becomes_one_line(monkeypatch):
 
 def test_pretrained_run_keeps_the_logits_of_its_classes(tmp_path, torch_home):
     state = write_stand_in_weights(torch_home, "mobilenet_v3_small")
-    write_tree(tmp_path / "train", WNIDS, per_class=5)  # 3 train, 1 test, 1 pool per class
-    dataset = tmp_path / "dataset.h5"
-    spec = {
-        "source": "imagefolder",
-        "root": str(tmp_path / "train"),
-        "image_size": 32,
-        "storage": "files",
-        "splits": {"train": 0.6, "test": 0.2, "pool": 0.2},
-    }
-    prepare_dataset(dataset, spec, seed=0)
-    subset = tmp_path / "subset.json"
-    subset.write_text(json.dumps({"class_ids": [2, 0, 3]}))
-    weights = tmp_path / "weights.safetensors"
-    spec = {"architecture": "mobilenet_v3_small", "pretrained": True}
-    export_pretrained(weights, tmp_path / "epochs.csv", dataset, subset, spec)
+    weights, dataset = export_stand_in_run(tmp_path, WNIDS)
 
     card = read_card(weights)
     positions = imagenet_a_positions()
