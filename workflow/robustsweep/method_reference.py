@@ -31,41 +31,51 @@ class Section:
 
     registry: str  # "package:NAME" of the Registry instance
     title: str
-    named_by: str  # the config key (or rule) that selects a method of this registry
+    named_by: str  # how a study selects the methods of this registry
 
 
 # Pipeline order. tests/test_method_reference.py checks that every Registry instance of the
 # package is here.
 SECTIONS: tuple[Section, ...] = (
-    Section("robustsweep.data.sources:DATASET_SOURCES", "Dataset sources", "`dataset.source`"),
+    Section(
+        "robustsweep.data.sources:DATASET_SOURCES",
+        "Dataset sources",
+        "a study names one by `dataset.source`",
+    ),
     Section(
         "robustsweep.data.patterns:NATURAL_PATTERNS",
         "Natural adversarial patterns",
-        "`natural_adversarial.patterns` (a list)",
+        "a study lists those it mines with in `natural_adversarial.patterns`",
     ),
     Section(
-        "robustsweep.data.corruptions:CORRUPTIONS", "Corruption sources", "`corruptions.source`"
+        "robustsweep.data.corruptions:CORRUPTIONS",
+        "Corruption sources",
+        "a study names one by `corruptions.source`",
     ),
     Section(
         "robustsweep.attacks.methods:ATTACK_METHODS",
         "Attacks",
-        "`attacks.methods.<name>.method`",
+        "a study names one by `attacks.methods.<name>.method`",
     ),
     Section(
         "robustsweep.models.architectures:ARCHITECTURES",
         "Architectures",
-        "`models.<name>.architecture`",
+        "a study names one by `models.<name>.architecture`",
     ),
-    Section("robustsweep.training.defences:DEFENCES", "Defences", "`defences.<name>.method`"),
+    Section(
+        "robustsweep.training.defences:DEFENCES",
+        "Defences",
+        "a study names one by `defences.<name>.method`",
+    ),
     Section(
         "robustsweep.reporting.tables:TABLES",
         "Tables",
-        "none: every section is written into `tables/tables.md`, in `order`",
+        "every one is a section of `tables/tables.md`, placed by its `order`",
     ),
     Section(
         "robustsweep.reporting.figures:FIGURES",
         "Figures",
-        "none: every figure is drawn into `figures/<name>.<figures.format>`",
+        "every one is drawn, into `figures/<name>.<figures.format>`",
     ),
 )
 
@@ -106,7 +116,7 @@ def render_section(section: Section, registry: Registry) -> list[str]:
     lines = [
         f"## {section.title}",
         "",
-        f"Folder `workflow/robustsweep/{folder}/`; a study names one by {section.named_by}.",
+        f"Folder `workflow/robustsweep/{folder}/`; {section.named_by}.",
         "",
     ]
     for names, entry in grouped_entries(registry):
