@@ -94,7 +94,7 @@ def method_reference() -> str:
         "<!-- Generated from the registries; do not edit. Regenerate with",
         f"     {REGENERATE}  (or: make methods) -->",
         "",
-        "Every method a study can name, as registered in the code (`workflow/robustsweep/`,",
+        "Every registered method, read from the registries (`workflow/robustsweep/`,",
         "registry.py): its parameters with their type, bounds and default, what its class",
         "declares to the rest of the workflow, and its docstring, which names its source (a",
         "paper, or this project's own design). Adding a method is adding one module to its",
