@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 # The package is on PATH for every rule's `python -m robustsweep`.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: env run test test-studies bench gpu-check gpu-wheels lint format lock report clean
+.PHONY: env run test test-studies bench methods gpu-check gpu-wheels lint format lock report clean
 
 env: $(STAMP)
 
@@ -48,7 +48,12 @@ test-studies: env
 bench: env
 	python benchmarks/run_benchmarks.py $(BENCH_ARGS)
 
-# Every CUDA path in one command on a GPU node (benchmarks/gpu_check.py; README "GPU node
+# The method reference from the registries (workflow/robustsweep/method_reference.py);
+# tests/test_method_reference.py fails while docs/methods.md differs from it.
+methods: env
+	python -m robustsweep methods > docs/methods.md
+
+# Every CUDA path in one command on a GPU node (benchmarks/gpu_check.py; docs/cluster.md "GPU node
 # without network"). It needs no env: the node's torch, torchvision, h5py, pandas and
 # scikit-learn, and the wheels below.
 gpu-check:

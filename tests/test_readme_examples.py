@@ -1,14 +1,18 @@
-"""The README's "Extending" examples work as written: each registers a method that runs."""
+"""The examples of the README and of every docs/ page work as written: every Python example
+runs (the "Extending" ones each register a method that then builds and runs), and every
+YAML example is valid YAML."""
 
 from __future__ import annotations
 
 import re
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import yaml
 
 from conftest import REPO
 from robustsweep.attacks.methods import ATTACK_METHODS
@@ -18,9 +22,24 @@ from robustsweep.models.networks import build_model, feature_stages
 from robustsweep.training.defences import DEFENCES
 
 
-def examples() -> list[str]:
-    section = (REPO / "README.md").read_text().split("\n## Extending\n")[1].split("\n## ")[0]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+def pages() -> list[Path]:
+    """The README and every page of docs/."""
+    return [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def blocks(language: str) -> list[tuple[str, str]]:
+    """(page, code) of every fenced block in `language` on every page."""
+    found = []
+    for page in pages():
+        for code in re.findall(rf"```{language}\n(.*?)```", page.read_text(), re.S):
+            found.append((page.relative_to(REPO).as_posix(), code))
+    return found
+
+
+def example(name: str) -> str:
+    """The Python example that registers `name`."""
+    (code,) = [code for _, code in blocks("python") if f'.register("{name}")' in code]
+    return code
 
 
 @pytest.fixture
@@ -29,26 +48,42 @@ def registered():
     registries = (ATTACK_METHODS, DEFENCES, ARCHITECTURES, DATASET_SOURCES)
     before = {id(r): dict(r._entries) for r in registries}
 
-    def run(code: str) -> dict:
-        module = types.ModuleType("readme_example")
+    def run(code: str, page: str = "docs/extending.md") -> dict:
+        module = types.ModuleType("docs_example")
         sys.modules[module.__name__] = module  # dataclasses look their module up
-        exec(compile(code, "README.md", "exec"), module.__dict__)  # noqa: S102 - our README
+        exec(compile(code, page, "exec"), module.__dict__)  # noqa: S102 - our docs
         return module.__dict__
 
     yield run
-    sys.modules.pop("readme_example", None)
+    sys.modules.pop("docs_example", None)
     for registry in registries:
         registry._entries.clear()
         registry._entries.update(before[id(registry)])
 
 
+@pytest.mark.parametrize(
+    "page, code", blocks("python"), ids=lambda v: v if v.endswith(".md") else ""
+)
+def test_every_python_example_of_every_page_runs(registered, page, code):
+    registered(code, page)
+
+
+@pytest.mark.parametrize("page, code", blocks("yaml"), ids=lambda v: v if v.endswith(".md") else "")
+def test_every_yaml_example_of_every_page_is_yaml(page, code):
+    assert yaml.safe_load(code) is not None
+
+
 def test_there_is_an_example_per_kind():
-    kinds = [re.search(r"@(\w+)\.register", code).group(1) for code in examples()]
-    assert kinds == ["ATTACK_METHODS", "DEFENCES", "ARCHITECTURES", "DATASET_SOURCES"]
+    kinds = {
+        re.search(r"@(\w+)\.register", code).group(1)
+        for _, code in blocks("python")
+        if ".register(" in code
+    }
+    assert kinds >= {"ATTACK_METHODS", "DEFENCES", "ARCHITECTURES", "DATASET_SOURCES"}
 
 
 def test_attack_example_stays_within_its_budget(registered, attack_batch):
-    registered(examples()[0])
+    registered(example("uniform_noise"))
     method = ATTACK_METHODS._entries["uniform_noise"].target(name="uniform_noise", eps=0.05)
     model, images, labels = attack_batch
     delta = method.build(model, 10)(images, labels) - images
@@ -56,7 +91,7 @@ def test_attack_example_stays_within_its_budget(registered, attack_batch):
 
 
 def test_defence_example_trains(registered):
-    registered(examples()[1])
+    registered(example("logit_squeezing"))
     method = DEFENCES._entries["logit_squeezing"].target(name="logit_squeezing")
     trainer = method.build(None)
     model = build_model({"architecture": "small_cnn", "width": 4}, 3)
@@ -68,7 +103,7 @@ def test_defence_example_trains(registered):
 
 
 def test_architecture_example_builds_with_its_stages(registered):
-    registered(examples()[2])
+    registered(example("wide_cnn"))
     architecture = ARCHITECTURES._entries["wide_cnn"].target(name="wide_cnn", width=8)
     model = build_model(architecture, 5)
     assert model(torch.rand(2, 3, 16, 16)).shape == (2, 5)
@@ -76,7 +111,7 @@ def test_architecture_example_builds_with_its_stages(registered):
 
 
 def test_dataset_source_example_reads_its_file(registered, tmp_path):
-    registered(examples()[3])
+    registered(example("npz"))
     path = tmp_path / "data.npz"
     images = np.zeros((6, 8, 8, 3), np.uint8)
     np.savez(path, images=images, labels=np.array([0, 1, 2, 0, 1, 2]))

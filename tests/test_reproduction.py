@@ -592,12 +592,10 @@ def test_a_missing_paper_numbers_file_is_named_before_any_job():
         validate_config(config)
 
 
-def test_the_readme_example_is_a_valid_paper_numbers_file(tmp_path):
-    readme = (REPO / "README.md").read_text()
+def test_the_docs_example_is_a_valid_paper_numbers_file(tmp_path):
+    docs = "".join(page.read_text() for page in sorted((REPO / "docs").glob("*.md")))
     (example,) = [
-        block.split("```")[0]
-        for block in readme.split("```yaml\n")[1:]
-        if block.startswith("paper:")
+        block.split("```")[0] for block in docs.split("```yaml\n")[1:] if block.startswith("paper:")
     ]
     (tmp_path / "example.paper.yaml").write_text(example)
     paper = load_paper_numbers(tmp_path / "example.paper.yaml")

@@ -1,6 +1,7 @@
 """The paper studies under studies/: each full study plans the jobs its tables need, each
 smoke overlay plans a trimmed version of it, and each runs end to end at smoke scale on the
-digits (the study file plus its studies/smoke overlay, exactly as the README says to run them).
+digits (the study file plus its studies/smoke overlay, exactly as docs/studies.md says to run
+them).
 
 The end-to-end smoke runs (`study_smoke` marker) take 2.5 to 5 minutes each on 2 cores, most
 of it the 6-12 s every job spends importing torch, so `make test` leaves them out to keep the

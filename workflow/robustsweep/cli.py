@@ -140,6 +140,10 @@ def outputs_of(job_json: str) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv == ["methods"]:  # the method reference (docs/methods.md), not a stage
+        from robustsweep.method_reference import main as print_method_reference
+
+        return print_method_reference()
     if len(argv) not in (3, 4) or argv[0] not in STAGES:
         print(
             f"usage: python -m robustsweep <stage> '<settings JSON>' '<job JSON>' [<log file>]; "

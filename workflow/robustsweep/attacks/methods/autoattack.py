@@ -1,4 +1,5 @@
-"""`autoattack`: Croce & Hein's AutoAttack, 'standard' version, from torchattacks' parts.
+"""`autoattack`: AutoAttack (Croce and Hein 2020, arXiv:2003.01690), 'standard' version, from
+torchattacks' parts.
 
 torchattacks' own `AutoAttack` runs APGD/APGD-T/FAB-T for 10 steps and targets n_classes - 1
 classes (upstream issues #196, #188), so this assembles the same four torchattacks attacks

@@ -1,4 +1,4 @@
-"""`bim`: Kurakin et al.'s basic iterative method (torchattacks.BIM)."""
+"""`bim`: the basic iterative method (Kurakin et al. 2016, arXiv:1607.02533; torchattacks.BIM)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`cw`: Carlini & Wagner's L2 attack (torchattacks.CW), a minimal-norm attack."""
+"""`cw`: the L2 attack of Carlini and Wagner 2017 (arXiv:1608.04644; torchattacks.CW), a
+minimal-norm attack."""
 
 from __future__ import annotations
 

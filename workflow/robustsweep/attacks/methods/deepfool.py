@@ -1,4 +1,5 @@
-"""`deepfool`: Moosavi-Dezfooli et al.'s L2 DeepFool, batched (attacks/batched_deepfool.py).
+"""`deepfool`: L2 DeepFool (Moosavi-Dezfooli et al. 2016, arXiv:1511.04599), batched
+(attacks/batched_deepfool.py).
 
 foolbox's semantics: the overshoot scales the accumulated perturbation (not each step, as
 torchattacks does), so the attack ends past the decision boundary, not on it.

@@ -1,4 +1,5 @@
-"""`fgsm`: Goodfellow et al.'s fast gradient sign method (torchattacks.FGSM)."""
+"""`fgsm`: the fast gradient sign method (Goodfellow et al. 2015, arXiv:1412.6572;
+torchattacks.FGSM)."""
 
 from __future__ import annotations
 

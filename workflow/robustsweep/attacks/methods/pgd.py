@@ -1,4 +1,5 @@
-"""`pgd`: Madry et al.'s L-inf projected gradient descent (torchattacks.PGD)."""
+"""`pgd`: L-inf projected gradient descent (Madry et al. 2018, arXiv:1706.06083;
+torchattacks.PGD)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`pgdl2`: projected gradient descent in an L2 ball (torchattacks.PGDL2)."""
+"""`pgdl2`: projected gradient descent in an L2 ball (Madry et al. 2018, arXiv:1706.06083;
+torchattacks.PGDL2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`square`: Andriushchenko et al.'s Square attack (torchattacks.Square), black-box."""
+"""`square`: the Square attack (Andriushchenko et al. 2020, arXiv:1912.00049;
+torchattacks.Square), black-box."""
 
 from __future__ import annotations
 

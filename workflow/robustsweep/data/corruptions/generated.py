@@ -1,6 +1,7 @@
-"""`imagecorruptions`: the 15 (+4) corruptions made for any dataset with Hendrycks' corruption
-functions, packaged on PyPI as imagecorruptions (Michaelis et al.; the maintained fork
-imagecorruptions-imaug, since the original needs pkg_resources and NumPy < 2).
+"""`imagecorruptions`: the 15 (+4) corruptions made for any dataset with the corruption
+functions of Hendrycks and Dietterich 2019, packaged on PyPI as imagecorruptions (Michaelis et
+al. 2019; the maintained fork imagecorruptions-imaug, since the original needs pkg_resources
+and NumPy < 2).
 
 Its constants are ImageNet-C's, harsher than CIFAR-10-C's (make_cifar_c.py): Gaussian noise
 sigma .08-.38 against .04-.10, JPEG quality 25-7 against 80-40, so on CIFAR the same severity

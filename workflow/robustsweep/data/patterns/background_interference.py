@@ -1,4 +1,5 @@
-"""Pattern 4: a busy background around the object."""
+"""zhu2025's attack pattern 4 (this project's own rendering):
+a busy background around the object."""
 
 from __future__ import annotations
 

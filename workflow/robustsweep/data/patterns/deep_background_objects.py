@@ -1,4 +1,5 @@
-"""Pattern 5: a second, smaller object deep in the background."""
+"""zhu2025's attack pattern 5 (this project's own rendering):
+a second, smaller object deep in the background."""
 
 from __future__ import annotations
 

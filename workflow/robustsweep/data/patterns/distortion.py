@@ -1,4 +1,5 @@
-"""Pattern 1, image distortion: defocus and motion blur."""
+"""zhu2025's attack pattern 1, image distortion (this project's own rendering):
+defocus and motion blur."""
 
 from __future__ import annotations
 

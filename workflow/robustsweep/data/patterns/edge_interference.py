@@ -1,4 +1,5 @@
-"""Pattern 6: strong straight edges through the object."""
+"""zhu2025's attack pattern 6 (this project's own rendering):
+strong straight edges through the object."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Pattern 7, the environment: light, fog, rain, snow and the viewing angle."""
+"""zhu2025's attack pattern 7, the environment (this project's own rendering):
+light, fog, rain, snow and the viewing angle."""
 
 from __future__ import annotations
 

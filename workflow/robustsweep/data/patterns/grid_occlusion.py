@@ -1,4 +1,5 @@
-"""Pattern 3: the object behind a grid (fences, window bars)."""
+"""zhu2025's attack pattern 3 (this project's own rendering):
+the object behind a grid (fences, window bars)."""
 
 from __future__ import annotations
 

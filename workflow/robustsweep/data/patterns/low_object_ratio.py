@@ -1,4 +1,5 @@
-"""Pattern 2: a small object on a large, cluttered background."""
+"""zhu2025's attack pattern 2 (this project's own rendering):
+a small object on a large, cluttered background."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""`digits`: scikit-learn's 8x8 handwritten digits, the default source, shipped inside
-scikit-learn (nothing to download)."""
+"""`digits`: scikit-learn's 8x8 handwritten digits (the UCI optical recognition of handwritten
+digits, Alpaydin and Kaynak 1998), the default source, shipped inside scikit-learn (nothing to
+download)."""
 
 from __future__ import annotations
 

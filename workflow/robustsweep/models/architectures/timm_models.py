@@ -1,5 +1,6 @@
-"""`timm:<name>`: any timm model by name, built without weights (pretrained: true fetches
-timm's default ImageNet-1k weights through models/pretrained_weights.py)."""
+"""`timm:<name>`: any timm model by name (Wightman 2019, pytorch-image-models), built without
+weights (pretrained: true fetches timm's default ImageNet-1k weights through
+models/pretrained_weights.py)."""
 
 from __future__ import annotations
 

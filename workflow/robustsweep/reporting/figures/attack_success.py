@@ -1,4 +1,5 @@
-"""Attack success in float and after rounding to uint8, per stored and white-box attack."""
+"""Attack success in float and after rounding to uint8, per stored and white-box attack (this
+project's own check of the uint8 store)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Robust accuracy against the attack's budget, per run (evaluation/budget_sweep.py)."""
+"""Robust accuracy against the attack's budget, per run (evaluation/budget_sweep.py): the
+curve Carlini et al. 2019 (arXiv:1902.06705) ask for, which must fall to 0."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Accuracy per test set and defence."""
+"""Accuracy per test set and defence (this project's own summary of the robustness numbers)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Validation clean and robust accuracy per epoch (robust overfitting at a glance)."""
+"""Validation clean and robust accuracy per epoch: robust overfitting (Rice et al. 2020,
+arXiv:2002.11569) and catastrophic overfitting (Wong et al. 2020) at a glance."""
 
 from __future__ import annotations
 

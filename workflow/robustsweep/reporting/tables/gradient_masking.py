@@ -1,4 +1,6 @@
-"""Runs whose robust accuracy may be inflated by gradient masking."""
+"""Runs whose robust accuracy may be inflated by gradient masking: the checklist of Carlini et al.
+2019 (arXiv:1902.06705) as RobustBench and AutoAttack apply it, and the label leaking of
+Kurakin et al. 2017 (arXiv:1611.01236)."""
 
 from __future__ import annotations
 

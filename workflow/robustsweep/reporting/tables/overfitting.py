@@ -1,4 +1,5 @@
-"""Runs whose robust validation collapsed during training (catastrophic or robust overfitting)."""
+"""Runs whose robust validation collapsed during training: catastrophic overfitting (Wong et al.
+2020, arXiv:2001.03994) or robust overfitting (Rice et al. 2020, arXiv:2002.11569)."""
 
 from __future__ import annotations
 

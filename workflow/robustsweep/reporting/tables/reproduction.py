@@ -1,7 +1,9 @@
 """The "Reproduction" section at the top of tables.md: how many of the paper's published
 numbers the study reproduces (the rule: reporting/paper_numbers.py `judge`), which it misses,
 which are inconclusive (an interval too wide to tell), and, for every table of the paper,
-n | ours | our interval | paper | difference | the half-width allowed | verdict per number."""
+n | ours | our interval | paper | difference | the half-width allowed | verdict per number.
+The section and its verdict are this project's own; the numbers are the study's paper's
+(`studies/<study>.paper.yaml`)."""
 
 from __future__ import annotations
 

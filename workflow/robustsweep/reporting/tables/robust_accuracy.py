@@ -1,4 +1,5 @@
-"""Robust accuracy per test set and defence: transfer and white-box."""
+"""Robust accuracy per test set and defence, transfer and white-box, as tan2022 (Table 4) and
+xu2024 report it."""
 
 from __future__ import annotations
 

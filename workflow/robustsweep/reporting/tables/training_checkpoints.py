@@ -1,4 +1,5 @@
-"""Which checkpoint each run's numbers score, and its robust validation, best beside last."""
+"""Which checkpoint each run's numbers score, and its robust validation, best beside last
+(early stopping on robust validation: Rice et al. 2020, arXiv:2002.11569)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`pgd_at`: Madry et al.'s adversarial training, cross-entropy on PGD examples only.
+"""`pgd_at`: adversarial training of Madry et al. 2018 (arXiv:1706.06083), cross-entropy on
+PGD examples only.
 
 Crafted as the released PyTorch code of Rice et al. (locuslab/robust_overfitting,
 train_cifar.py, and csdongxian/AWP's AT_AWP/train_cifar10.py built on it) crafts: the model in

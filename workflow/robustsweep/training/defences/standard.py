@@ -1,4 +1,5 @@
-"""`standard`: plain empirical risk minimisation on clean images."""
+"""`standard`: plain empirical risk minimisation on clean images, the baseline every study
+compares with (this project's own, no paper)."""
 
 from __future__ import annotations
 
