@@ -482,7 +482,7 @@ def train_run(
         "extras": trainer.saved_tensors(),
         "outputs": list(outputs) if outputs else None,
     }
-    # the process count is placement, not a tracked setting (README "Environment"), but
+    # the process count is placement, not a tracked setting (docs/environment.md), but
     # on the CPU it sets BatchNorm's statistics batch: the weights say what made them
     facts = {
         "image_size": data.image_size,
