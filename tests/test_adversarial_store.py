@@ -40,7 +40,7 @@ def test_store_round_trips_images_and_provenance(tmp_path, digits_h5, trained_mo
     # the perturbation stays within eps after rounding: 0.1 is 25.5 grey levels, so 25
     delta = np.abs(stored.images.astype(int) - clean.images.astype(int)).max()
     assert delta == 25
-    # source_pred is the source model's prediction on the stored (quantised) images
+    # source_pred is the surrogate's prediction on the stored (quantised) images
     model, _ = load_model(trained_model)
     with torch.no_grad():
         pred = model(to_float(stored.images, CPU)).argmax(1).numpy()

@@ -19,8 +19,8 @@ CPU = torch.device("cpu")
 RECIPE = recipe(epochs=3, lr=3e-3, restart_epochs=2)
 
 
-def train(folder, digits_h5, subset, settings=RECIPE, seed=0):
-    return train_small_cnn(folder, digits_h5, subset, recipe=settings, width=4, seed=seed)
+def train(folder, digits_h5, subset, settings=RECIPE, draw=0):
+    return train_small_cnn(folder, digits_h5, subset, recipe=settings, width=4, draw=draw)
 
 
 def test_trained_model_learns_and_logs_each_epoch(trained_model):
