@@ -62,7 +62,7 @@ def logits(tmp_path_factory, digits_h5, trained_model, natural):
     return folder / "logits.h5", white_box
 
 
-def test_mined_set_keeps_exactly_the_reference_mistakes(natural, digits_h5, trained_model):
+def test_mined_set_keeps_exactly_the_surrogate_mistakes(natural, digits_h5, trained_model):
     mined = read_natural_adversarial(natural)
     model, _ = load_model(trained_model)
     with torch.no_grad():

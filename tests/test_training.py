@@ -41,7 +41,7 @@ def test_n_class_model_has_n_outputs_for_the_chosen_classes(tmp_path, digits_h5)
     assert card.architecture == "small_cnn" and card.parameters > 0
 
 
-def test_same_seed_gives_identical_weights(tmp_path, digits_h5, all_classes_subset):
+def test_same_draw_gives_identical_weights(tmp_path, digits_h5, all_classes_subset):
     a = train(tmp_path / "a", digits_h5, all_classes_subset)
     b = train(tmp_path / "b", digits_h5, all_classes_subset)
     assert a.read_bytes() == b.read_bytes()

@@ -106,7 +106,7 @@ def test_worst_case_matches_a_direct_per_image_minimum_for_every_m_and_trial():
             assert np.isnan(row["accuracy_all_images"])
 
 
-def test_groups_need_two_sets_of_a_kind_or_one_of_each():
+def test_groups_need_two_sets_of_one_origin_or_one_of_each():
     assert worst_case_groups(["clean", "whitebox-pgd", "natural"]) == {}
     assert worst_case_groups(["whitebox-pgd", "attack-fgsm"]) == {
         "worst-all": ["whitebox-pgd", "attack-fgsm"]

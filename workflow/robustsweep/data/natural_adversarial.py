@@ -47,7 +47,7 @@ from robustsweep.stage_settings import Compute, MiningSettings, NaturalFolderSet
 def corrupt_pool(
     images: np.ndarray, patterns: list[str], severity: float, seed: int, variants: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All (image, pattern, variant) candidates: images, source row, pattern name."""
+    """All (image, pattern, variant) candidates: images, clean row, pattern name."""
     out, rows, names = [], [], []
     for row, image in enumerate(tqdm(images, desc="corrupting", unit="img", mininterval=5)):
         for name in patterns:
