@@ -134,19 +134,19 @@ def median_seconds(*runs: Callable[[], object], repeats: int) -> list[float]:
 
 
 class Workspace:
-    """A prepared digits dataset and a small trained attack source, made once per script run."""
+    """A prepared digits dataset and a small trained surrogate, made once per script run."""
 
     def __init__(self, folder: Path, size: Size, device: torch.device):
         self.folder, self.size, self.device = folder, size, device
         self.dataset = self.digits(size.image_size)
         self.subset = folder / "N10.json"
         write_subset(self.subset, range(10), [str(c) for c in range(10)], 10, 0, 0)
-        self.source = folder / "source.safetensors"
+        self.surrogate = folder / "surrogate.safetensors"
         short = recipe(epochs=4, lr=3e-3, restart_epochs=4)
         standard = {"method": "standard"}
         train_run(
-            self.source,
-            folder / "source.csv",
+            self.surrogate,
+            folder / "surrogate.csv",
             self.dataset,
             self.subset,
             {"architecture": "small_cnn", "width": 16},
@@ -179,11 +179,11 @@ def p1_sweep(ws: Workspace) -> Row:
         .eval()
         .to(ws.device)
     )
-    m_values = list(range(20, 201, 20))
+    predicted_classes = list(range(20, 201, 20))
 
     def sweep() -> None:
         data = TestSetLogits(forward(model, images, ws.device, 250), labels, None)
-        sweep_rows("clean", data, classes, m_values, 3, 0)
+        sweep_rows("clean", data, classes, predicted_classes, 3, 0)
 
     base, ours = median_seconds(
         lambda: forward(model, images, ws.device, 250), sweep, repeats=max(2, size.repeats // 2)
@@ -214,7 +214,7 @@ def p2_p7_store(ws: Workspace) -> list[Row]:
     spec = {"method": "pgd", "eps": 0.1, "alpha": 0.025, "steps": 10}
     batch = 128
     split = load_split(ws.dataset, "train")
-    model, _ = load_model(ws.source, str(ws.device))
+    model, _ = load_model(ws.surrogate, str(ws.device))
     for p in model.parameters():
         p.requires_grad_(False)
     attack = build_attack(model, spec, 10)
@@ -233,7 +233,7 @@ def p2_p7_store(ws: Workspace) -> list[Row]:
 
     def ours() -> None:
         output.unlink(missing_ok=True)
-        generate_store(output, ws.dataset, "train", ws.source, "pgd", spec, batch, 0, ws.device)
+        generate_store(output, ws.dataset, "train", ws.surrogate, "pgd", spec, batch, 0, ws.device)
 
     base, base_forwards, mine = median_seconds(
         bare(False), bare(True), ours, repeats=ws.size.repeats
@@ -276,7 +276,7 @@ def p3_save(ws: Workspace) -> list[Row]:
 
     attack.save() concatenates and re-saves everything so far as float32 after every batch;
     our store writes each batch once as uint8, plus three forward passes for the success
-    report (the source model's predictions on the clean, float and stored images), which
+    report (the surrogate's predictions on the clean, float and stored images), which
     attack.save(verbose=False) does not record. The attack (Gaussian noise) and model (a
     two-channel CNN) are cheap so persisting is most of the time; P3b subtracts each side's
     necessary compute (the bare attack loop, and for ours also the three forward passes) to
@@ -285,10 +285,10 @@ def p3_save(ws: Workspace) -> list[Row]:
     dataset = ws.digits(ws.size.save_image_size)
     split = load_split(dataset, "train")
     batch = -(-len(split.labels) // 20)
-    source = ws.folder / "tiny-source.safetensors"
+    surrogate = ws.folder / "tiny-surrogate.safetensors"
     tiny = build_model({"architecture": "small_cnn", "width": 2}, 10)
-    save_model(source, tiny, "small_cnn", {"width": 2}, list(range(10)))
-    model, _ = load_model(source, str(ws.device))
+    save_model(surrogate, tiny, "small_cnn", {"width": 2}, list(range(10)))
+    model, _ = load_model(surrogate, str(ws.device))
     attack = build_attack(model, spec, 10)
     # uint8 images turned into [0, 1] floats per batch, as any loader of images on disk does
     # and as our store does: neither side gets its conversion for free
@@ -308,7 +308,7 @@ def p3_save(ws: Workspace) -> list[Row]:
 
     def ours() -> None:
         output.unlink(missing_ok=True)
-        generate_store(output, dataset, "train", source, "gn", spec, batch, 0, ws.device)
+        generate_store(output, dataset, "train", surrogate, "gn", spec, batch, 0, ws.device)
 
     def attack_only(with_forwards: bool) -> Callable[[], None]:
         def run() -> None:
@@ -368,7 +368,7 @@ def p4_p5_training(ws: Workspace) -> list[Row]:
     data = images_on_device(ws.dataset, list(range(10)), epoch_recipe, ws.device)
     fgsm = {"method": "fgsm", "eps": 0.1}
     store = ws.folder / "train-fgsm.h5"
-    generate_store(store, ws.dataset, "train", ws.source, "fgsm", fgsm, 256, 0, ws.device)
+    generate_store(store, ws.dataset, "train", ws.surrogate, "fgsm", fgsm, 256, 0, ws.device)
     context = TrainingContext(ws.device, torch.from_numpy(split.indices), {"fgsm": store})
     offline = {"method": "offline_adversarial", "ratio": 0.5, "attacks": ["fgsm"]}
     standard = build_defence({"method": "standard"}, context)
@@ -527,7 +527,7 @@ def p9_deepfool(ws: Workspace) -> Row:
 
     split = load_split(ws.dataset, "test")
     n = ws.size.deepfool_images
-    model, _ = load_model(ws.source, str(ws.device))
+    model, _ = load_model(ws.surrogate, str(ws.device))
     x, y = (
         to_float(split.images[:n], ws.device),
         torch.as_tensor(split.labels[:n], device=ws.device),

@@ -169,7 +169,7 @@ def train_small_cnn(
     width: int = 8,
     stores: dict[str, Path] | None = None,
     clean_copy: Path | None = None,
-    seed: int = 0,
+    draw: int = 0,
 ) -> Path:
     """Train a small-CNN run on one CPU thread; returns its weights file."""
     torch.set_num_threads(1)
@@ -182,7 +182,7 @@ def train_small_cnn(
         recipe,
         defence or {"method": "standard"},
         stores or {},
-        seed,
+        draw,
         torch.device("cpu"),
         clean_copy,
     )
@@ -191,7 +191,7 @@ def train_small_cnn(
 
 @pytest.fixture(scope="session")
 def trained_model(tmp_path_factory, digits_h5, all_classes_subset) -> Path:
-    """A small CNN trained on all ten digits (about 95 % clean accuracy), the attack source."""
+    """A small CNN trained on all ten digits (about 95 % clean accuracy), the surrogate."""
     weights = train_small_cnn(tmp_path_factory.mktemp("model"), digits_h5, all_classes_subset)
     assert json.loads(all_classes_subset.read_text())["class_ids"] == list(range(10))
     return weights

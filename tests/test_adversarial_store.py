@@ -40,7 +40,7 @@ def test_store_round_trips_images_and_provenance(tmp_path, digits_h5, trained_mo
     # the perturbation stays within eps after rounding: 0.1 is 25.5 grey levels, so 25
     delta = np.abs(stored.images.astype(int) - clean.images.astype(int)).max()
     assert delta == 25
-    # source_pred is the source model's prediction on the stored (quantised) images
+    # source_pred is the surrogate's prediction on the stored (quantised) images
     model, _ = load_model(trained_model)
     with torch.no_grad():
         pred = model(to_float(stored.images, CPU)).argmax(1).numpy()
@@ -48,7 +48,7 @@ def test_store_round_trips_images_and_provenance(tmp_path, digits_h5, trained_mo
     assert not partial_path(tmp_path / "pgd.h5").exists()
 
 
-def test_store_reports_its_success_against_the_source(tmp_path, digits_h5, trained_model):
+def test_store_reports_its_success_against_the_surrogate(tmp_path, digits_h5, trained_model):
     spec = {"method": "deepfool", "steps": 30}
     stored = make(tmp_path / "df.h5", digits_h5, trained_model, spec, "deepfool")
     clean = load_split(digits_h5, "test")
@@ -86,7 +86,7 @@ def test_a_store_without_a_report_names_the_fix(tmp_path, digits_h5, trained_mod
         read_report(out)
 
 
-def test_pgd_is_never_weaker_than_fgsm_on_the_source(tmp_path, digits_h5, trained_model):
+def test_pgd_is_never_weaker_than_fgsm_on_the_surrogate(tmp_path, digits_h5, trained_model):
     clean = load_split(digits_h5, "test")
     fgsm = make(tmp_path / "fgsm.h5", digits_h5, trained_model, FGSM, "fgsm")
     pgd = make(tmp_path / "pgd.h5", digits_h5, trained_model, {**PGD, "steps": 10}, "pgd")

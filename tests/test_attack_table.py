@@ -17,8 +17,8 @@ from robustsweep.reporting.tables.stored_attacks import stored_attacks
 from robustsweep.stage_settings import Compute, FigureStyle, StoreSettings
 
 CPU = torch.device("cpu")
-SOURCE = {"model": "small_cnn", "n_train_classes": 10, "draw": 100, "defence": "standard"}
-RUN = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+SOURCE = {"model": "small_cnn", "train_classes": 10, "draw": 100, "defence": "standard"}
+RUN = {"model": "small_cnn", "train_classes": 10, "draw": 0, "defence": "standard"}
 FGSM = {"method": "fgsm", "eps": 0.1}
 GN = {"method": "gn", "std": 0.1}
 
@@ -32,11 +32,11 @@ def attacked(tmp_path_factory, digits_h5, trained_model):
         path = folder / f"{name}.h5"
         generate_store(path, digits_h5, "test", trained_model, name, spec, 128, 0, CPU)
         files.append(path)
-        sets.append({"kind": "store", "split": "test", "attack": name, **SOURCE})
+        sets.append({"origin": "store", "split": "test", "attack": name, **SOURCE})
     white_box = folder / "whitebox-fgsm.h5"
     attack_own_model(white_box, trained_model, digits_h5, "fgsm", FGSM, 256, 0, CPU)
     files.append(white_box)
-    sets.append({"kind": "whitebox", "split": "test", "attack": "fgsm", **RUN})
+    sets.append({"origin": "whitebox", "split": "test", "attack": "fgsm", **RUN})
     return sets, files
 
 
@@ -44,7 +44,7 @@ def test_the_table_holds_each_sets_report(tmp_path, attacked):
     sets, files = attacked
     table = collect_attack_reports(tmp_path / "attacks.csv", sets, files, 0.9)
     read = read_attack_table(tmp_path / "attacks.csv")
-    assert list(read.kind) == ["store", "store", "whitebox"]
+    assert list(read.origin) == ["store", "store", "whitebox"]
     assert list(read.method) == ["fgsm", "gn", "fgsm"]
     for row, path in zip(read.itertuples(), files, strict=True):
         report = read_report(path)
@@ -101,7 +101,7 @@ def test_store_job_log_warns_below_min_success(
             settings=settings,
             compute=compute,
             dataset=digits_h5,
-            source=trained_model,
+            surrogate=trained_model,
             output=output,
             min_success=min_success,
         )
@@ -136,7 +136,7 @@ def test_the_figure_plots_float_and_rounded_success(tmp_path, attacked):
     assert [ax.get_title() for ax in grid.axes.flat] == ["store test", "white-box test"]
     heights = sorted(p.get_height() for p in grid.axes.flat[0].patches if p.get_height())
     table = read_attack_table(tmp_path / "attacks.csv")
-    stores = table[table.kind == "store"]
+    stores = table[table.origin == "store"]
     expected = sorted(v * 100 for v in [*stores.success_float, *stores.success_rounded])
     # the bars are the table's float64 shares x 100 by another route: approx's rel 1e-6 (both
     # sides rounded to 3 decimals, as this test did, can land on either side of a half: it

@@ -78,9 +78,14 @@ def test_variant_is_kept_in_the_success_report_and_the_log_line(tmp_path):
 def test_table_header_cell_and_note_name_the_variant():
     method = ATTACK_METHODS.build(SPEC)
     rows = [
-        {"kind": "whitebox", "split": "test", "attack": "autoattack", "variant": method.variant(5)},
-        {"kind": "whitebox", "split": "test", "attack": "pgd", "variant": ""},
-        {"kind": "store", "split": "test", "attack": "autoattack", "variant": method.variant(10)},
+        {
+            "origin": "whitebox",
+            "split": "test",
+            "attack": "autoattack",
+            "variant": method.variant(5),
+        },
+        {"origin": "whitebox", "split": "test", "attack": "pgd", "variant": ""},
+        {"origin": "store", "split": "test", "attack": "autoattack", "variant": method.variant(10)},
     ]
     attacks = pd.DataFrame(rows, columns=COLUMNS)
     assert variant_headers(attacks) == {
@@ -99,17 +104,17 @@ def test_robust_accuracy_table_names_the_variant_in_its_header():
     from robustsweep.reporting.tables.robust_accuracy import robust_accuracy
 
     method = ATTACK_METHODS.build(SPEC)
-    run = {"model": "cnn", "n_train_classes": 5, "draw": 0, "defence": "standard"}
+    run = {"model": "cnn", "train_classes": 5, "draw": 0, "defence": "standard"}
     metrics = pd.DataFrame(
         [
-            run | {"test_set": name, "pattern": "all", "m_classes": 5, "accuracy": value}
+            run | {"test_set": name, "pattern": "all", "predicted_classes": 5, "accuracy": value}
             for name, value in (("clean", 0.9), ("whitebox-autoattack", 0.1), ("worst-all", 0.1))
         ]
     )
     attacks = pd.DataFrame(
         [
             {
-                "kind": "whitebox",
+                "origin": "whitebox",
                 "split": "test",
                 "attack": "autoattack",
                 "variant": method.variant(5),

@@ -766,15 +766,15 @@ def test_the_largest_draw_allowed_seeds_every_generator_it_keys():
     torch.manual_seed(0)
 
 
-@pytest.mark.parametrize("kind", ["braces", "home"])
-def test_a_results_path_with_braces_or_a_home_of_dotfiles_is_refused(tmp_path, kind):
+@pytest.mark.parametrize("mistake", ["braces", "home"])
+def test_a_results_path_with_braces_or_a_home_of_dotfiles_is_refused(tmp_path, mistake):
     home = tmp_path / "home"
     home.mkdir()
     (home / ".bashrc").write_text("")
     (home / ".profile").write_text("")
     work = tmp_path / "work"
     work.mkdir()
-    results = {"braces": "/some/path/res{draw}", "home": "~"}[kind]
+    results = {"braces": "/some/path/res{draw}", "home": "~"}[mistake]
     # Snakemake keeps its source cache in XDG_CACHE_HOME (~/.cache): elsewhere for the test
     env = {"HOME": str(home), "XDG_CACHE_HOME": str(tmp_path / "cache")}
     result = dry_run(work, tiny_with(results=f'results: "{results}"'), env)
@@ -792,7 +792,7 @@ def test_a_results_path_with_braces_or_a_home_of_dotfiles_is_refused(tmp_path, k
                 "robustsweep did not write (.bashrc, .profile); set `results` to a new or empty "
                 "folder, or to one a study wrote"
             ),
-        }[kind]
+        }[mistake]
     )
     assert sorted(path.name for path in home.iterdir()) == [".bashrc", ".profile"]
     assert_nothing_written(work)

@@ -324,11 +324,11 @@ ONLINE = {
 }
 
 
-@pytest.mark.parametrize("kind", list(ONLINE))
+@pytest.mark.parametrize("defence", list(ONLINE))
 def test_an_online_defence_takes_the_global_batch_step_under_two_processes(
-    kind, tmp_path, digits_h5, all_classes_subset
+    defence, tmp_path, digits_h5, all_classes_subset
 ):
-    one_step_like_the_hand_reference(tmp_path, digits_h5, all_classes_subset, ONLINE[kind])
+    one_step_like_the_hand_reference(tmp_path, digits_h5, all_classes_subset, ONLINE[defence])
 
 
 @pytest.fixture(scope="module")
@@ -386,8 +386,8 @@ class Wrapper(torch.nn.Module):
         return self.module(x)
 
 
-@pytest.mark.parametrize("kind", list(ONLINE))
-def test_no_attack_runs_through_the_ddp_wrapper(kind, monkeypatch):
+@pytest.mark.parametrize("defence", list(ONLINE))
+def test_no_attack_runs_through_the_ddp_wrapper(defence, monkeypatch):
     """Only the loss's own forward passes (one, or two with a clean and an adversarial one)
     go through DDP, whatever the attack does: an attack's passes through it would be
     collectives, and FAT's data-dependent early stop would deadlock the ranks."""
@@ -400,14 +400,14 @@ def test_no_attack_runs_through_the_ddp_wrapper(kind, monkeypatch):
     inner = build_model(architecture_of(MODEL), 10)
     x, y = torch.rand(6, 1, 8, 8), torch.arange(6)
     context = TrainingContext(torch.device("cpu"), torch.arange(6), {}, None, 8, None)
-    spec = {**ONLINE[kind], "steps": 3} if "steps" in ONLINE[kind] else ONLINE[kind]
+    spec = {**ONLINE[defence], "steps": 3} if "steps" in ONLINE[defence] else ONLINE[defence]
     trainer = DEFENCES.build(spec).build(context)
     trainer.prepare(inner)
     trainer.start_epoch(0)
     wrapper = Wrapper(inner)
     trainer.loss(wrapper, x, y, torch.arange(6), torch.Generator().manual_seed(0))
     # ALP's default (Kannan et al.) passes concat(clean, adversarial) through once
-    assert wrapper.passes == (2 if kind in {"trades", "mart", "alp_two_passes"} else 1)
+    assert wrapper.passes == (2 if defence in {"trades", "mart", "alp_two_passes"} else 1)
 
 
 def test_every_defence_allowed_under_data_parallelism_is_verified_here():

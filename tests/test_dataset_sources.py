@@ -216,8 +216,8 @@ def study(dataset: dict) -> dict:
     return {
         "dataset": dataset,
         "models": {"cnn": {"architecture": "small_cnn"}},
-        "attacks": {"source": {"model": "cnn"}},
-        "natural_adversarial": {"reference": {"model": "cnn"}},
+        "attacks": {"surrogate": {"model": "cnn"}},
+        "natural_adversarial": {"surrogate": {"model": "cnn"}},
         "experiments": {"e": {"models": ["cnn"], "train_classes": [2], "draws": [0]}},
     }
 

@@ -62,7 +62,7 @@ def logits(tmp_path_factory, digits_h5, trained_model, natural):
     return folder / "logits.h5", white_box
 
 
-def test_mined_set_keeps_exactly_the_reference_mistakes(natural, digits_h5, trained_model):
+def test_mined_set_keeps_exactly_the_surrogate_mistakes(natural, digits_h5, trained_model):
     mined = read_natural_adversarial(natural)
     model, _ = load_model(trained_model)
     with torch.no_grad():
@@ -135,9 +135,15 @@ def test_white_box_logits_from_the_success_report_equal_a_fresh_forward_pass(log
 
 def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
     out = tmp_path / "metrics.csv"
-    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    run = {"model": "small_cnn", "train_classes": 10, "draw": 0, "defence": "standard"}
     evaluate_run(
-        out, logits[0], run, white_box=logits[1], m_values=[2, 5], trials=2, evaluation_seed=0
+        out,
+        logits[0],
+        run,
+        white_box=logits[1],
+        predicted_classes=[2, 5],
+        trials=2,
+        evaluation_seed=0,
     )
     table = pd.read_csv(out)
     sets, _ = read_logits(*logits)
@@ -150,15 +156,15 @@ def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
         "whitebox-pgd": 5,
         "worst-all": 5,  # right under both attacks, per image (test_worst_case.py)
     }
-    full = overall[(overall.m_classes == 10)].set_index("test_set")
+    full = overall[(overall.predicted_classes == 10)].set_index("test_set")
     for name, data in sets.items():
         expected = np.mean(data.logits.argmax(1) == data.labels)
         # shares of whole images written to metrics.csv and read back: float64 rounding only
         assert full.loc[name, "accuracy"] == pytest.approx(expected, abs=1e-6)
-    assert full.loc["natural", "accuracy"] == 0  # the reference model is wrong on all of it
+    assert full.loc["natural", "accuracy"] == 0  # the surrogate is wrong on all of it
     assert full.loc["clean", "accuracy"] > full.loc["attack-fgsm", "accuracy"]
     row = overall[
-        (overall.test_set == "clean") & (overall.m_classes == 5) & (overall.trial == 1)
+        (overall.test_set == "clean") & (overall.predicted_classes == 5) & (overall.trial == 1)
     ].iloc[0]
     chosen = choose_trial_classes(list(range(10)), 5, 0, 1)
     data = sets["clean"]
@@ -177,11 +183,13 @@ def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
 
 def test_white_box_pgd_beats_fgsm_and_consistency_counts_unchanged_predictions(logits, tmp_path):
     out = tmp_path / "metrics.csv"
-    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
-    evaluate_run(out, logits[0], run, white_box=logits[1], m_values=[], trials=1, evaluation_seed=0)
+    run = {"model": "small_cnn", "train_classes": 10, "draw": 0, "defence": "standard"}
+    evaluate_run(
+        out, logits[0], run, white_box=logits[1], predicted_classes=[], trials=1, evaluation_seed=0
+    )
     table = pd.read_csv(out)
-    full = table[(table.pattern == "all") & (table.m_classes == 10)].set_index("test_set")
-    # the store's source is this very model, so its FGSM set is white-box FGSM too
+    full = table[(table.pattern == "all") & (table.predicted_classes == 10)].set_index("test_set")
+    # the store's surrogate is this very model, so its FGSM set is white-box FGSM too
     assert full.loc["whitebox-pgd", "accuracy"] <= full.loc["attack-fgsm", "accuracy"]
     sets, _ = read_logits(*logits)
     clean, attacked = sets["clean"], sets["attack-fgsm"]
@@ -198,8 +206,10 @@ def test_white_box_pgd_beats_fgsm_and_consistency_counts_unchanged_predictions(l
 
 def test_every_row_carries_the_runs_masking_checks(logits, tmp_path):
     out = tmp_path / "metrics.csv"
-    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
-    evaluate_run(out, logits[0], run, white_box=logits[1], m_values=[], trials=1, evaluation_seed=0)
+    run = {"model": "small_cnn", "train_classes": 10, "draw": 0, "defence": "standard"}
+    evaluate_run(
+        out, logits[0], run, white_box=logits[1], predicted_classes=[], trials=1, evaluation_seed=0
+    )
     table = pd.read_csv(out, keep_default_na=False)
     assert table.zero_gradient_fraction.nunique() == 1 and table.huge_eps_accuracy.nunique() == 1
     assert table.huge_eps_accuracy.iloc[0] < 0.1  # a plain model falls at eps = 1
@@ -266,13 +276,13 @@ def test_named_mixture_swaps_its_fraction_in_equal_attack_shares(logits):
 
 def test_hybrid_rows_appear_in_the_run_metrics(logits, tmp_path):
     out = tmp_path / "metrics.csv"
-    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    run = {"model": "small_cnn", "train_classes": 10, "draw": 0, "defence": "standard"}
     evaluate_run(
         out,
         logits[0],
         run,
         white_box=logits[1],
-        m_values=[],
+        predicted_classes=[],
         trials=1,
         evaluation_seed=0,
         hybrid_fractions=[0.1],
@@ -365,7 +375,7 @@ def test_corrupted_set_is_scored_per_corruption_and_severity(
     epoch_log = tmp_path / "epochs.csv"
     epoch_log.write_text("epoch,loss,accuracy,lr,seconds\n0,1.5,0.4,0.01,1\n1,0.25,0.93,0.01,1\n")
     out = tmp_path / "metrics.csv"
-    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    run = {"model": "small_cnn", "train_classes": 10, "draw": 0, "defence": "standard"}
     evaluate_run(out, cache, run, [], 1, 0, epoch_log=epoch_log)
     table = pd.read_csv(out)
     assert (table.epochs == 2).all() and (table.train_loss == 0.25).all()
@@ -391,19 +401,19 @@ def test_worst_case_rows_and_per_image_record_agree_and_cost_no_pass(logits, tmp
     """worst-all (store FGSM and white-box PGD) in metrics.csv is the per-image minimum of
     the per-image record's columns, and never above either set's robust accuracy."""
     out, per_image = tmp_path / "metrics.csv", tmp_path / "per_image.csv"
-    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    run = {"model": "small_cnn", "train_classes": 10, "draw": 0, "defence": "standard"}
     evaluate_run(
         out,
         logits[0],
         run,
         white_box=logits[1],
-        m_values=[4],
+        predicted_classes=[4],
         trials=2,
         evaluation_seed=0,
         per_image=per_image,
     )
     table = pd.read_csv(out)
-    full = table[(table.pattern == "all") & (table.m_classes == 10)].set_index("test_set")
+    full = table[(table.pattern == "all") & (table.predicted_classes == 10)].set_index("test_set")
     record = pd.read_csv(per_image)
     assert list(record.columns[:3]) == ["index", "label", "clean"]
     both = record[["attack-fgsm", "whitebox-pgd"]].min(axis=1)
@@ -415,7 +425,7 @@ def test_worst_case_rows_and_per_image_record_agree_and_cost_no_pass(logits, tmp
         # shares of whole images, float64 rounding only
         assert full.loc[name, "accuracy"] == pytest.approx(record[name].mean(), abs=1e-6)
         assert full.loc["worst-all", "accuracy"] <= full.loc[name, "accuracy"]
-    below = table[(table.test_set == "worst-all") & (table.m_classes == 4)]
+    below = table[(table.test_set == "worst-all") & (table.predicted_classes == 4)]
     assert len(below) == 2 and below.accuracy.notna().all()
 
 
@@ -442,14 +452,14 @@ def test_budget_sweep_rows_join_the_white_box_point_and_pass_the_masking_check(
         group.attrs["eps"] = 0.3
         h5.attrs["attack"] = "pgd"
     out = tmp_path / "metrics.csv"
-    run = {"model": "small_cnn", "n_train_classes": 10, "draw": 0, "defence": "standard"}
+    run = {"model": "small_cnn", "train_classes": 10, "draw": 0, "defence": "standard"}
     evaluate_run(
         out, logits[0], run, [], 1, 0, white_box=logits[1], budget_sweep=path,
         budget_max_accuracy=0.1,
     )  # fmt: skip
     table = pd.read_csv(out)
     sweep = table[table.test_set == "budget-pgd"].set_index("severity")
-    full = table[(table.pattern == "all") & (table.m_classes == 10)].set_index("test_set")
+    full = table[(table.pattern == "all") & (table.predicted_classes == 10)].set_index("test_set")
     assert sweep.index.tolist() == [0.0, 0.1, 0.3]
     # the same float64 share by two routes
     assert sweep.loc[0.0, "accuracy"] == pytest.approx(full.loc["clean", "accuracy"], abs=1e-6)

@@ -18,8 +18,8 @@ def sweep_metrics() -> pd.DataFrame:
             for test_set in ("clean", "whitebox-pgd", "attack-fgsm", "natural"):
                 rows.append(
                     {"model": model, "architecture": architecture, "feature_map": feature_map,
-                     "n_train_classes": 10, "draw": draw, "defence": "at", "test_set": test_set,
-                     "pattern": "all", "m_classes": 10, "trial": 0,
+                     "train_classes": 10, "draw": draw, "defence": "at", "test_set": test_set,
+                     "pattern": "all", "predicted_classes": 10, "trial": 0,
                      "accuracy": 0.4 + 0.01 * int(feature_map.split("x")[0])}
                 )  # fmt: skip
     return pd.DataFrame(rows)

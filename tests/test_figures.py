@@ -19,14 +19,14 @@ def metrics_of(defences: list[str]) -> pd.DataFrame:
                 rows.append(
                     {
                         "model": "cnn",
-                        "n_train_classes": 4,
+                        "train_classes": 4,
                         "draw": 0,
                         "defence": defence,
                         "parameters": 1000,
                         "architecture": "small_cnn",
                         "test_set": test_set,
                         "pattern": "all",
-                        "m_classes": m,
+                        "predicted_classes": m,
                         "trial": 0,
                         "accuracy": 0.5,
                         "auc": 0.7,
@@ -39,41 +39,41 @@ def metrics_of(defences: list[str]) -> pd.DataFrame:
             rows.append(
                 rows[0]
                 | {"defence": defence, "test_set": "budget-pgd", "pattern": f"eps {eps:g}"}
-                | {"m_classes": 4, "severity": eps, "accuracy": accuracy}
+                | {"predicted_classes": 4, "severity": eps, "accuracy": accuracy}
             )
     return pd.DataFrame(rows)
 
 
-def attacks_of(kinds: list[str]) -> pd.DataFrame:
-    """A small attack table (reporting/attack_table.py): one FGSM set of each kind."""
+def attacks_of(origins: list[str]) -> pd.DataFrame:
+    """A small attack table (reporting/attack_table.py): one FGSM set of each origin."""
     return pd.DataFrame(
         [
-            {"kind": kind, "split": "test", "attack": "fgsm", "method": "fgsm", "model": "cnn",
-             "n_train_classes": 4, "draw": 0, "defence": "standard", "success_float": 0.9,
+            {"origin": origin, "split": "test", "attack": "fgsm", "method": "fgsm", "model": "cnn",
+             "train_classes": 4, "draw": 0, "defence": "standard", "success_float": 0.9,
              "success_rounded": 0.8}
-            for kind in kinds
+            for origin in origins
         ],
-        columns=["kind", "split", "attack", "method", "model", "n_train_classes", "draw",
+        columns=["origin", "split", "attack", "method", "model", "train_classes", "draw",
                  "defence", "success_float", "success_rounded"],
     )  # fmt: skip
 
 
 @pytest.mark.parametrize("defences", [["standard", "pgd_at"], ["pgd_at", "trades"]])
-@pytest.mark.parametrize("kind", FIGURES.names())
-def test_every_figure_is_drawn_with_or_without_standard_runs(tmp_path, kind, defences):
+@pytest.mark.parametrize("name", FIGURES.names())
+def test_every_figure_is_drawn_with_or_without_standard_runs(tmp_path, name, defences):
     table = tmp_path / "table.csv"
-    if reads(kind) == "attacks":  # drawn from the attack table: with and without sets
+    if reads(name) == "attacks":  # drawn from the attack table: with and without sets
         attacks_of(["store", "whitebox"] if "standard" in defences else []).to_csv(table)
     else:
         metrics_of(defences).to_csv(table, index=False)
-    draw_figure(kind, table, tmp_path / "figure.png", STYLE)
+    draw_figure(name, table, tmp_path / "figure.png", STYLE)
     assert (tmp_path / "figure.png").read_bytes()[:4] == b"\x89PNG"
-    has_data = FIGURES.get(kind).target(pd.read_csv(table)) is not None
+    has_data = FIGURES.get(name).target(pd.read_csv(table)) is not None
     # the robust-accuracy, budget and validation figures plot every defence, the rest standard
     # runs only
     drawn_for_any_defence = ("robust_accuracy", "budget_sweep", "validation_curves")
-    expected = "standard" in defences or kind in drawn_for_any_defence
-    if kind == "accuracy_vs_feature_map":  # no map sizes here (test_feature_map_figure.py)
+    expected = "standard" in defences or name in drawn_for_any_defence
+    if name == "accuracy_vs_feature_map":  # no map sizes here (test_feature_map_figure.py)
         expected = False
     assert has_data == expected
 

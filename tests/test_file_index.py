@@ -299,7 +299,7 @@ def error_of(config) -> str:
     return str(caught.value)
 
 
-def test_a_folder_study_needs_no_attack_source_or_mining_reference(trees):
+def test_a_folder_study_needs_no_surrogate(trees):
     config = validate_config(study(trees))
     assert config["dataset"]["storage"] == "files"
     assert config["natural_adversarial"]["name"] == "folder"
@@ -321,7 +321,7 @@ def test_folder_config_mistakes_are_refused_before_any_job(trees):
     assert "lacks 1 class folder(s)" in error_of(listed)
     stored = study(
         trees,
-        attacks={"source": {"model": "cnn"}, "methods": {"fgsm": {"method": "fgsm"}}},
+        attacks={"surrogate": {"model": "cnn"}, "methods": {"fgsm": {"method": "fgsm"}}},
         defences={"mix": {"method": "offline_adversarial", "ratio": 0.5, "attacks": ["fgsm"]}},
     )
     assert "'defences.mix' trains on stored attacks of the whole train split" in error_of(stored)
@@ -338,7 +338,7 @@ def test_pretrained_models_are_checked_before_any_job(trees):
     assert "needs small_input_stem: false" in error_of(stem)
     digits = {
         "models": {"m": {"architecture": "mobilenet_v3_small", "pretrained": True}},
-        "natural_adversarial": {"reference": {"model": "m"}},
+        "natural_adversarial": {"surrogate": {"model": "m"}},
         "experiments": {"e": {"models": ["m"], "train_classes": [10], "draws": [0]}},
     }
     assert "needs an imagefolder dataset whose class folders are ImageNet" in error_of(digits)
@@ -356,7 +356,7 @@ def test_pretrained_models_are_checked_before_any_job(trees):
 def test_mining_needs_pool_images_and_explanations_need_a_run(trees):
     config = study(trees, dataset=spec(trees, splits={"train": 1.0, "pool": 0}))
     del config["natural_adversarial"]
-    config["natural_adversarial"] = {"reference": {"model": "cnn"}}
+    config["natural_adversarial"] = {"surrogate": {"model": "cnn"}}
     assert "'dataset.splits.pool' is 0" in error_of(config)
     explained = study(trees, explanations={"models": ["cnn"]})
     explained["experiments"]["e"]["train_classes"] = [2]

@@ -69,7 +69,7 @@ def test_full_head_scores_an_image_wrong_when_its_argmax_is_outside_the_classes(
         assert ("logits_1000" in h5["natural"]) == (head == "full")
         np.testing.assert_array_equal(h5["natural/argmax_1000"][()], full.argmax(1))
     output = tmp_path / f"metrics_{head}.csv"
-    run = {"model": "mobilenet", "n_train_classes": 3, "draw": 0, "defence": "standard"}
+    run = {"model": "mobilenet", "train_classes": 3, "draw": 0, "defence": "standard"}
     evaluate_run(output, cache, run, [3], 1, 0)
     row = pd.read_csv(output).query("test_set == 'natural' and pattern == 'all'").iloc[0]
     right_1000 = full.argmax(1) == np.asarray(card.logit_positions)[sliced.argmax(1)]

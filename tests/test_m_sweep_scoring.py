@@ -48,7 +48,7 @@ def curves(easy: int, scoring=BOTH) -> dict[str, dict[int, list[float]]]:
     out: dict[str, dict[int, list[float]]] = {"accuracy": {}, "accuracy_all_images": {}}
     for row in rows:
         for column in out:
-            out[column].setdefault(row["m_classes"], []).append(row[column])
+            out[column].setdefault(row["predicted_classes"], []).append(row[column])
     return out
 
 

@@ -23,7 +23,7 @@ from robustsweep.models.pretrained_weights import (
     timm_state_dict,
     torchvision_state_dict,
 )
-from robustsweep.models.trained_models import load_model, read_card
+from robustsweep.models.trained_models import ModelCard, load_model, read_card
 
 WNIDS = list(imagenet_a_synsets()[:4])
 
@@ -82,7 +82,7 @@ def test_pretrained_run_keeps_the_logits_of_its_classes(tmp_path, torch_home):
     positions = imagenet_a_positions()
     assert card.logit_positions == [positions[2], positions[0], positions[3]]
     assert card.class_ids == [2, 0, 3] and card.parameters == 2_542_856
-    assert card.weights_source == "MobileNet_V3_Small_Weights.IMAGENET1K_V1"
+    assert card.pretrained_weights == "MobileNet_V3_Small_Weights.IMAGENET1K_V1"
     model, _ = load_model(weights)
     from torchvision import models
 
@@ -102,3 +102,14 @@ def test_pretrained_run_keeps_the_logits_of_its_classes(tmp_path, torch_home):
     assert (tmp_path / "epochs.csv").read_text().strip() == "epoch,loss,accuracy,lr,seconds"
     assert stand_in_weights_file(torch_home, "mobilenet_v3_small").exists()
     assert np.isfinite(expected.numpy()).all()
+
+
+def test_a_card_written_before_pretrained_weights_was_renamed_still_loads(tmp_path):
+    """The card's `pretrained_weights` was `weights_source`: weights files written then load
+    with the value under its new name."""
+    card = ModelCard("mobilenet_v3_small", {}, [0, 1], 10, pretrained_weights="W.IMAGENET1K_V1")
+    old = json.loads(card.to_metadata()["robustsweep"])
+    old["weights_source"] = old.pop("pretrained_weights")
+    assert ModelCard.from_metadata({"robustsweep": json.dumps(old)}, tmp_path / "w") == card
+    with pytest.raises(TypeError):  # negative control: the old field is no card field
+        ModelCard(**old)

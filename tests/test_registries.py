@@ -27,8 +27,8 @@ from robustsweep.training.defences import DEFENCES, TrainingContext
 CPU = torch.device("cpu")
 # the columns of a run's metrics.csv (run_evaluation.py), for tables of a study without runs
 METRIC_COLUMNS = [
-    "model", "n_train_classes", "draw", "defence", "pretrained_weights", "architecture",
-    "parameters", "test_set", "pattern", "severity", "m_classes", "trial", "n_images",
+    "model", "train_classes", "draw", "defence", "pretrained_weights", "architecture",
+    "parameters", "test_set", "pattern", "severity", "predicted_classes", "trial", "n_images",
     "accuracy", "precision", "recall", "loss", "auc", "ap", "accuracy_all_images",
     "consistency", "detector_accuracy",
     "zero_gradient_fraction", "huge_eps_accuracy", "forward_disagreement", "masking_flags",

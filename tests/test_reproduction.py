@@ -116,9 +116,9 @@ def test_the_files_hold_the_papers_tables_as_printed():
     assert number["Table 5", "Mean value", "20"].select == {
         "model": "convnext_tiny",
         "test_set": "natural",
-        "n_train_classes": 200,
+        "train_classes": 200,
         "metric": "accuracy_all_images",
-        "m_classes": 20,
+        "predicted_classes": 20,
     }
     assert number["Table 1", "ConvNeXt", "Acc"].metric_value == 0.2347
     assert number["Table 2", "Mean value", "200"].notes[-1].endswith("is 10.10")
@@ -131,8 +131,8 @@ def natural_row(model: str, m: int, trial: int, value: float, **metrics) -> dict
         "defence": "standard",
         "test_set": "natural",
         "pattern": "all",
-        "n_train_classes": 200,
-        "m_classes": m,
+        "train_classes": 200,
+        "predicted_classes": m,
         "draw": 0,
         "trial": trial,
         "accuracy": value,
@@ -351,8 +351,8 @@ def hybrid_row(model: str, draw: int, test_set: str, pattern: str, **metrics) ->
         "defence": "hybrid",
         "test_set": test_set,
         "pattern": pattern,
-        "n_train_classes": 10,
-        "m_classes": 10,
+        "train_classes": 10,
+        "predicted_classes": 10,
         "draw": draw,
         "trial": 0,
         **dict.fromkeys(("accuracy", "precision", "recall", "train_accuracy"), math.nan),
@@ -438,11 +438,11 @@ def test_comparison_is_off_when_the_data_are_not_the_papers():
 def test_mean_rows_take_every_trial_and_lists_average_test_sets_within_a_run():
     run = hand_set_run()
     # one value per trial (the verdict's sample), in trial order; `trial` picks one
-    values = run_values(run, {**ZHU_SELECT, "m_classes": 80}, 200)
+    values = run_values(run, {**ZHU_SELECT, "predicted_classes": 80}, 200)
     assert values == pytest.approx([0.0348, 0.0287, 0.0393])
-    assert run_values(run, {**ZHU_SELECT, "m_classes": 80, "trial": 1}, 200) == pytest.approx(
-        [0.0287]
-    )
+    assert run_values(
+        run, {**ZHU_SELECT, "predicted_classes": 80, "trial": 1}, 200
+    ) == pytest.approx([0.0287])
     mixed = pd.concat(
         [run.assign(test_set="hybrid-a-3pct"), run.assign(test_set="hybrid-b-3pct", accuracy=0)]
     )
@@ -452,10 +452,10 @@ def test_mean_rows_take_every_trial_and_lists_average_test_sets_within_a_run():
         "metric": "accuracy",
     }
     # two test sets of one run average within it: one value, not two runs
-    assert run_values(mixed, {**select, "n_train_classes": 200}, 200) == pytest.approx([0.0264 / 2])
+    assert run_values(mixed, {**select, "train_classes": 200}, 200) == pytest.approx([0.0264 / 2])
     # two runs (trials) of two test sets each: each run's mean over its test sets
     two_runs = pd.concat([mixed, mixed.assign(trial=1, accuracy=mixed.accuracy * 2)])
-    twice = run_values(two_runs, {**select, "n_train_classes": 200}, 200)
+    twice = run_values(two_runs, {**select, "train_classes": 200}, 200)
     assert twice == pytest.approx([0.0264 / 2, 0.0264])
 
 
@@ -463,7 +463,7 @@ def test_a_corruption_is_selected_pooled_or_at_one_severity():
     # the corrupted set's rows of one run, as run_evaluation writes them: fog pooled over its
     # severities (severity empty), then per severity; precision differs row by row
     base = {"model": "r18", "defence": "standard", "test_set": "corrupted", "pattern": "fog"}
-    base |= {"n_train_classes": 10, "m_classes": 10, "draw": 0, "trial": 0}
+    base |= {"train_classes": 10, "predicted_classes": 10, "draw": 0, "trial": 0}
     metrics = pd.DataFrame(
         [
             {**base, "severity": math.nan, "precision": 0.60},
@@ -580,10 +580,41 @@ def paper_error(tmp_path: Path, table: dict) -> str:
             "'mean_of' names row(s) the table does not have: 1st",
         ),
         ({"unit": "permille"}, "key 'tables[0].unit' is 'permille'; allowed values: percent"),
+        # renamed keys: the old one refused with the new name (the columns of metrics.csv)
+        (
+            {"select": {"model": "small_cnn", "test_set": "clean", "n_train_classes": 10}},
+            "key 'tables[0].select.n_train_classes' is now called 'train_classes' (N, as in "
+            "experiments.<e>.train_classes); rename it",
+        ),
+        (
+            {"columns": {"Acc": {"metric": "accuracy", "m_classes": 10}}},
+            "key 'tables[0].columns.Acc.m_classes' is now called 'predicted_classes' (M, as in "
+            "experiments.<e>.predicted_classes); rename it",
+        ),
+        (
+            {"source": "the authors' README"},
+            "key 'tables[0].source' is now called 'cited_from' (where the numbers come from); "
+            "rename it",
+        ),
     ],
 )
 def test_bad_paper_numbers_are_one_line_naming_the_cell(tmp_path, change, expected):
     assert expected in paper_error(tmp_path, {**TABLE, **change})
+
+
+def test_renamed_paper_number_keys_are_read_under_their_new_names(tmp_path):
+    """The control of the renamed-key cases above: the new names load and select."""
+    table = {
+        **TABLE,
+        "cited_from": "the authors' README",
+        "select": {**TABLE["select"], "train_classes": 10},
+        "columns": {"Acc": {"metric": "accuracy", "predicted_classes": 10}},
+    }
+    (tmp_path / "p.yaml").write_text(yaml.safe_dump({"paper": "P", "tables": [table]}))
+    paper = load_paper_numbers(tmp_path / "p.yaml")
+    assert paper.tables[0].cited_from == "the authors' README"
+    (number,) = paper.numbers()
+    assert number.select["train_classes"] == number.select["predicted_classes"] == 10
 
 
 def test_a_missing_paper_numbers_file_is_named_before_any_job():

@@ -109,7 +109,7 @@ def test_validate_scores_clean_pgd_and_fgsm_as_independent_code(attack_batch):
     data = ValidationImages((images * 255).round().to(torch.uint8), labels, robust=40, clean=96)
     x = data.images.float() / 255
     eps = 0.1
-    scores = validate(model, data, Budget(eps, eps / 4, 5), seed=0, epoch=3, batch_size=32)
+    scores = validate(model, data, Budget(eps, eps / 4, 5), draw=0, epoch=3, batch_size=32)
     with torch.no_grad():
         clean = (model(x).argmax(1) == labels).double().mean().item()
     assert scores["val_accuracy"] == pytest.approx(clean, abs=1e-12)  # a count over 96
@@ -123,7 +123,7 @@ def test_validate_scores_clean_pgd_and_fgsm_as_independent_code(attack_batch):
     # PGD with a random start is at least as strong as FGSM here, and a repeat (same epoch)
     # draws the same start
     assert scores["val_pgd_accuracy"] <= scores["val_fgsm_accuracy"] + 0.05
-    again = validate(model, data, Budget(eps, eps / 4, 5), seed=0, epoch=3, batch_size=32)
+    again = validate(model, data, Budget(eps, eps / 4, 5), draw=0, epoch=3, batch_size=32)
     assert again == scores
 
 

@@ -32,7 +32,7 @@ COMMON = {
 }
 FULL_STUDY_JOBS = {
     # 12 defences of ResNet-34 x 3 draws (the verdict's interval), whose draw-0 standard run
-    # is also the attack source (the authors' baseline), + 2 at ratio 0.25 (one draw); 6
+    # is also the surrogate (the authors' baseline), + 2 at ratio 0.25 (one draw); 6
     # attacks (NST included) over test and train splits; every run attacked white-box by each
     "tan2022": {
         "class_subset": 3,
@@ -41,7 +41,7 @@ FULL_STUDY_JOBS = {
         "runs": 38,
         "white_box": 228,
     },
-    # 5 architectures x (standard, hybrid) x 3 draws + the source; 4 attacks over both splits
+    # 5 architectures x (standard, hybrid) x 3 draws + the surrogate; 4 attacks over both splits
     "ho2024": {"class_subset": 4, "train_model": 31, "adversarial_store": 8, "runs": 30},
     # its binary reading: 5 architectures as detectors + the (10-class) source; the same store
     "ho2024_detector": {"class_subset": 2, "train_model": 6, "adversarial_store": 8, "runs": 5},
@@ -109,7 +109,7 @@ def test_study_variant_plans_the_jobs_of_its_study(variant, tmp_path):
     assert planned(tmp_path, config) == expected_plan(variant)
 
 
-SMOKE_RUNS = {  # incl. the attack source
+SMOKE_RUNS = {  # incl. the surrogate
     "tan2022": 5,
     "ho2024": 6,
     "ho2024_detector": 6,
@@ -147,7 +147,9 @@ def run_smoke(study: str, workdir: Path, variant: str | None = None) -> Path:
 
 
 def full_rows(metrics: pd.DataFrame) -> pd.DataFrame:
-    return metrics[(metrics.m_classes == metrics.n_train_classes) & (metrics.pattern == "all")]
+    return metrics[
+        (metrics.predicted_classes == metrics.train_classes) & (metrics.pattern == "all")
+    ]
 
 
 @pytest.mark.study_smoke
@@ -225,7 +227,7 @@ def test_ho2024_detector_smoke_scores_binary_detectors_on_the_mixtures(tmp_path)
     assert set(metrics.defence) == {"detector"}
     assert set(metrics.model) == {"resnet50", "resnet34", "vgg19_bn", "shufflenet_v2", "repvgg_a2"}
     # only sets with a real/adversarial truth; no M sweep and no natural set for a detector
-    assert "natural" not in set(metrics.test_set) and set(metrics.m_classes) == {10}
+    assert "natural" not in set(metrics.test_set) and set(metrics.predicted_classes) == {10}
     half = metrics[metrics.test_set == "mix-half"].set_index(["model", "pattern"])
     for model in set(metrics.model):
         whole, real, adversarial = (half.loc[(model, p)] for p in ("all", "real", "adversarial"))

@@ -1,3 +1,4 @@
+import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -8,7 +9,7 @@ import yaml
 from conftest import with_change
 from robustsweep.input_errors import ConfigError
 from robustsweep.study_config import validate_config
-from robustsweep.study_plan import Run, experiment_runs, predicted_class_values, support_run
+from robustsweep.study_plan import Run, experiment_runs, predicted_class_values, surrogate_run
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -130,6 +131,32 @@ def test_bad_config_names_the_key_and_allowed_values(path, value, expected):
     assert expected in error_of(changed(path, value))
 
 
+@pytest.mark.parametrize(
+    ("section", "old"), [("attacks", "source"), ("natural_adversarial", "reference")]
+)
+def test_old_surrogate_keys_are_refused_naming_the_new_one(section, old):
+    """The model the stores are crafted on and the model that mines natural adversarial
+    images were `attacks.source` and `natural_adversarial.reference`: one role, one word."""
+    config = copy.deepcopy(DEFAULT)
+    config[section][old] = config[section].pop("surrogate")
+    assert error_of(config) == (
+        f"config key '{section}.{old}' is now called 'surrogate' (the all-class standard "
+        "model the stored attacks are crafted on and natural adversarial images are mined "
+        "with is the surrogate); rename it"
+    )
+    # negative control: under the new key the same section is valid
+    validate_config(DEFAULT)
+
+
+def test_source_stays_the_dataset_and_corruption_key():
+    """`source` is where images come from: dataset.source and corruptions.source keep it,
+    and nothing there is taken for the old surrogate key."""
+    config = validate_config(changed("corruptions", {"source": "imagecorruptions"}))
+    assert config["dataset"]["source"] == "digits"
+    assert config["corruptions"]["source"] == "imagecorruptions"
+    assert "surrogate" not in config["dataset"] and "surrogate" not in config["corruptions"]
+
+
 def test_m_must_fit_the_smallest_n_of_its_grid():
     config = changed("experiments.class_sweep.predicted_classes", [4])
     assert (
@@ -150,7 +177,7 @@ def test_plan_expands_experiments_once():
     assert Run("small_cnn", 3, 2, "standard") in runs
     assert predicted_class_values(config, Run("small_cnn", 10, 0, "standard")) == [2, 4, 6, 8, 10]
     assert predicted_class_values(config, Run("small_cnn", 5, 0, "standard")) == []
-    assert support_run(config, "source") == Run("small_cnn", 10, 100, "standard")
+    assert surrogate_run(config, "attacks") == Run("small_cnn", 10, 100, "standard")
 
 
 def test_validation_does_not_import_torch():

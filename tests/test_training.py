@@ -19,8 +19,8 @@ CPU = torch.device("cpu")
 RECIPE = recipe(epochs=3, lr=3e-3, restart_epochs=2)
 
 
-def train(folder, digits_h5, subset, settings=RECIPE, seed=0):
-    return train_small_cnn(folder, digits_h5, subset, recipe=settings, width=4, seed=seed)
+def train(folder, digits_h5, subset, settings=RECIPE, draw=0):
+    return train_small_cnn(folder, digits_h5, subset, recipe=settings, width=4, draw=draw)
 
 
 def test_trained_model_learns_and_logs_each_epoch(trained_model):
@@ -41,7 +41,7 @@ def test_n_class_model_has_n_outputs_for_the_chosen_classes(tmp_path, digits_h5)
     assert card.architecture == "small_cnn" and card.parameters > 0
 
 
-def test_same_seed_gives_identical_weights(tmp_path, digits_h5, all_classes_subset):
+def test_same_draw_gives_identical_weights(tmp_path, digits_h5, all_classes_subset):
     a = train(tmp_path / "a", digits_h5, all_classes_subset)
     b = train(tmp_path / "b", digits_h5, all_classes_subset)
     assert a.read_bytes() == b.read_bytes()

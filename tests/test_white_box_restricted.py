@@ -102,10 +102,12 @@ def test_evaluation_labels_restricted_rows_and_n_way_transfer_rows(tmp_path):
                 logits=logits_m,
             )
     output = tmp_path / "metrics.csv"
-    run = {"model": "linear", "n_train_classes": 4, "draw": 0, "defence": "standard"}
+    run = {"model": "linear", "train_classes": 4, "draw": 0, "defence": "standard"}
     evaluate_run(output, logits_path, run, [2, 4], 2, SEED, white_box={"fgsm": white_path})
     rows = pd.read_csv(output, keep_default_na=False, na_values=[""])
-    white = rows[rows.test_set == "whitebox-fgsm"].set_index(["white_box_head", "m_classes"])
+    white = rows[rows.test_set == "whitebox-fgsm"].set_index(
+        ["white_box_head", "predicted_classes"]
+    )
     assert sorted(set(white.index)) == [
         ("attacked", 4),
         ("n_way_transfer", 2),

@@ -65,7 +65,7 @@ def finished(tmp_path_factory) -> Path:
 def test_study_produces_tables_figures_and_logs(finished):
     results = finished / RESULTS
     metrics = pd.read_csv(results / "tables" / "metrics.csv")
-    runs = metrics[["model", "n_train_classes", "draw", "defence"]].drop_duplicates()
+    runs = metrics[["model", "train_classes", "draw", "defence"]].drop_duplicates()
     assert len(runs) == 3  # (cnn, 3, 0, standard), (cnn, 10, 0, standard|offline)
     assert set(metrics.test_set) == {
         "clean",
@@ -78,9 +78,9 @@ def test_study_produces_tables_figures_and_logs(finished):
         "budget-fgsm",  # evaluation.budget_sweep, on the `defended` runs
     }
     sweep = metrics[metrics.test_set == "budget-fgsm"]
-    assert sorted(set(sweep.severity)) == [0.0, 0.1, 0.3] and set(sweep.n_train_classes) == {10}
+    assert sorted(set(sweep.severity)) == [0.0, 0.1, 0.3] and set(sweep.train_classes) == {10}
     assert (results / "runs/cnn/N3/draw0/standard/per_image.csv").exists()
-    assert set(metrics[metrics.n_train_classes == 10].m_classes) == {2, 10}
+    assert set(metrics[metrics.train_classes == 10].predicted_classes) == {2, 10}
     assert metrics.accuracy.between(0, 1).all()
     attacked = metrics.test_set.str.startswith(("attack-", "whitebox-", "worst-"))
     assert metrics[attacked].consistency.between(0, 1).all()
@@ -99,7 +99,7 @@ def test_study_produces_tables_figures_and_logs(finished):
         assert (results / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
     # every store and white-box set reports its success; tables.md shows it
     attacks = pd.read_csv(results / "tables" / "attacks.csv")
-    assert sorted(zip(attacks.kind, attacks.split, attacks.attack, strict=True)) == [
+    assert sorted(zip(attacks.origin, attacks.split, attacks.attack, strict=True)) == [
         *[("store", "test", name) for name in ("fgsm", "gn")],
         ("store", "train", "fgsm"),
         *[("whitebox", "test", "fgsm")] * 3,
@@ -145,7 +145,7 @@ def test_tables_read_as_words_fit_120_characters_and_bound_their_intervals(finis
     # says which classifier was attacked, and only M = N rows are in the white-box table
     metrics = pd.read_csv(tables / "metrics.csv", keep_default_na=False, na_values=[""])
     white = metrics[metrics.test_set == "whitebox-fgsm"]
-    heads = white.groupby("white_box_head").m_classes.agg(set).to_dict()
+    heads = white.groupby("white_box_head").predicted_classes.agg(set).to_dict()
     assert heads == {"attacked": {3, 10}, "n_way_transfer": {2}, "restricted": {2}}
     assert len(white[white.white_box_head == "restricted"]) == 2 * 2  # 2 runs x 2 trials
 
@@ -176,7 +176,7 @@ def test_every_data_file_is_sealed_for_what_it_is_and_logs_come_first(finished):
             "budget_sweep",
         ]
     )
-    # each run's selected and last weights (training.checkpoint), and the attack source's
+    # each run's selected and last weights (training.checkpoint), and the surrogate's
     assert kinds.count("weights") == 8 and kinds.count("store") == 3
     owner = json.loads((results / LOCK_NAME).read_text())
     assert owner["checkout"] == str(REPO.resolve()) and owner["workdir"] == str(finished)
@@ -354,7 +354,7 @@ def test_adding_n_adds_only_the_new_run(finished):
 def test_training_option_reruns_training_and_what_follows_only(finished):
     plan = planned(finished, changed("training.epochs", 3))
     assert "prepare_dataset" not in plan and "class_subset" not in plan
-    # three study runs plus the shared reference/source run; the stores and the mined set
+    # three study runs plus the shared surrogate run; the stores and the mined set
     # depend on that run, so they follow it
     assert plan["train_model"] == 4 and plan["logits_cache"] == 3 and plan["white_box"] == 3
     assert plan["adversarial_store"] == 3 and plan["mine_natural_adversarial"] == 1

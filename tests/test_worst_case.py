@@ -72,18 +72,22 @@ def test_worst_case_matches_a_direct_per_image_minimum_for_every_m_and_trial():
     for name in ("attack-x", "attack-y", "whitebox-z"):
         logits = clean.logits + rng.normal(scale=2.0, size=(n, 8))
         sets[name] = SetLogits(logits, labels, None, index)
-    m_values, trials = [2, 5], 3
-    rows = all_worst_case_rows(sets, classes, m_values, trials, 0, ("chosen_class_images",))
-    worst = pd.DataFrame(rows).set_index(["test_set", "m_classes", "trial"])
+    predicted_classes, trials = [2, 5], 3
+    rows = all_worst_case_rows(
+        sets, classes, predicted_classes, trials, 0, ("chosen_class_images",)
+    )
+    worst = pd.DataFrame(rows).set_index(["test_set", "predicted_classes", "trial"])
     assert set(worst.index.get_level_values(0)) == {"worst-store", "worst-all"}
     singles = {
-        name: pd.DataFrame(sweep_rows(name, sets[name], classes, m_values, trials, 0, clean))
+        name: pd.DataFrame(
+            sweep_rows(name, sets[name], classes, predicted_classes, trials, 0, clean)
+        )
         for name in ("attack-x", "attack-y", "whitebox-z")
     }
     for (group, m, trial), row in worst.iterrows():
         members = ["attack-x", "attack-y"] + (["whitebox-z"] if group == "worst-all" else [])
         first = singles[members[0]]
-        chosen_rows = first[(first.m_classes == m) & (first.trial == trial)]
+        chosen_rows = first[(first.predicted_classes == m) & (first.trial == trial)]
         assert len(chosen_rows) == 1
         chosen = choose_trial_classes(classes, m, 0, trial)
         keep = np.isin(labels, chosen)
@@ -94,13 +98,15 @@ def test_worst_case_matches_a_direct_per_image_minimum_for_every_m_and_trial():
         assert row["accuracy"] == pytest.approx(right.mean(), abs=1e-12)
         for name in members:
             single = singles[name]
-            value = single[(single.m_classes == m) & (single.trial == trial)].accuracy.item()
+            value = single[
+                (single.predicted_classes == m) & (single.trial == trial)
+            ].accuracy.item()
             assert row["accuracy"] <= value + 1e-12
         if m < len(classes):  # only the chosen-images protocol was asked for
             assert np.isnan(row["accuracy_all_images"])
 
 
-def test_groups_need_two_sets_of_a_kind_or_one_of_each():
+def test_groups_need_two_sets_of_one_origin_or_one_of_each():
     assert worst_case_groups(["clean", "whitebox-pgd", "natural"]) == {}
     assert worst_case_groups(["whitebox-pgd", "attack-fgsm"]) == {
         "worst-all": ["whitebox-pgd", "attack-fgsm"]

@@ -99,10 +99,10 @@ def test_toy_study_reports_every_table_and_figure(toy_run):
     assert set(metrics.test_set) == {"clean", "natural"}
     natural = metrics[(metrics.test_set == "natural") & (metrics.pattern == "all")]
     small = natural[natural.model == "mobilenet_v3_small"]
-    assert sorted(small.m_classes.unique()) == [2, 3, 4]
-    assert small.groupby("m_classes").size().to_dict() == {2: 3, 3: 3, 4: 1}
+    assert sorted(small.predicted_classes.unique()) == [2, 3, 4]
+    assert small.groupby("predicted_classes").size().to_dict() == {2: 3, 3: 3, 4: 1}
     trained = natural[natural.model == "convnext_n"]
-    assert sorted(trained.n_train_classes.unique()) == [2, 4]
+    assert sorted(trained.train_classes.unique()) == [2, 4]
     params = metrics.groupby("model").parameters.first()
     assert params["mobilenet_v3_small"] == 2_542_856 and params["mobilenet_v3_large"] == 5_483_032
     assert set(metrics.architecture) == {"mobilenet_v3_small", "mobilenet_v3_large"}
@@ -111,7 +111,7 @@ def test_toy_study_reports_every_table_and_figure(toy_run):
     for model in ("mobilenet_v3_small", "mobilenet_v3_large", "convnext_n"):
         assert model in tables
     # both M-sweep protocols: the paper's counts the images of unchosen classes as wrong
-    swept = small[small.m_classes < 4]
+    swept = small[small.predicted_classes < 4]
     assert swept.accuracy.notna().all() and swept.accuracy_all_images.notna().all()
     # accuracies written to metrics.csv and read back: float64, rounding only
     np.testing.assert_allclose(

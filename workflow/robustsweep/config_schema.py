@@ -24,15 +24,31 @@ from robustsweep.input_errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 
-# keys whose meaning moved; an old config gets the new name and how to rewrite it
+# keys whose name or meaning moved: old key -> (new key, how to rewrite it), each candidate
+# named where the schema allows the new key (`source` is still dataset.source's key)
 DRAW = "(a draw is one class draw and training seed); rename it"
-RENAMED_KEYS = {
-    "seeds": ("draws", DRAW),
-    "seed": ("draw", DRAW),
+SURROGATE = (
+    "(the all-class standard model the stored attacks are crafted on and natural adversarial "
+    "images are mined with is the surrogate); rename it"
+)
+RENAMED_KEYS: dict[str, tuple[tuple[str, str], ...]] = {
+    "seeds": (("draws", DRAW),),
+    "seed": (("draw", DRAW),),
     "last_stride": (
-        "strides",
-        "(one stride digit per stage, xu2024's --strides: last_stride 1 is strides '1221', "
-        "2 is the default '1222'); replace it",
+        (
+            "strides",
+            "(one stride digit per stage, xu2024's --strides: last_stride 1 is strides '1221', "
+            "2 is the default '1222'); replace it",
+        ),
+    ),
+    "source": (
+        ("surrogate", SURROGATE),
+        ("cited_from", "(where the numbers come from); rename it"),
+    ),
+    "reference": (("surrogate", SURROGATE),),
+    "n_train_classes": (("train_classes", "(N, as in experiments.<e>.train_classes); rename it"),),
+    "m_classes": (
+        ("predicted_classes", "(M, as in experiments.<e>.predicted_classes); rename it"),
     ),
 }
 
@@ -103,13 +119,13 @@ def describe(error: ValidationError, prefix: str = "") -> str:
         unexpected = sorted(set(error.instance) - set(error.schema.get("properties", {})))
         where = f"'{key}'" if key else "the top level"
         renamed = [
-            name
-            for name in unexpected
-            if RENAMED_KEYS.get(name, ("",))[0] in error.schema.get("properties", {})
+            (old, new, hint)
+            for old in unexpected
+            for new, hint in RENAMED_KEYS.get(old, ())
+            if new in error.schema.get("properties", {})
         ]
         if renamed:
-            old = renamed[0]
-            new, hint = RENAMED_KEYS[old]
+            old, new, hint = renamed[0]
             return f"config key '{config_key([old], key)}' is now called '{new}' {hint}"
         return (
             f"unknown config key {', '.join(repr(u) for u in unexpected)} under {where}; "

@@ -37,7 +37,7 @@ def package_versions(names: tuple[str, ...] = TRACKED_PACKAGES) -> dict[str, str
 
 
 def file_sha256(path: Path) -> str:
-    """Content hash, so a store records exactly which source weights attacked it."""
+    """Content hash, so a store records exactly which surrogate weights attacked it."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

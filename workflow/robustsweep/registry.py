@@ -73,8 +73,8 @@ def number(
         exclusive_minimum=exclusive_minimum,
         exclusive_maximum=exclusive_maximum,
     )
-    kind = ["number", "null"] if nullable else "number"
-    return _parameter(default, {"type": kind, **bounds}, doc)
+    json_type = ["number", "null"] if nullable else "number"
+    return _parameter(default, {"type": json_type, **bounds}, doc)
 
 
 def integer(
@@ -87,8 +87,10 @@ def integer(
 ) -> Any:
     """An integer parameter within the given bounds (`nullable`: null means the method's
     unbounded case, e.g. DeepFool's every class as a candidate)."""
-    kind = ["integer", "null"] if nullable else "integer"
-    return _parameter(default, {"type": kind, **_bounds(minimum=minimum, maximum=maximum)}, doc)
+    json_type = ["integer", "null"] if nullable else "integer"
+    return _parameter(
+        default, {"type": json_type, **_bounds(minimum=minimum, maximum=maximum)}, doc
+    )
 
 
 def flag(default: bool = REQUIRED, *, doc: str = "") -> Any:
@@ -166,8 +168,13 @@ def _schema_of(f: dataclasses.Field) -> dict:
     if "schema" in f.metadata:
         return dict(f.metadata["schema"])
     default = f.default
-    for kind, name in ((bool, "boolean"), (int, "integer"), (float, "number"), (str, "string")):
-        if isinstance(default, kind):
+    for python_type, name in (
+        (bool, "boolean"),
+        (int, "integer"),
+        (float, "number"),
+        (str, "string"),
+    ):
+        if isinstance(default, python_type):
             return {"type": name}
     return {}
 
@@ -213,17 +220,18 @@ class Entry:
 
 
 class Registry:
-    """Named methods of one kind, defined in the modules of one package folder."""
+    """Named methods of one sort (attacks, defences, ...), defined in the modules of one package
+    folder."""
 
     def __init__(
         self,
-        kind: str,
+        noun: str,
         package: str,
         key: str = "method",
         prefixes: tuple[str, ...] = (),
         beside: tuple[str, ...] = (),
     ):
-        self.kind = kind  # "attack method", for messages
+        self.noun = noun  # "attack method": what one entry is called in messages
         self.package = package  # dotted name of the folder's package
         self.key = key  # the config key that names the method
         # keys of the same config mapping that are not the method's (validated elsewhere)
@@ -260,7 +268,7 @@ class Registry:
                 continue
             for name in registered_names(path):
                 if name in found:
-                    raise RuntimeError(f"{self.kind} '{name}' is registered twice ({path})")
+                    raise RuntimeError(f"{self.noun} '{name}' is registered twice ({path})")
                 found[name] = f"{self.package}.{path.stem}"
         return found
 
@@ -290,14 +298,14 @@ class Registry:
         """The entry serving `name` (a method's name, or an index key such as 'timm:')."""
         entry = name if name in self.index else self.resolve(name)
         if entry is None:
-            raise KeyError(f"no {self.kind} '{name}'; known: {', '.join(self.names())}")
+            raise KeyError(f"no {self.noun} '{name}'; known: {', '.join(self.names())}")
         if entry not in self._entries:
             importlib.import_module(self.index[entry])
         return self._entries[entry]
 
     def unknown(self, key: str, name: Any) -> ConfigError:
         return ConfigError(
-            f"config key '{key}' is {name!r}, not a registered {self.kind}; "
+            f"config key '{key}' is {name!r}, not a registered {self.noun}; "
             f"allowed values: {', '.join(self.names())}"
         )
 

@@ -32,9 +32,9 @@ def from_mapping(cls: type[T], mapping: dict[str, Any]) -> T:
     for f in fields(cls):
         if f.name not in mapping:
             continue
-        value, kind = mapping[f.name], hints[f.name]
-        if dataclasses.is_dataclass(kind) and isinstance(value, dict):
-            value = from_mapping(kind, value)
+        value, hint = mapping[f.name], hints[f.name]
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = from_mapping(hint, value)
         values[f.name] = value
     unknown = set(mapping) - {f.name for f in fields(cls)}
     if unknown:
@@ -214,10 +214,10 @@ class WhiteBoxSettings(AttackSettings):
     """white_box and white_box_shard: an attack of a run's own model. The shard split is not
     a setting: K shards make the same file as one job (white_box_parts.py). Besides the N-way
     head, white_box attacks the M-restricted classifier of each M below N and each trial
-    (evaluation.white_box_below_n: restricted; empty `restricted_m` when off)."""
+    (evaluation.white_box_below_n: restricted; empty `restricted_predicted_classes` when off)."""
 
     precision: str = "fp32"  # evaluation.attack_precision: fp32, or bf16 autocast on a GPU
-    restricted_m: list[int] = field(default_factory=list)
+    restricted_predicted_classes: list[int] = field(default_factory=list)
     trials: int = 1
 
 
@@ -235,7 +235,7 @@ class AttackTableSettings:
     """collect_attacks: which attacked set each input file is, and `attacks.min_success`."""
 
     min_success: float
-    sets: list[dict]  # per file: kind (store/whitebox), split, attack, the attacked run
+    sets: list[dict]  # per file: origin (store/whitebox), split, attack, the attacked run
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -264,8 +264,8 @@ class LogitsSettings:
 class EvaluateSettings:
     """evaluate_run: the M sweep, its trials and protocols, and the test mixtures."""
 
-    run: dict  # identity columns of every metric row
-    m_values: list[int]
+    run: dict  # the run's columns of every metric row (Run.columns)
+    predicted_classes: list[int]
     trials: int
     seed: int
     hybrid_fractions: list[float]

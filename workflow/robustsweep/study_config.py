@@ -157,17 +157,16 @@ def dataset_source(config: dict) -> DatasetSource:
 
 def _check_names(config: dict) -> None:
     models, defences = config["models"], config["defences"]
-    roles = []  # a support model is needed only if something is attacked or mined
+    sections = []  # a surrogate is needed only if something is attacked or mined
     if config["attacks"]["methods"]:
-        roles.append("attacks")
+        sections.append("attacks")
     if "root" not in config["natural_adversarial"]:
-        roles.append("natural_adversarial")
-    for role in roles:
-        key = "source" if role == "attacks" else "reference"
-        name = config[role][key]["model"]
+        sections.append("natural_adversarial")
+    for section in sections:
+        name = config[section]["surrogate"]["model"]
         if name not in models:
             raise ConfigError(
-                f"config key '{role}.{key}.model' is '{name}', not a model under "
+                f"config key '{section}.surrogate.model' is '{name}', not a model under "
                 f"'models'; allowed values: {', '.join(sorted(models))}"
             )
     for exp_name, grid in config["experiments"].items():
@@ -248,7 +247,7 @@ def override_schema() -> dict:
 def _check_recipes(config: dict) -> None:
     """Recipe overrides (`models.<m>.training`, `defences.<d>.training`) are validated like the
     `training` section; every run's merged recipe must be consistent."""
-    from robustsweep.study_plan import OVERRIDE, experiment_runs, run_recipe, support_runs
+    from robustsweep.study_plan import OVERRIDE, experiment_runs, run_recipe, surrogate_runs
 
     schema = override_schema()
     for section in ("models", "defences"):
@@ -261,7 +260,7 @@ def _check_recipes(config: dict) -> None:
                 f"config key 'models.{name}.{OVERRIDE}' sets a recipe for a pretrained model, "
                 "which is not trained; remove it"
             )
-    for run in sorted({*experiment_runs(config), *support_runs(config)}):
+    for run in sorted({*experiment_runs(config), *surrogate_runs(config)}):
         model = config["models"][run.model].get(OVERRIDE, {})
         defence = config["defences"][run.defence].get(OVERRIDE, {})
         for key in sorted(set(model) & set(defence)):
@@ -278,7 +277,7 @@ def _check_recipes(config: dict) -> None:
 def _check_processes(config: dict) -> None:
     """`models.<m>.data_parallel` is a count of processes, like the study's `data_parallel`;
     every run's batch must split evenly among its training job's processes."""
-    from robustsweep.study_plan import PROCESSES, experiment_runs, run_recipe, support_runs
+    from robustsweep.study_plan import PROCESSES, experiment_runs, run_recipe, surrogate_runs
 
     for name, spec in config["models"].items():
         count = spec.get(PROCESSES, 1)
@@ -287,7 +286,7 @@ def _check_processes(config: dict) -> None:
                 f"config key 'models.{name}.{PROCESSES}' must be a whole number of processes "
                 f">= 1, got {count!r}"
             )
-    for run in sorted({*experiment_runs(config), *support_runs(config)}):
+    for run in sorted({*experiment_runs(config), *surrogate_runs(config)}):
         own = PROCESSES in config["models"][run.model]
         count = config["models"][run.model].get(PROCESSES, config[PROCESSES])
         key = f"models.{run.model}.{PROCESSES}" if own else PROCESSES

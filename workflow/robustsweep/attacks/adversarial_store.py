@@ -1,6 +1,6 @@
 """Stage 2 of the design card: offline adversarial samples in HDF5 (tan2022, Fig. 3).
 
-A source model is attacked once over a whole split; training and evaluation then read from
+The surrogate is attacked once over a whole split; training and evaluation then read from
 the store instead of attacking online. One file per (attack, split) keeps Snakemake's caching
 fine-grained: adding an attack adds one job. The file format is store_file.py's.
 
@@ -8,7 +8,7 @@ Generation writes to `<output>.partial` and renames it when complete; a killed j
 the partial file, and the next run resumes at the first chunk not marked done.
 
 Attacked images are rounded to uint8 within the attack's budget and repaired where rounding
-undid them (quantisation.py); each store reports how well it attacks the source model
+undid them (quantisation.py); each store reports how well it attacks the surrogate
 (success_report.py), and a success after rounding below `attacks.min_success` of the float
 success is a warning line in the job's log.
 """
@@ -52,7 +52,7 @@ def store_stage(
     settings: StoreSettings,
     compute: Compute,
     dataset: Path,
-    source: Path,
+    surrogate: Path,
     output: Path,
     min_success: float | None = None,
 ) -> None:
@@ -63,7 +63,7 @@ def store_stage(
         output,
         dataset,
         settings.split,
-        source,
+        surrogate,
         settings.attack,
         settings.spec,
         settings.batch_size,
@@ -79,7 +79,7 @@ def generate_store(
     output: Path,
     dataset: Path,
     split: str,
-    source_weights: Path,
+    surrogate_weights: Path,
     attack: str,
     spec: dict,
     batch_size: int,
@@ -87,7 +87,7 @@ def generate_store(
     device: torch.device,
     storage: ImageStorage | None = None,
 ) -> dict:
-    """Attack the source model over a whole split and store every adversarial image, kept as
+    """Attack the surrogate over a whole split and store every adversarial image, kept as
     `storage` says (exact uint8 with repair by default); returns the store's success report."""
     storage = storage or ImageStorage()
     data = load_split(dataset, split)
@@ -96,21 +96,21 @@ def generate_store(
             f"the {split} split holds no images, so the store {output} would be empty; give "
             f"'dataset.splits.{split}' a larger share"
         )
-    model, card = load_model(source_weights, str(device))
+    model, card = load_model(surrogate_weights, str(device))
     for p in model.parameters():
         p.requires_grad_(False)
     missing = set(np.unique(data.labels).tolist()) - set(card.class_ids)
     if missing:
         raise StoreError(
-            f"source model {source_weights} lacks classes {sorted(missing)}; "
-            "the attack source must be trained on all classes"
+            f"surrogate {surrogate_weights} lacks classes {sorted(missing)}; "
+            "the surrogate must be trained on all classes"
         )
     output_index = {c: i for i, c in enumerate(card.class_ids)}
     method = ATTACK_METHODS.build(spec)
     attacker = method.build(model, len(card.class_ids))
     n = len(data.labels)
     n_chunks = (n + batch_size - 1) // batch_size
-    attrs = expected_attrs(attack, spec, split, file_sha256(source_weights), seed, batch_size, n)
+    attrs = expected_attrs(attack, spec, split, file_sha256(surrogate_weights), seed, batch_size, n)
     attrs["storage"] = storage.describe()
     tmp = partial_path(Path(output))
     tmp.parent.mkdir(parents=True, exist_ok=True)

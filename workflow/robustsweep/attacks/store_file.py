@@ -4,17 +4,19 @@ Layout, one group named after the attack:
   images       (n, H, W, 3) uint8, contiguous (n * H * W * 3 bytes on disk, no padding)
   clean_index  (n,) int64   row of the clean image in the prepared dataset's /images
   label        (n,) int64   true class id
-  source_pred  (n,) int64   source model's class id for the stored (quantised) image
+  source_pred  (n,) int64   the surrogate's class id for the stored (quantised) image
   chunk_done   (n_chunks,) bool, set after each chunk is flushed (resume point)
   per-image records of the success report (success_report.py):
-  clean_pred   (n,) int64   source model's class id for the clean image
-  float_pred   (n,) int64   source model's class id for the attack's float output
+  clean_pred   (n,) int64   the surrogate's class id for the clean image
+  float_pred   (n,) int64   the surrogate's class id for the attack's float output
   repaired     (n,) bool    fooled in float, not after rounding within the budget (repaired)
   linf, l2     (n,) float64 size of the stored perturbation, in [0, 1] units
-  attrs: method, params (JSON), split, source_weights_sha256, versions (JSON), seed,
-         batch_size, layout (STORE_LAYOUT), the success report's attributes (written and
-         read by success_report.py) and `complete`
+  attrs: method, params (JSON), split, source_weights_sha256 (the surrogate's), versions
+         (JSON), seed, batch_size, layout (STORE_LAYOUT), the success report's attributes
+         (written and read by success_report.py) and `complete`
 root attrs: the seal (file_identity.py: identity, content_sha256), written last.
+`source_pred` and `source_weights_sha256` keep the names from when the surrogate was called the
+attack source: renaming them would regenerate every store users have.
 
 Generation (adversarial_store.py) writes to `<output>.partial` and renames it when complete;
 readers refuse a file without the completion marker.
@@ -57,7 +59,7 @@ class StoredSamples:
 
 
 def expected_attrs(
-    attack: str, spec: dict, split: str, source_sha: str, seed: int, batch_size: int, n: int
+    attack: str, spec: dict, split: str, surrogate_sha: str, seed: int, batch_size: int, n: int
 ) -> dict:
     """The attributes that identify what a store holds (a partial file is resumed only when
     they all match)."""
@@ -66,7 +68,7 @@ def expected_attrs(
         "method": spec["method"],
         "params": json.dumps({k: v for k, v in spec.items() if k != "method"}, sort_keys=True),
         "split": split,
-        "source_weights_sha256": source_sha,
+        "source_weights_sha256": surrogate_sha,
         "seed": seed,
         "batch_size": batch_size,
         "n": n,

@@ -1,14 +1,17 @@
 """Mining a natural adversarial test set the way ImageNet-A was mined (zhu2025, Sec. 1).
 
-Every pool image is corrupted with every configured natural pattern; a fixed reference model
-classifies the results and only the images it gets wrong are kept (the adversarial filter of
-Hendrycks et al.), optionally only those it gets wrong with low confidence (`max_confidence`).
-The kept set stores each image's pattern, so accuracy per pattern can be reported.
+Every pool image is corrupted with every configured natural pattern; the surrogate (a fixed
+model) classifies the results and only the images it gets wrong are kept (the adversarial
+filter of Hendrycks et al.), optionally only those it gets wrong with low confidence
+(`max_confidence`). The kept set stores each image's pattern, so accuracy per pattern can be
+reported.
 
 File layout: images (n, H, W, 3) uint8, label, clean_index, pattern (string),
-reference_pred, reference_confidence; attrs: patterns, severity, seed, candidates and kept
-counts per pattern (JSON), reference weights hash, and the seal (file_identity.py). A filter
-that keeps nothing stops the job: an empty set would score every model on nothing.
+reference_pred, reference_confidence (the surrogate's: on-disk names from when it was called
+the reference, kept so mined sets stay valid); attrs: patterns, severity, seed, candidates
+and kept counts per pattern (JSON), reference_weights_sha256 (the surrogate's), and the seal
+(file_identity.py). A filter that keeps nothing stops the job: an empty set would score every
+model on nothing.
 
 A study with a natural adversarial set on disk (ImageNet-A: `natural_adversarial.root`) is
 not mined: `index_natural_folder` writes its file index instead (paths, label, clean_index -1,
@@ -44,7 +47,7 @@ from robustsweep.stage_settings import Compute, MiningSettings, NaturalFolderSet
 def corrupt_pool(
     images: np.ndarray, patterns: list[str], severity: float, seed: int, variants: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All (image, pattern, variant) candidates: images, source row, pattern name."""
+    """All (image, pattern, variant) candidates: images, clean row, pattern name."""
     out, rows, names = [], [], []
     for row, image in enumerate(tqdm(images, desc="corrupting", unit="img", mininterval=5)):
         for name in patterns:
@@ -56,13 +59,13 @@ def corrupt_pool(
 
 
 def mine_stage(
-    *, settings: MiningSettings, compute: Compute, dataset: Path, reference: Path, output: Path
+    *, settings: MiningSettings, compute: Compute, dataset: Path, surrogate: Path, output: Path
 ) -> None:
     device = configure(compute)
     mine_natural_adversarial(
         output,
         dataset,
-        reference,
+        surrogate,
         settings.patterns,
         settings.severity,
         settings.variants,
@@ -75,7 +78,7 @@ def mine_stage(
 def mine_natural_adversarial(
     output: Path,
     dataset: Path,
-    reference_weights: Path,
+    surrogate_weights: Path,
     patterns: list[str],
     severity: float,
     variants: int,
@@ -83,7 +86,7 @@ def mine_natural_adversarial(
     device: torch.device,
     max_confidence: float = 1.0,
 ) -> None:
-    """Corrupt the pool, keep what the reference model misclassifies (at most
+    """Corrupt the pool, keep what the surrogate misclassifies (at most
     `max_confidence` sure of its wrong answer), and store it."""
     pool = load_split(dataset, "pool")
     if len(pool.labels) == 0:
@@ -91,7 +94,7 @@ def mine_natural_adversarial(
             "the pool split holds no images, so there is nothing to mine natural adversarial "
             "examples from; give 'dataset.splits.pool' a share or set 'natural_adversarial.root'"
         )
-    model, card = load_model(reference_weights, str(device))
+    model, card = load_model(surrogate_weights, str(device))
     candidates, rows, names = corrupt_pool(pool.images, patterns, severity, seed, variants)
     probabilities = softmax(forward(model, candidates, device), axis=1)
     pred_index, confidence = probabilities.argmax(1), probabilities.max(1)
@@ -104,7 +107,7 @@ def mine_natural_adversarial(
     if not keep.any():
         wrong = int((predicted != pool.labels[rows]).sum())
         raise InputError(
-            f"the natural adversarial set would be empty: the reference model got {wrong} of "
+            f"the natural adversarial set would be empty: the surrogate got {wrong} of "
             f"{len(keep)} corrupted pool images wrong, none with confidence <= "
             f"max_confidence {max_confidence}; raise 'natural_adversarial.max_confidence', "
             "'natural_adversarial.severity' or 'variants', or add patterns"
@@ -122,7 +125,7 @@ def mine_natural_adversarial(
             seed=seed,
             max_confidence=max_confidence,
             counts=json.dumps(counts, sort_keys=True),
-            reference_weights_sha256=file_sha256(reference_weights),
+            reference_weights_sha256=file_sha256(surrogate_weights),
         )
         identity = identity_for(
             "natural_adversarial",

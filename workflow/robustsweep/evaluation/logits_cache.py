@@ -4,7 +4,7 @@ Every metric downstream (all M values, all trials, per-pattern accuracy) is deri
 logits, so evaluation never runs the network again.
 
 Test sets of this file: `clean` (the test split), `natural` (the natural adversarial set),
-`attack-<name>` (transfer: the store's images made against the attack source model, with the
+`attack-<name>` (transfer: the store's images made against the surrogate, with the
 store's attack `spec` as an attribute, as white-box groups have theirs) and, when the study
 has a corrupted test set, `corrupted` (data/corruption_set.py). The white-box sets
 (`whitebox-<name>`, this model attacked itself) are one file per attack (white_box.py), so
@@ -151,7 +151,7 @@ def compute_logits(
             class_ids=card.class_ids,
             architecture=card.architecture,
             parameters=card.parameters,
-            pretrained_weights=card.weights_source or "",
+            pretrained_weights=card.pretrained_weights or "",
             outputs=json.dumps(card.outputs or []),
             activation_elements=cost.activation_elements,
             feature_map=cost.feature_map,

@@ -209,7 +209,7 @@ def sweep_rows(
     test_set: str,
     data: TestSetLogits,
     classes: list[int],
-    m_values: list[int],
+    predicted_classes: list[int],
     trials: int,
     evaluation_seed: int,
     clean: TestSetLogits | None = None,
@@ -222,7 +222,7 @@ def sweep_rows(
     clean_logits = aligned_clean_logits(data, clean)
     truth = adversarial_truth(test_set, data)
     own_images = int(np.isin(data.labels, classes).sum())  # the all-images denominator
-    for m in sorted(set(m_values) | {len(classes)}):
+    for m in sorted(set(predicted_classes) | {len(classes)}):
         for trial in range(1 if m == len(classes) else trials):
             chosen = choose_trial_classes(classes, m, evaluation_seed, trial)
             logits, targets = restrict_to_classes(data.logits, data.labels, classes, chosen)
@@ -237,7 +237,7 @@ def sweep_rows(
                     "test_set": test_set,
                     "pattern": "all",
                     "severity": float("nan"),
-                    "m_classes": m,
+                    "predicted_classes": m,
                     "trial": trial,
                     **metrics,
                     **scored_accuracies(metrics, own_images, m == len(classes), m_sweep_scoring),
@@ -297,7 +297,7 @@ def restricted_row(
         "test_set": test_set,
         "pattern": "all",
         "severity": float("nan"),
-        "m_classes": m,
+        "predicted_classes": m,
         "trial": trial,
         **metrics,
         **scored_accuracies(metrics, own_images, False, m_sweep_scoring),
@@ -313,8 +313,8 @@ def white_box_heads(table: pd.DataFrame, n_classes: int) -> pd.Series:
     (transfer from another classifier); empty for every other test set."""
     heads = table.get("white_box_head", pd.Series("", index=table.index)).fillna("")
     white = table.test_set.str.startswith("whitebox-") & heads.eq("")
-    heads = heads.where(~(white & table.m_classes.eq(n_classes)), ATTACKED)
-    return heads.where(~(white & table.m_classes.lt(n_classes)), N_WAY_TRANSFER)
+    heads = heads.where(~(white & table.predicted_classes.eq(n_classes)), ATTACKED)
+    return heads.where(~(white & table.predicted_classes.lt(n_classes)), N_WAY_TRANSFER)
 
 
 def scored_accuracies(
@@ -351,7 +351,7 @@ def part_row(
         "test_set": test_set,
         "pattern": part,
         "severity": severity,
-        "m_classes": len(classes),
+        "predicted_classes": len(classes),
         "trial": 0,
         **restricted_metrics(logits, targets),
         "accuracy_all_images": float("nan"),  # an M-sweep protocol: pooled rows only
@@ -420,7 +420,7 @@ def detector_rows(test_set: str, data: TestSetLogits, classes: list[int]) -> lis
                 "test_set": test_set,
                 "pattern": part,
                 "severity": float("nan"),
-                "m_classes": len(classes),
+                "predicted_classes": len(classes),
                 "trial": 0,
                 **metrics,
                 "accuracy_all_images": float("nan"),
@@ -434,7 +434,7 @@ def detector_rows(test_set: str, data: TestSetLogits, classes: list[int]) -> lis
 def all_worst_case_rows(
     sets: dict[str, TestSetLogits],
     classes: list[int],
-    m_values: list[int],
+    predicted_classes: list[int],
     trials: int,
     evaluation_seed: int,
     m_sweep_scoring: tuple[str, ...],
@@ -445,9 +445,9 @@ def all_worst_case_rows(
     for group, names in worst_case_groups(list(sets)).items():
         members = [sets[name] for name in names]
         for row in worst_case_rows(
-            group, members, sets["clean"], classes, m_values, trials, evaluation_seed
+            group, members, sets["clean"], classes, predicted_classes, trials, evaluation_seed
         ):
-            everything = row["m_classes"] == len(classes)
+            everything = row["predicted_classes"] == len(classes)
             for protocol, column in SCORING_COLUMNS.items():
                 if not everything and protocol not in m_sweep_scoring:
                     row[column] = float("nan")
@@ -494,7 +494,7 @@ def evaluate_stage(
         output,
         logits,
         settings.run,
-        settings.m_values,
+        settings.predicted_classes,
         settings.trials,
         settings.seed,
         settings.hybrid_fractions,
@@ -512,7 +512,7 @@ def evaluate_run(
     output: Path,
     logits_path: Path,
     run: dict,
-    m_values: list[int],
+    predicted_classes: list[int],
     trials: int,
     evaluation_seed: int,
     hybrid_fractions: list[float] = (),
@@ -524,7 +524,7 @@ def evaluate_run(
     budget_sweep: Path | None = None,
     budget_max_accuracy: float = 0.1,
 ) -> None:
-    """Write the tidy metric rows of one run, each tagged with the run's identity, its
+    """Write the tidy metric rows of one run, each tagged with the run's columns, its
     gradient-masking measurements and flags, its feature-map cost and, from `epoch_log`, its
     training summary (epochs, final training loss and accuracy); `per_image`: where the
     per-image record goes (worst_case.per_image_table); `budget_sweep`: the run's budget
@@ -543,7 +543,7 @@ def evaluate_run(
             name,
             data,
             classes,
-            m_values,
+            predicted_classes,
             trials,
             evaluation_seed,
             sets.get("clean"),
@@ -552,7 +552,7 @@ def evaluate_run(
         if data.argmax_1000 is not None:
             sweep = [
                 with_head_accuracies(row, data, classes, attrs)
-                if row["m_classes"] == len(classes)
+                if row["predicted_classes"] == len(classes)
                 else row
                 for row in sweep
             ]
@@ -568,7 +568,7 @@ def evaluate_run(
     sweep_flags = []
     if not attrs["outputs"]:
         rows += all_worst_case_rows(
-            sets, classes, m_values, trials, evaluation_seed, m_sweep_scoring
+            sets, classes, predicted_classes, trials, evaluation_seed, m_sweep_scoring
         )
         if budget_sweep is not None:
             attack = read_budget_sweep(budget_sweep)[0]
@@ -579,7 +579,7 @@ def evaluate_run(
             sweep_flags = budget_flag(accuracy, budget_max_accuracy, attack)
     table = pd.DataFrame(rows)
     table["white_box_head"] = white_box_heads(table, len(classes))
-    full = table[(table.m_classes == len(classes)) & (table.pattern == "all")]
+    full = table[(table.predicted_classes == len(classes)) & (table.pattern == "all")]
     flags = (
         []
         if attrs["outputs"]

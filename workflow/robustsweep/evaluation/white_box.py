@@ -1,6 +1,6 @@
 """White-box robustness: each trained model attacked itself, one file per (run, attack).
 
-The store's images (transfer robustness) were made against one source model; here the attack
+The store's images (transfer robustness) were made against the surrogate; here the attack
 reads the run's own gradients, on the clean test images of the run's classes, and the results
 are rounded to uint8 like the store's: within the attack's budget, repaired where rounding
 undid the attack (attacks/quantisation.py). One file per (run, attack) keeps the expensive part
@@ -91,7 +91,7 @@ def white_box_stage(
         device,
         precision=settings.precision,
         shards=[path for _, path in iter_shards(shards)] or None,
-        restricted_m=settings.restricted_m,
+        restricted_predicted_classes=settings.restricted_predicted_classes,
         trials=settings.trials,
     )
     log_report(f"whitebox-{settings.attack}", report, min_success)
@@ -306,16 +306,16 @@ def restricted_sets(
     run: AttackedRun,
     attack: str,
     spec: dict,
-    restricted_m: list[int],
+    restricted_predicted_classes: list[int],
     trials: int,
     batch_size: int,
     seed: int,
     device: torch.device,
 ) -> list[RestrictedSet]:
-    """Each M-restricted classifier (M in `restricted_m`, each trial) attacked on the images
-    of its M classes."""
+    """Each M-restricted classifier (M in `restricted_predicted_classes`, each trial)
+    attacked on the images of its M classes."""
     sets = []
-    for m in restricted_m:
+    for m in restricted_predicted_classes:
         for trial in range(trials):
             name = restricted_group_name(attack, m, trial)
             chosen = choose_trial_classes(run.class_ids, m, seed, trial)
@@ -345,13 +345,13 @@ def attack_own_model(
     device: torch.device,
     precision: str = "fp32",
     shards: list[Path] | None = None,
-    restricted_m: list[int] = (),
+    restricted_predicted_classes: list[int] = (),
     trials: int = 1,
 ) -> dict:
     """Attack the run's model on the clean test images of its classes (or gather the
     `shards` files that did) and cache the result; returns the set's success report (the
-    N-way head's). With `restricted_m`, also each M-restricted classifier of those M values and
-    `trials` trials (module docstring)."""
+    N-way head's). With `restricted_predicted_classes`, also each M-restricted classifier of
+    those M values and `trials` trials (module docstring)."""
     run = attacked_run(weights, dataset, device)
     n = len(run.images)
     method = ATTACK_METHODS.build(spec)
@@ -404,7 +404,9 @@ def attack_own_model(
         method.baseline,
     )
     report["variant"] = method.variant(len(run.class_ids))
-    restricted = restricted_sets(run, attack, spec, restricted_m, trials, batch_size, seed, device)
+    restricted = restricted_sets(
+        run, attack, spec, restricted_predicted_classes, trials, batch_size, seed, device
+    )
     write_white_box(output, weights, dataset, attack, spec, run, parts, report, device, restricted)
     if work is not None:
         work.unlink()

@@ -5,7 +5,7 @@ accuracy is the share of images the model gets right under all of them (the per-
 over the attacks), never above any one attack's. Consistency likewise: an image counts as
 consistent only if no attack of the group changed its prediction. Three groups per run:
 `worst-whitebox` (the run's white-box attacks), `worst-store` (the stored attacks, transfer
-from the attack source) and `worst-all` (both); a group is formed when it has two sets or more
+from the surrogate) and `worst-all` (both); a group is formed when it has two sets or more
 (`worst-all` when the run has both kinds). Every set already holds per-image logits (the
 logits cache and the white-box files), so the worst case costs no forward pass; it is scored
 on the images every set of the group holds (aligned by dataset row), for every M and trial
@@ -91,7 +91,7 @@ def worst_case_rows(
     members: list[TestSetLogits],
     clean: TestSetLogits,
     classes: list[int],
-    m_values: list[int],
+    predicted_classes: list[int],
     trials: int,
     evaluation_seed: int,
 ) -> list[dict]:
@@ -104,7 +104,7 @@ def worst_case_rows(
     own = np.isin(labels, classes)
     rows, labels = rows[own], labels[own]
     out = []
-    for m in sorted(set(m_values) | {len(classes)}):
+    for m in sorted(set(predicted_classes) | {len(classes)}):
         for trial in range(1 if m == len(classes) else trials):
             chosen = choose_trial_classes(classes, m, evaluation_seed, trial)
             keep = np.isin(labels, chosen)
@@ -117,7 +117,7 @@ def worst_case_rows(
                     "test_set": name,
                     "pattern": "all",
                     "severity": float("nan"),
-                    "m_classes": m,
+                    "predicted_classes": m,
                     "trial": trial,
                     **{metric: float("nan") for metric in METRICS},
                     "accuracy": accuracy,

@@ -130,7 +130,7 @@ def load_backbone(model: torch.nn.Module, architecture: Architecture) -> str:
     run's classes. Any other mismatch (a changed stem or stage) stops with one line, since
     those layers would silently start from scratch. Returns the weights' name."""
     net = model.net
-    state, source = torchvision_state_dict(architecture.name, architecture.initial_weights)
+    state, weights_name = torchvision_state_dict(architecture.name, architecture.initial_weights)
     head = head_prefix(net)
     backbone = {k: v for k, v in state.items() if not k.startswith(head)}
     own = net.state_dict()
@@ -142,13 +142,13 @@ def load_backbone(model: torch.nn.Module, architecture: Architecture) -> str:
     if reshaped or missing or unexpected:
         first = (reshaped or missing or unexpected)[0]
         raise InputError(
-            f"{source} do not fit the configured {architecture.name} (layer '{first}' differs, "
-            "e.g. a small_input_stem or strides that are not the published network's); use "
-            "small_input_stem: false and the default strides with init_weights"
+            f"{weights_name} do not fit the configured {architecture.name} (layer '{first}' "
+            "differs, e.g. a small_input_stem or strides that are not the published network's); "
+            "use small_input_stem: false and the default strides with init_weights"
         )
     net.load_state_dict(backbone, strict=False)
-    print(f"{source}: fine-tuning from every layer but the head ({head.rstrip('.')})")
-    return source
+    print(f"{weights_name}: fine-tuning from every layer but the head ({head.rstrip('.')})")
+    return weights_name
 
 
 def export_pretrained(
@@ -159,7 +159,7 @@ def export_pretrained(
     names = load_class_names(dataset)
     positions = logit_positions([names[c] for c in class_ids])
     architecture = architecture_of(model_spec)
-    state, source = pretrained_state_dict(architecture)
+    state, weights_name = pretrained_state_dict(architecture)
     model = build_model(architecture, len(class_ids), positions)
     model.model.net.load_state_dict(state)
     save_model(
@@ -169,12 +169,12 @@ def export_pretrained(
         architecture.options(),
         class_ids,
         logit_positions=positions,
-        weights_source=source,
+        pretrained_weights=weights_name,
         facts={
             "image_size": dataset_image_size(dataset),
             "dataset_sha256": recorded_digest(dataset),
         },
     )
-    print(f"{source}: logits of {len(positions)} of ImageNet's 1000 classes kept")
+    print(f"{weights_name}: logits of {len(positions)} of ImageNet's 1000 classes kept")
     with atomic_path(log_out) as tmp:
         pd.DataFrame(columns=EPOCH_COLUMNS).to_csv(tmp, index=False)

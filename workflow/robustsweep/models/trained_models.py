@@ -37,7 +37,7 @@ class ModelCard:
     parameters: int
     detector: dict | None = None
     logit_positions: list[int] | None = None
-    weights_source: str | None = None
+    pretrained_weights: str | None = None  # the library weights it holds as published
     outputs: list[str] | None = None  # output names when not the classes (a detector's)
 
     @property
@@ -56,6 +56,9 @@ class ModelCard:
                 "delete it and rerun the training rule"
             )
         fields = json.loads(metadata["robustsweep"])
+        # weights written before the field was renamed (it was `weights_source`) still load
+        if "weights_source" in fields:
+            fields["pretrained_weights"] = fields.pop("weights_source")
         return cls(**{k: v for k, v in fields.items() if k not in SEAL_KEYS})
 
 
@@ -70,7 +73,7 @@ def save_model(
     class_ids: list[int],
     extras: tuple[dict, dict | None] = ({}, None),
     logit_positions: list[int] | None = None,
-    weights_source: str | None = None,
+    pretrained_weights: str | None = None,
     facts: dict | None = None,
     outputs: list[str] | None = None,
 ) -> ModelCard:
@@ -84,7 +87,7 @@ def save_model(
         parameter_count(model),
         detector,
         logit_positions,
-        weights_source,
+        pretrained_weights,
         outputs,
     )
     state = {k: v.detach().cpu().contiguous() for k, v in {**model.state_dict(), **tensors}.items()}

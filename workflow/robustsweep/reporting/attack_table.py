@@ -1,6 +1,6 @@
 """The attack table: every store's and white-box set's success report in one tidy CSV.
 
-Stores (per split and attack, against the attack source) and white-box sets (per run and
+Stores (per split and attack, against the surrogate) and white-box sets (per run and
 attack, against the run's own model) record how well their images attack as HDF5 attributes
 (attacks/success_report.py). This stage reads only those attributes, so it takes seconds,
 and writes `tables/attacks.csv`, from which the "Stored attacks" table and the attack-success
@@ -26,9 +26,9 @@ from robustsweep.attacks.success_report import (
 )
 from robustsweep.stage_settings import AttackTableSettings
 
-IDENTITY = ["kind", "split", "attack", "method", "model", "n_train_classes", "draw", "defence"]
+SET_COLUMNS = ["origin", "split", "attack", "method", "model", "train_classes", "draw", "defence"]
 # variant: what the attack ran where its parameters do not say (AutoAttack below 10 classes)
-COLUMNS = [*IDENTITY, "variant", *REPORT_FIELDS, *STORAGE_FIELDS, "below_min_success"]
+COLUMNS = [*SET_COLUMNS, "variant", *REPORT_FIELDS, *STORAGE_FIELDS, "below_min_success"]
 
 
 def collect_attacks_stage(
@@ -40,22 +40,22 @@ def collect_attacks_stage(
 def collect_attack_reports(
     output: Path, sets: list[dict], files: list[Path], min_success: float
 ) -> pd.DataFrame:
-    """One row per attacked set: `sets[i]` (kind, split, attack and the attacked run's
-    identity) is the set in `files[i]`."""
+    """One row per attacked set: `sets[i]` (origin, split, attack and the attacked run's
+    columns) is the set in `files[i]`."""
     if len(sets) != len(files):
         raise ValueError(f"{len(sets)} attacked sets but {len(files)} files")
     rows = []
-    for identity, path in zip(sets, files, strict=True):
+    for attacked, path in zip(sets, files, strict=True):
         report = read_report(path)
         flagged = below_min_success(report, min_success)
-        name = f"{identity['kind']} {identity['split']}/{identity['attack']}"
-        if identity["kind"] == "whitebox":
-            name += " of " + "/".join(str(identity[k]) for k in IDENTITY[4:])
+        name = f"{attacked['origin']} {attacked['split']}/{attacked['attack']}"
+        if attacked["origin"] == "whitebox":
+            name += " of " + "/".join(str(attacked[k]) for k in SET_COLUMNS[4:])
         if flagged:
             print(warning_line(name, report, min_success))
         rows.append(
             {
-                **identity,
+                **attacked,
                 "method": attacked_method(report["attrs"]),
                 "variant": report["variant"],
                 **{key: report[key] for key in (*REPORT_FIELDS, *STORAGE_FIELDS)},
@@ -89,10 +89,10 @@ def variant_headers(attacks: pd.DataFrame | None) -> dict[str, str]:
     if attacks is None or attacks.empty or "variant" not in attacks:
         return {}
     named = attacks[attacks.variant.astype(object).fillna("").astype(str) != ""]
-    named = named[(named.kind == "whitebox") | (named.split == "test")]
+    named = named[(named.origin == "whitebox") | (named.split == "test")]
     headers = {}
-    for (kind, attack), group in named.groupby(["kind", "attack"], sort=True):
-        test_set = f"{'whitebox' if kind == 'whitebox' else 'attack'}-{attack}"
+    for (origin, attack), group in named.groupby(["origin", "attack"], sort=True):
+        test_set = f"{'whitebox' if origin == 'whitebox' else 'attack'}-{attack}"
         short = sorted({v.split(":")[0].removeprefix("AutoAttack ") for v in group.variant})
         headers[test_set] = f"{test_set} ({' / '.join(short)})"
     return headers
@@ -103,5 +103,7 @@ def variant_lines(attacks: pd.DataFrame | None) -> str:
     if attacks is None or attacks.empty or "variant" not in attacks:
         return ""
     named = attacks[attacks.variant.astype(object).fillna("").astype(str) != ""]
-    pairs = sorted(set(zip(named.kind, named.attack, named.variant, strict=True)))
-    return "".join(f"Variant of {kind} `{attack}`: {variant}.\n" for kind, attack, variant in pairs)
+    pairs = sorted(set(zip(named.origin, named.attack, named.variant, strict=True)))
+    return "".join(
+        f"Variant of {origin} `{attack}`: {variant}.\n" for origin, attack, variant in pairs
+    )

@@ -59,12 +59,12 @@ class GuidedBackpropActivation(nn.Module):
         return _GuidedActivationFunction.apply(x, self.activation)
 
 
-def _children_of_type(model: nn.Module, kind) -> list:
+def _children_of_type(model: nn.Module, layer_type) -> list:
     return [
         (parent, name, child)
         for parent in model.modules()
         for name, child in parent.named_children()
-        if isinstance(child, kind)
+        if isinstance(child, layer_type)
     ]
 
 
@@ -114,9 +114,9 @@ def grad_cam(
 
     if score not in GRAD_CAM_SCORES:
         raise ValueError(f"Grad-CAM score {score!r} is not one of {GRAD_CAM_SCORES}")
-    kind = ClassifierOutputSoftmaxTarget if score == "softmax" else ClassifierOutputTarget
+    target_type = ClassifierOutputSoftmaxTarget if score == "softmax" else ClassifierOutputTarget
     with GradCAM(model=model, target_layers=[layer]) as cam:
-        return cam(input_tensor=image[None], targets=[kind(target)])[0]
+        return cam(input_tensor=image[None], targets=[target_type(target)])[0]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from robustsweep.atomic_output import atomic_path
 
-RUN_KEYS = ["model", "n_train_classes", "draw", "defence"]
+RUN_KEYS = ["model", "train_classes", "draw", "defence"]
 # accuracy column of each M-sweep protocol (evaluation/run_evaluation.py) -> how tables say it
 M_SWEEP_PROTOCOLS = {
     "accuracy": "M classes' images",
@@ -27,14 +27,18 @@ def collect_stage(*, metrics: list[Path], output: Path) -> None:
 def collect_metrics(output: Path, inputs: list[Path]) -> None:
     """Concatenate per-run metric CSVs into one tidy table in a stable row order."""
     table = pd.concat([pd.read_csv(path) for path in inputs], ignore_index=True)
-    table = table.sort_values(RUN_KEYS + ["test_set", "pattern", "severity", "m_classes", "trial"])
+    table = table.sort_values(
+        RUN_KEYS + ["test_set", "pattern", "severity", "predicted_classes", "trial"]
+    )
     with atomic_path(output) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6f")
 
 
 def full_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     """Rows evaluated over all of a run's classes (M = N), all patterns pooled."""
-    return metrics[(metrics.m_classes == metrics.n_train_classes) & (metrics.pattern == "all")]
+    return metrics[
+        (metrics.predicted_classes == metrics.train_classes) & (metrics.pattern == "all")
+    ]
 
 
 def with_mean(table: pd.DataFrame, label: str = "Mean") -> pd.DataFrame:

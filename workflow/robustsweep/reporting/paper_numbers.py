@@ -10,7 +10,7 @@ checked against the printout by eye:
       - table: Table 3                      # the paper's name for the table
         title: VGG16, accuracy (%) against predicted classes M
         unit: percent                       # how the paper prints values: percent | fraction
-        source: ...                         # optional: where the numbers come from, if not
+        cited_from: ...                     # optional: where the numbers come from, if not
                                             #   the paper's own text (a repository README)
         note: ...                           # optional: about the whole table
         select: {model: vgg16, test_set: natural, metric: accuracy_all_images}
@@ -18,7 +18,7 @@ checked against the printout by eye:
           1st test: {trial: 0}
           Mean value: {}                    # no trial: the mean over the matching rows
         columns:                            # column label as printed -> selector keys
-          "20": {m_classes: 20}
+          "20": {predicted_classes: 20}
         values:                             # per row, one value per column, as printed;
           1st test: [2.96]                  #   null where the paper's cell is empty
           Mean value: [2.87]
@@ -28,7 +28,7 @@ checked against the printout by eye:
 A selector picks rows of the tidy metric table (reporting/metric_table.py) by `model`,
 `defence` (default standard), `test_set` (a name or a list: the mean over them), `pattern`
 (default all; a corruption of the `corrupted` set), `severity` (1-5, of the `corrupted` set;
-default: its severities pooled), `n_train_classes` (default: the class pool), `m_classes`
+default: its severities pooled), `train_classes` (default: the class pool), `predicted_classes`
 (default: N), `draw`, `trial`, and names the `metric` column; our number is the mean over our
 runs (draw, trial) of that column, each run's value the mean over its matching rows (a list of
 test sets), so leaving out `draw`/`trial` averages draws and trials, as the papers' "mean" rows
@@ -118,8 +118,8 @@ _SELECTOR = {
         },
         "pattern": {"type": "string"},
         "severity": {"type": "integer", "minimum": 1, "maximum": 5},
-        "n_train_classes": {"type": "integer", "minimum": 2},
-        "m_classes": {"type": "integer", "minimum": 2},
+        "train_classes": {"type": "integer", "minimum": 2},
+        "predicted_classes": {"type": "integer", "minimum": 2},
         "draw": {"type": "integer", "minimum": 0},
         "trial": {"type": "integer", "minimum": 0},
         "metric": {"enum": list(METRICS)},
@@ -143,7 +143,7 @@ SCHEMA = {
                     "table": {"type": "string"},
                     "title": {"type": "string"},
                     "unit": {"enum": list(UNITS)},
-                    "source": {"type": "string"},
+                    "cited_from": {"type": "string"},
                     "note": {"type": "string"},
                     "select": _SELECTOR,
                     "rows": {**_LABELLED, "minProperties": 1},
@@ -220,7 +220,7 @@ class PaperTable:
     table: str
     title: str
     unit: str
-    source: str
+    cited_from: str
     note: str
     numbers: tuple[PaperNumber, ...]
 
@@ -352,7 +352,7 @@ def _table(entry: dict, name: str) -> PaperTable:
         entry["table"],
         entry.get("title", ""),
         entry["unit"],
-        entry.get("source", ""),
+        entry.get("cited_from", ""),
         entry.get("note", ""),
         tuple(numbers),
     )
@@ -431,15 +431,15 @@ def study_paper_numbers(config: dict) -> PaperNumbers | None:
 
 def selected_rows(metrics: pd.DataFrame, select: dict, pool_size: int) -> pd.DataFrame:
     """The metric rows a selector picks (module docstring: keys and defaults)."""
-    n = select.get("n_train_classes", pool_size)
+    n = select.get("train_classes", pool_size)
     test_sets = select["test_set"]
     rows = metrics[
         (metrics.model == select["model"])
         & (metrics.defence == select.get("defence", "standard"))
         & metrics.test_set.isin([test_sets] if isinstance(test_sets, str) else test_sets)
         & (metrics.pattern == select.get("pattern", "all"))
-        & (metrics.n_train_classes == n)
-        & (metrics.m_classes == select.get("m_classes", n))
+        & (metrics.train_classes == n)
+        & (metrics.predicted_classes == select.get("predicted_classes", n))
     ]
     if "severity" in metrics:  # corrupted set: one severity, or (by default) all pooled
         severity = metrics.severity.loc[rows.index]

@@ -47,7 +47,7 @@ PROPORTIONS = frozenset(
     }
 )
 LOSSES = frozenset({"loss", "train_loss"})  # cross-entropies: at least 0, unbounded above
-MARK = "†"  # beside a defence whose interval does not overlap its reference's
+MARK = "†"  # beside a defence whose interval does not overlap its baseline's
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,8 @@ def spread_table(
     named in PROPORTIONS (the t-interval for anything else).
 
     With `mark` naming an index level (e.g. "defence"), a cell whose interval does not overlap
-    that of the reference entry of its group (the same other index values and column) gets
-    MARK; the reference is `standard` where the group has it, else its first entry.
+    that of the baseline entry of its group (the same other index values and column) gets
+    MARK; the baseline is `standard` where the group has it, else its first entry.
     """
     index = [index] if isinstance(index, str) else list(index)
     columns = [columns] if isinstance(columns, str) else list(columns)
@@ -184,15 +184,15 @@ def _mark_separated(
 ) -> pd.Series:
     level = index.index(mark)
     names = index + columns
-    references: dict[tuple, tuple] = {}
+    baselines: dict[tuple, tuple] = {}
     for key in groups:
         peers = [k for k in groups if _without(k, level) == _without(key, level)]
         choices = [k for k in peers if k[level] == "standard"] or sorted(peers, key=str)
-        references[key] = choices[0]
+        baselines[key] = choices[0]
     marked = cells.copy()
     for key, result in groups.items():
-        reference = references[key]
-        if reference != key and separated(result, groups[reference]):
+        baseline = baselines[key]
+        if baseline != key and separated(result, groups[baseline]):
             marked.loc[key] = f"{cells.loc[key]} {MARK}"
     marked.index = pd.MultiIndex.from_tuples(list(groups), names=names)
     return marked

@@ -129,7 +129,7 @@ def validate(
     model: torch.nn.Module,
     data: ValidationImages,
     check: Budget,
-    seed: int,
+    draw: int,
     epoch: int,
     batch_size: int,
 ) -> dict:
@@ -155,7 +155,7 @@ def validate(
     # per epoch, leaves the training's draws as they were
     devices = [device] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed * 1_000_003 + epoch + SEED_OFFSET)
+        torch.manual_seed(draw * 1_000_003 + epoch + SEED_OFFSET)
         pgd = torchattacks.PGD(model, eps=check.eps, alpha=check.alpha, steps=check.steps)
         fgsm = torchattacks.FGSM(model, eps=check.eps)
         x_all = data.images[robust].float().div_(255.0)

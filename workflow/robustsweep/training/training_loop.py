@@ -229,16 +229,16 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: TrainingRecipe, ste
 RANK_STRIDE = 1 << 20
 
 
-def epoch_generator(seed: int, epoch: int) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+def epoch_generator(draw: int, epoch: int) -> torch.Generator:
+    return torch.Generator().manual_seed(draw * 1_000_003 + epoch)
 
 
-def rank_seeds(seed: int, epoch: int, rank: int) -> tuple[int, int]:
+def rank_seeds(draw: int, epoch: int, rank: int) -> tuple[int, int]:
     """(seed of torch's global generator, seed of the defence's own generator) of a
     data-parallel rank: the first is the one-process seed plus rank x RANK_STRIDE (rank 0's
     is the one-process seed, shared with the epoch generator as in one process), the second
     half a stride above it, so no rank's own draws repeat another rank's global ones."""
-    own = seed * 1_000_003 + epoch + rank * RANK_STRIDE
+    own = draw * 1_000_003 + epoch + rank * RANK_STRIDE
     return own, own + RANK_STRIDE // 2
 
 
@@ -359,7 +359,7 @@ def train_run(
     recipe: TrainingRecipe,
     defence: dict,
     store_paths: dict[str, Path],
-    seed: int,
+    draw: int,
     device: torch.device,
     clean_copy: Path | None = None,
     study_seed: int = 0,
@@ -367,8 +367,9 @@ def train_run(
     """Train one run and write its weights (safetensors: the checkpoint `recipe.checkpoint`
     selects, and beside them the last epoch's, last.safetensors) and per-epoch log (CSV).
 
-    `model_spec` and `defence` are validated config specs; `seed` is the run's draw;
-    `clean_copy` is the weights of the run's `standard` twin, for defences that need one;
+    `model_spec` and `defence` are validated config specs; `draw` is the run's draw (it
+    picked the classes and seeds the training); `clean_copy` is the weights of the run's
+    `standard` twin, for defences that need one;
     `study_seed` picks the held-out validation images of `validation.split: train`.
     Called in each data-parallel worker too: only rank 0 prints and writes."""
     place = ranks()
@@ -389,7 +390,7 @@ def train_run(
     context = TrainingContext(
         device, data.indices, store_paths, clean_copy, data.image_size, BatchAugmentation.of(recipe)
     )
-    torch.manual_seed(seed)
+    torch.manual_seed(draw)
     architecture = architecture_of(model_spec)
     method = DEFENCES.build(defence)
     outputs = method.output_names  # a binary detector's ("real", "adversarial"), else None
@@ -419,7 +420,7 @@ def train_run(
     # what the epochs in a checkpoint depend on; a retrained clean copy makes them stale too
     copy_sha = file_sha256(Path(clean_copy)) if clean_copy is not None else None
     fingerprint = json.dumps(
-        [model_spec, dataclasses.asdict(recipe), defence, seed, class_ids, copy_sha],
+        [model_spec, dataclasses.asdict(recipe), defence, draw, class_ids, copy_sha],
         sort_keys=True,
     )
     checkpoint = Path(weights_out).with_name("checkpoint.pt")
@@ -451,8 +452,8 @@ def train_run(
     for epoch in progress:
         # Wong et al.'s early stop keeps the weights of the epoch before the collapse
         before = _weights_copy(model) if checks.early_stop else None
-        row = _train_epoch(net, trainer, optimizer, scheduler, data, seed, bf16, epoch)
-        row |= _validation_row(model, validation, check, seed, epoch, recipe.batch_size)
+        row = _train_epoch(net, trainer, optimizer, scheduler, data, draw, bf16, epoch)
+        row |= _validation_row(model, validation, check, draw, epoch, recipe.batch_size)
         log.append(row)
         row["overfitting"] = (
             collapse_note(log, checks, validation.robust) if validation is not None else ""
@@ -525,7 +526,7 @@ def _save_weights(path: Path, model, card: dict, facts: dict) -> None:
     )
 
 
-def _validation_row(model, validation, check, seed: int, epoch: int, batch_size: int) -> dict:
+def _validation_row(model, validation, check, draw: int, epoch: int, batch_size: int) -> dict:
     """The epoch's validation columns (NaN without validation images: a detector, a file
     index, `split: none`)."""
     if validation is None:
@@ -533,24 +534,24 @@ def _validation_row(model, validation, check, seed: int, epoch: int, batch_size:
     inner = unwrapped(model)
     broadcast_buffers(inner)  # every rank scores with rank 0's BatchNorm statistics
     started = time.perf_counter()
-    row = validate(inner, validation, check, seed, epoch, batch_size)
+    row = validate(inner, validation, check, draw, epoch, batch_size)
     return row | {"val_seconds": time.perf_counter() - started}
 
 
 def _train_epoch(
-    model, trainer, optimizer, scheduler, data: TrainingImages, seed, bf16, epoch
+    model, trainer, optimizer, scheduler, data: TrainingImages, draw, bf16, epoch
 ) -> dict:
     """One pass over the run's training images in a seeded order (under data parallelism,
     `model` is the DDP-wrapped model and each rank trains on its share of every batch)."""
     place = ranks()
     model.train()
     trainer.start_epoch(epoch)
-    generator = epoch_generator(seed, epoch)
+    generator = epoch_generator(draw, epoch)
     # torchattacks' random starts (online defences) draw from the global generator: seeding
     # it per epoch keeps a resumed run identical to an uninterrupted one. The defence's own
     # draws under data parallelism come from a generator of each rank, so that the shared
     # one draws each global batch's order and augmentation alike on every rank.
-    global_seed, own_seed = rank_seeds(seed, epoch, place.rank)
+    global_seed, own_seed = rank_seeds(draw, epoch, place.rank)
     torch.manual_seed(global_seed)
     draws = generator if place.size == 1 else torch.Generator().manual_seed(own_seed)
     inner = unwrapped(model)

@@ -1,5 +1,5 @@
 """`small_cnn`: a four-conv CNN, fast on a CPU and strong enough on 32 px digits to make
-attacks meaningful (the default study's attack source and mining reference; this project's own)."""
+attacks meaningful (the default study's surrogate, for attacks and mining; this project's own)."""
 
 from __future__ import annotations
 

@@ -71,21 +71,21 @@ def all_class_natural(metrics: pd.DataFrame) -> pd.DataFrame:
     """Natural-set rows of all-class standard runs at M = N (what Table 1 reports)."""
     rows = full_rows(metrics)
     return rows[
-        (rows.n_train_classes == metrics.n_train_classes.max())
+        (rows.train_classes == metrics.train_classes.max())
         & (rows.defence == "standard")
         & (rows.test_set == "natural")
     ]
 
 
-def caption(kind: str) -> str:
+def caption(name: str) -> str:
     """The report caption of a figure: its function's docstring on one line."""
-    return " ".join(FIGURES.get(kind).target.__doc__.split())
+    return " ".join(FIGURES.get(name).target.__doc__.split())
 
 
-def reads(kind: str) -> str:
+def reads(name: str) -> str:
     """The table a figure is drawn from: `metrics` (default) or `attacks` (the attack table,
     reporting/attack_table.py), as its registration says (`reads="attacks"`)."""
-    return FIGURES.get(kind).facts.get("reads", "metrics")
+    return FIGURES.get(name).facts.get("reads", "metrics")
 
 
 def figure_stage(
@@ -99,20 +99,20 @@ def figure_stage(
     draw_figure(settings.figure, table, output, settings.style)
 
 
-def draw_figure(kind: str, table_path: Path, output: Path, style: FigureStyle) -> None:
+def draw_figure(name: str, table_path: Path, output: Path, style: FigureStyle) -> None:
     """Draw one figure from its table with the config's style and save it atomically."""
     import pandas as pd
     from matplotlib import pyplot as plt
 
     seaborn().set_theme(style=style.style, context=style.context)
-    grid = FIGURES.get(kind).target(pd.read_csv(table_path))
-    figure = grid.figure if grid is not None else _placeholder(kind)
+    grid = FIGURES.get(name).target(pd.read_csv(table_path))
+    figure = grid.figure if grid is not None else _placeholder(name)
     with atomic_path(output) as tmp:
         figure.savefig(tmp, dpi=style.dpi, format=style.format, bbox_inches="tight")
     plt.close("all")
 
 
-def _placeholder(kind: str):
+def _placeholder(name: str):
     """A figure saying that no run of this study feeds this figure, and what it would show."""
     from matplotlib import pyplot as plt
 
@@ -121,7 +121,7 @@ def _placeholder(kind: str):
     ax.text(
         0.5,
         0.5,
-        f"no runs in this study produce this figure:\n{caption(kind)}",
+        f"no runs in this study produce this figure:\n{caption(name)}",
         ha="center",
         va="center",
         wrap=True,

@@ -25,9 +25,9 @@ def map_side(feature_map: str) -> float:
 def sweep_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     """Clean and white-box rows of the all-class runs of every (architecture, defence) seen
     at two or more map sizes, with the map's side as a number."""
-    pool = metrics.n_train_classes.max()
+    pool = metrics.train_classes.max()
     rows = full_rows(metrics)
-    rows = rows[(rows.n_train_classes == pool) & rows.accuracy.notna()]
+    rows = rows[(rows.train_classes == pool) & rows.accuracy.notna()]
     rows = rows[(rows.test_set == "clean") | rows.test_set.str.startswith("whitebox-")]
     rows = rows.assign(map_side=[map_side(m) for m in rows.feature_map]).dropna(subset=["map_side"])
     sizes = rows.groupby(["architecture", "defence"]).map_side.transform("nunique")

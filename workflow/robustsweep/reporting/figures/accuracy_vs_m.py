@@ -21,16 +21,16 @@ def accuracy_vs_m(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     import pandas as pd
 
     rows = metrics[
-        (metrics.n_train_classes == metrics.n_train_classes.max()) & (metrics.pattern == "all")
+        (metrics.train_classes == metrics.train_classes.max()) & (metrics.pattern == "all")
     ]
-    below = rows.m_classes < rows.n_train_classes
+    below = rows.predicted_classes < rows.train_classes
     curves = [
         rows.assign(accuracy=rows[column], scoring=label)
         for column, label in M_SWEEP_PROTOCOLS.items()
         if column in rows and rows.loc[below, column].notna().any()
     ]
     if not curves:
-        return natural_accuracy_lines(rows, "m_classes", "predicted classes M")
+        return natural_accuracy_lines(rows, "predicted_classes", "predicted classes M")
     long = pd.concat(curves, ignore_index=True)
     style = "scoring" if len(curves) > 1 else None
-    return natural_accuracy_lines(long, "m_classes", "predicted classes M", style)
+    return natural_accuracy_lines(long, "predicted_classes", "predicted classes M", style)

@@ -16,4 +16,4 @@ if TYPE_CHECKING:
 def accuracy_vs_n(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Natural-adversarial accuracy vs training classes N, mean and 95 % logit-t interval over draws
     (Table 2); the dashed line is chance, 1/N."""
-    return natural_accuracy_lines(full_rows(metrics), "n_train_classes", "training classes N")
+    return natural_accuracy_lines(full_rows(metrics), "train_classes", "training classes N")

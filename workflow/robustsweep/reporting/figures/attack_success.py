@@ -17,12 +17,12 @@ STAGES = {"success_float": "float", "success_rounded": "uint8 (stored)"}
 @FIGURES.register("attack_success", reads="attacks")
 def attack_success(attacks: pd.DataFrame) -> sns.FacetGrid | None:
     """Success of each attack (%) over the images its model classifies correctly, in float
-    and after rounding to uint8: the store's against the attack source (per split), white-box
+    and after rounding to uint8: the store's against the surrogate (per split), white-box
     sets against each run's own model (mean +- sd over runs). A bar that drops from float to
     uint8 is an attack that rounding undid."""
     if attacks.empty:
         return None
-    panel = attacks.kind.map({"store": "store ", "whitebox": "white-box "}) + attacks.split
+    panel = attacks.origin.map({"store": "store ", "whitebox": "white-box "}) + attacks.split
     rows = attacks.assign(panel=panel).melt(
         id_vars=["panel", "attack"],
         value_vars=list(STAGES),

@@ -18,9 +18,9 @@ def robust_accuracy(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     """Accuracy per test set (clean, natural, each stored attack) for each defence, mean and
     95 % logit-t interval over draws
     (inside [0, 100])."""
-    pool = metrics.n_train_classes.max()
+    pool = metrics.train_classes.max()
     rows = full_rows(metrics)
-    rows = rows[(rows.n_train_classes == pool) & (rows.test_set != "corrupted")].copy()
+    rows = rows[(rows.train_classes == pool) & (rows.test_set != "corrupted")].copy()
     if rows.empty:
         return None
     rows["accuracy (%)"] = rows.accuracy * 100

@@ -32,7 +32,7 @@ COLUMNS = {
 def quality_rows(metrics: pd.DataFrame, pool: int, test_set: str) -> pd.DataFrame:
     """One row per all-class run on `test_set` at M = N."""
     rows = full_rows(metrics)
-    return rows[(rows.n_train_classes == pool) & (rows.test_set == test_set)]
+    return rows[(rows.train_classes == pool) & (rows.test_set == test_set)]
 
 
 def table_2_test_sets(metrics: pd.DataFrame) -> list[str]:

@@ -14,7 +14,7 @@ def consistency_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     `worst-*`) of all-class runs."""
     rows = full_rows(metrics)
     return rows[
-        (rows.n_train_classes == pool)
+        (rows.train_classes == pool)
         & rows.consistency.notna()
         & rows.test_set.str.startswith(("attack-", "whitebox-", "worst-"))
     ]

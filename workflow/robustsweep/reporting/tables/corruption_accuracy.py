@@ -18,8 +18,8 @@ def corruption_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     return metrics[
         (metrics.test_set == "corrupted")
         & (metrics.pattern != "all")
-        & (metrics.m_classes == metrics.n_train_classes)
-        & (metrics.n_train_classes == pool)
+        & (metrics.predicted_classes == metrics.train_classes)
+        & (metrics.train_classes == pool)
     ]
 
 

@@ -11,7 +11,7 @@ from robustsweep.reporting.tables import TABLES, TableContext, section
 
 def detector_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     rows = full_rows(metrics)
-    return rows[(rows.n_train_classes == pool) & rows.detector_accuracy.notna()]
+    return rows[(rows.train_classes == pool) & rows.detector_accuracy.notna()]
 
 
 @TABLES.register("detector_accuracy", order=80)

@@ -22,7 +22,7 @@ HEADS_NOTE = (
 
 def architecture_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     rows = full_rows(metrics)
-    return rows[(rows.n_train_classes == pool) & (rows.defence == "standard")]
+    return rows[(rows.train_classes == pool) & (rows.defence == "standard")]
 
 
 def parameter_millions(rows: pd.DataFrame) -> pd.Series:

@@ -12,7 +12,7 @@ def pattern_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     return metrics[
         (metrics.test_set == "natural")
         & (metrics.pattern != "all")
-        & (metrics.n_train_classes == pool)
+        & (metrics.train_classes == pool)
         & (metrics.defence == "standard")
     ]
 

@@ -25,14 +25,16 @@ def trial_table(
     M-sweep protocol scores it (`column`)."""
     rows = metrics[
         (metrics.model == model)
-        & (metrics.n_train_classes == pool)
+        & (metrics.train_classes == pool)
         & (metrics.defence == "standard")
         & (metrics.test_set == "natural")
         & (metrics.pattern == "all")
     ]
     if column not in rows:
         return pd.DataFrame()
-    table = rows.pivot_table(index=["draw", "trial"], columns="m_classes", values=column) * 100
+    table = (
+        rows.pivot_table(index=["draw", "trial"], columns="predicted_classes", values=column) * 100
+    )
     table.index = [f"draw {draw} trial {trial + 1}" for draw, trial in table.index]
     return table
 

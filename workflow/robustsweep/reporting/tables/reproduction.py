@@ -160,8 +160,8 @@ def table_section(paper: PaperNumbers, comparison: pd.DataFrame, verdict: bool) 
         heading = f"### {table.table}" + (f": {table.title}" if table.title else "")
         parts.append(heading + "\n")
         about = [f"Values in {'%' if table.unit == 'percent' else 'fractions'}, as printed."]
-        if table.source:
-            about.append(f"Source: {table.source}.")
+        if table.cited_from:
+            about.append(f"Cited from: {table.cited_from}.")
         if table.note:
             about.append(table.note)
         parts.append(" ".join(about) + "\n")

@@ -19,7 +19,7 @@ def robustness_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     rows = full_rows(metrics)
     if "white_box_head" in rows:
         rows = rows[rows.white_box_head.ne(N_WAY_TRANSFER)]
-    return rows[(rows.n_train_classes == pool) & ~rows.test_set.eq("corrupted")]
+    return rows[(rows.train_classes == pool) & ~rows.test_set.eq("corrupted")]
 
 
 @TABLES.register("robust_accuracy", order=50)
@@ -29,7 +29,7 @@ def robust_accuracy(metrics: pd.DataFrame, context: TableContext) -> str:
     return section(
         "Robust accuracy (%) per test set and defence",
         table.rename(columns=variant_headers(context.attacks)),
-        note="`attack-*`: transfer from the store's source model; `whitebox-*`: attacked "
+        note="`attack-*`: transfer from the store's surrogate; `whitebox-*`: attacked "
         "directly; `worst-*`: right under every attack of the group, per image (the run's "
         "white-box attacks, the stored ones, all of them). " + MARKED_NOTE,
     )

@@ -32,12 +32,13 @@ TEXT = ("budget", "repaired", "store_format", "still_adversarial", "flag")
 PERCENT = ("clean_accuracy", "success_float", "success_rounded")
 
 
-def attack_rows(attacks: pd.DataFrame, kind: str, index: list[str]) -> pd.DataFrame:
-    """The sets of one kind, one row each, in the table's units and headings."""
-    rows = attacks[attacks.kind == kind].copy()
+def attack_rows(attacks: pd.DataFrame, origin: str, index: list[str]) -> pd.DataFrame:
+    """The sets of one origin (store or white-box), one row each, in the table's units and
+    headings."""
+    rows = attacks[attacks.origin == origin].copy()
     if rows.empty:
         return pd.DataFrame()
-    rows = rows.astype({"n_train_classes": int, "draw": int})
+    rows = rows.astype({"train_classes": int, "draw": int})
     for column in HEADINGS:
         if column in PERCENT:
             rows[column] = [_cell(v * 100, 1) for v in rows[column]]
@@ -80,15 +81,15 @@ def _cell(value: float, digits: int) -> str:
 
 @TABLES.register("stored_attacks", order=45)
 def stored_attacks(metrics: pd.DataFrame, context: TableContext) -> str:
-    empty = pd.DataFrame(columns=["kind", "model", "draw"])
+    empty = pd.DataFrame(columns=["origin", "model", "draw"])
     attacks = context.attacks if context.attacks is not None else empty
     stores = attack_rows(attacks, "store", ["split", "attack", "method"])
     white_box = attack_rows(
-        attacks, "whitebox", ["model", "n_train_classes", "draw", "defence", "attack"]
+        attacks, "whitebox", ["model", "train_classes", "draw", "defence", "attack"]
     )
     note = (
         "How well each attack attacks the model it was made against: the store's against the "
-        "attack source, a white-box set against the run's own model. Success is over the images "
+        "surrogate, a white-box set against the run's own model. Success is over the images "
         "that model classifies correctly when clean: in float (the attack's output) and after "
         "rounding to uint8 (what is stored and evaluated), rounded within the budget and "
         "repaired where rounding undid the attack (`repaired`: repaired of needing repair; "
@@ -100,15 +101,16 @@ def stored_attacks(metrics: pd.DataFrame, context: TableContext) -> str:
         "images, max over all. `below min_success`: success after rounding below "
         "`attacks.min_success` times the float success (noise baselines are not held to it).\n"
     )
-    sources = attacks[attacks.kind == "store"][["model", "draw"]].drop_duplicates()
-    source = "".join(f"Attack source: {m}, draw {d}.\n" for m, d in sources.itertuples(False))
+    surrogates = attacks[attacks.origin == "store"][["model", "draw"]].drop_duplicates()
+    surrogate = "".join(f"Surrogate: {m}, draw {d}.\n" for m, d in surrogates.itertuples(False))
     return "\n".join(
         [
             "## Stored attacks\n",
             textwrap.fill(note, WIDTH) + "\n",
-            *([source] if source else []),
+            *([surrogate] if surrogate else []),
             *(
-                ["".join(textwrap.fill(line, WIDTH) + "\n" for line in variants.splitlines())]
+                ["".join(textwrap.fill(line, WIDTH) + "
+" for line in variants.splitlines())]
                 if (variants := variant_lines(attacks))
                 else []
             ),

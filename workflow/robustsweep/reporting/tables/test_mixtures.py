@@ -12,8 +12,8 @@ def hybrid_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     """Rows of the hybrid mixtures (whole, real part, adversarial part), all-class runs."""
     return metrics[
         metrics.test_set.str.startswith("hybrid-")
-        & (metrics.m_classes == metrics.n_train_classes)
-        & (metrics.n_train_classes == pool)
+        & (metrics.predicted_classes == metrics.train_classes)
+        & (metrics.train_classes == pool)
     ]
 
 

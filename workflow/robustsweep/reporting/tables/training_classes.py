@@ -18,7 +18,7 @@ def draw_table(metrics: pd.DataFrame, model: str) -> pd.DataFrame:
     """Natural-adversarial accuracy (%) of `model` per draw (rows) and N (columns)."""
     natural = natural_standard_rows(metrics)
     own = natural[natural.model == model]
-    table = own.pivot_table(index="draw", columns="n_train_classes", values="accuracy") * 100
+    table = own.pivot_table(index="draw", columns="train_classes", values="accuracy") * 100
     table.index = [f"draw {draw}" for draw in table.index]
     return table
 
@@ -33,7 +33,7 @@ def pretrained_columns(metrics: pd.DataFrame, model: str) -> dict[str, float]:
     pretrained = natural[
         (natural.architecture == own.architecture.iloc[0])
         & (natural.pretrained_weights.fillna("") != "")
-        & (natural.n_train_classes == metrics.n_train_classes.max())
+        & (natural.train_classes == metrics.train_classes.max())
     ]
     return {
         f"1000 ({name}, pretrained)": group.accuracy.iloc[0] * 100
