@@ -17,8 +17,8 @@ from imagenet_trees import write_stand_in_weights, write_tree
 
 from robustsweep.data.imagenet_classes import imagenet_a_synsets
 from robustsweep.data.prepared_dataset import load_split, prepare_dataset
+from robustsweep.evaluation.logits_file import write_test_set
 from robustsweep.evaluation.run_evaluation import evaluate_run
-from robustsweep.evaluation.test_set_logits import write_test_set
 from robustsweep.models.pretrained_weights import export_pretrained
 from robustsweep.models.trained_models import load_model, read_card
 

@@ -8,6 +8,7 @@ import pandas as pd
 
 from robustsweep.reporting.attack_table import variant_lines
 from robustsweep.reporting.tables import TABLES, WIDTH, TableContext
+from robustsweep.results_layout import STORE_SET, WHITE_BOX_SET
 
 FLAG = "below min_success"
 # attack-table column -> heading; success and accuracy in %, sizes in [0, 1] units
@@ -81,9 +82,9 @@ def _cell(value: float, digits: int) -> str:
 def stored_attacks(metrics: pd.DataFrame, context: TableContext) -> str:
     empty = pd.DataFrame(columns=["kind", "model", "draw"])
     attacks = context.attacks if context.attacks is not None else empty
-    stores = attack_rows(attacks, "store", ["split", "attack", "method"])
+    stores = attack_rows(attacks, STORE_SET, ["split", "attack", "method"])
     white_box = attack_rows(
-        attacks, "whitebox", ["model", "n_train_classes", "draw", "defence", "attack"]
+        attacks, WHITE_BOX_SET, ["model", "n_train_classes", "draw", "defence", "attack"]
     )
     note = (
         "How well each attack attacks the model it was made against: the store's against the "
