@@ -140,3 +140,15 @@ class FakeFiles(dict):
 
     def __iter__(self):
         return iter(self.values())
+
+
+def test_the_store_job_expects_the_attack_sources_weights_as_one_checked_path(config):
+    rules = StudyRules(config)
+    source = rules.source_weights()
+    assert source == "results/runs/small_cnn/N10/draw100/standard/weights.safetensors"
+    output = FakeFiles({"output": "results/store/test/pgd.h5"})
+    job = json.loads(rules.job(FakeFiles({"source": source}), output, threads=1))
+    assert job["paths"]["source"] == source
+    assert job["expect"]["source"]["kind"] == "weights"
+    attacks_nothing = {**config, "attacks": {**config["attacks"], "methods": {}}}
+    assert StudyRules(attacks_nothing).source_weights() == []

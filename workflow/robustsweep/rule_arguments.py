@@ -187,9 +187,10 @@ class StudyRules:
         """The corrupted test set, for studies that have one."""
         return {"corrupted": self.corrupted} if self.corrupted else {}
 
-    def source_weights(self) -> list[str]:
-        """The attack source's weights, for studies that attack."""
-        return [self.weights_of(self.source)] if self.source else []
+    def source_weights(self) -> str | list[str]:
+        """The attack source's weights, for studies that attack (one path, so the job checks
+        its identity); no input (an empty list) for those that do not."""
+        return self.weights_of(self.source) if self.source else []
 
     def reference_weights(self) -> str:
         """The mining reference's weights."""
