@@ -4,8 +4,6 @@
 import shlex
 
 from robustsweep import results_layout as layout
-from robustsweep.provenance import git_commit
-from robustsweep.reporting.figures import FIGURES, caption
 from robustsweep.rule_arguments import StudyRules
 
 ENV = "../envs/robustsweep.yaml"
@@ -21,4 +19,4 @@ shell.prefix(
 
 wildcard_constraints:
     **layout.WILDCARDS,
-    figure="|".join(FIGURES.names()),
+    figure=study.figure_pattern(),

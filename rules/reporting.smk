@@ -60,7 +60,7 @@ rule figure:
     params:
         **study.params("figure"),
         # the caption is the figure function's docstring, so it is written in one place
-        caption=lambda w: caption(w.figure),
+        caption=study.figure_caption,
         job=lambda wildcards, input, output: study.job(input, output),
     shell:
         "python -m robustsweep figure {params.settings:q} {params.job:q} {log:q}"
@@ -103,7 +103,7 @@ rule study_record:
     params:
         **study.params("record"),
         job=lambda wildcards, input, output: study.job(
-            input, output, commit=git_commit(workflow.basedir)
+            input, output, commit=study.commit(workflow.basedir)
         ),
     shell:
         "python -m robustsweep record {params.settings:q} {params.job:q} {log:q}"

@@ -152,3 +152,13 @@ def test_the_store_job_expects_the_attack_sources_weights_as_one_checked_path(co
     assert job["expect"]["source"]["kind"] == "weights"
     attacks_nothing = {**config, "attacks": {**config["attacks"], "methods": {}}}
     assert StudyRules(attacks_nothing).source_weights() == []
+
+
+def test_a_figures_caption_and_wildcard_come_from_its_registration():
+    from robustsweep.reporting.figures import FIGURES, caption
+
+    assert re.fullmatch(StudyRules.figure_pattern(), "accuracy_vs_m")
+    assert not re.fullmatch(StudyRules.figure_pattern(), "accuracy_vs_q")
+    assert set(StudyRules.figure_pattern().split("|")) == set(FIGURES.names())
+    wildcards = SimpleNamespace(figure="accuracy_vs_m")
+    assert StudyRules.figure_caption(wildcards) == caption("accuracy_vs_m")

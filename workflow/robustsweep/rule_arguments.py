@@ -242,6 +242,22 @@ class StudyRules:
         them."""
         return paper_numbers_file(self.config)
 
+    # -- figures ------------------------------------------------------------------------------
+
+    @staticmethod
+    def figure_pattern() -> str:
+        """The `figure` wildcard's constraint: a registered figure's name."""
+        from robustsweep.reporting.figures import FIGURES
+
+        return "|".join(FIGURES.names())
+
+    @staticmethod
+    def figure_caption(wildcards: Wildcards) -> str:
+        """A figure's report caption, its function's docstring (written in one place)."""
+        from robustsweep.reporting.figures import caption
+
+        return caption(wildcards.figure)
+
     # -- resources ------------------------------------------------------------------------------
 
     def training_gpus(self, wildcards: Wildcards) -> int:
@@ -329,6 +345,13 @@ class StudyRules:
         if values:
             payload["values"] = values
         return json.dumps(payload, sort_keys=True)
+
+    @staticmethod
+    def commit(folder: str) -> str:
+        """The workflow checkout's commit, for the study record (untracked)."""
+        from robustsweep.provenance import git_commit
+
+        return git_commit(folder)
 
     def training_processes(self, wildcards: Wildcards) -> int:
         return training_processes(self.config, run_of(wildcards))
