@@ -65,4 +65,4 @@ include: "rules/reporting.smk"
 rule all:
     default_target: True
     input:
-        final_outputs(),
+        study.final_outputs(),

@@ -341,7 +341,7 @@ def check_nvjpeg(c: Check) -> str:
 def white_box(c: Check, name: str, spec: dict, precision: str = "fp32", shards: int = 1):
     from robustsweep.evaluation.white_box import attack_own_model, attack_shard
 
-    out = c.folder / f"whitebox-{name}-{precision}-{shards}.h5"
+    out = c.folder / f"white_box-{name}-{precision}-{shards}.h5"
     args = (c.weights["standard"], c.digits(), name, spec, 512, 0, c.device)
     if shards == 1:
         return out, attack_own_model(out, *args, precision=precision)
@@ -372,7 +372,7 @@ def check_shards(c: Check) -> str:
     import h5py
 
     with h5py.File(whole) as a, h5py.File(sharded) as b:
-        moved = (a["whitebox-pgd/images"][()] != b["whitebox-pgd/images"][()]).any((1, 2, 3))
+        moved = (a["white_box-pgd/images"][()] != b["white_box-pgd/images"][()]).any((1, 2, 3))
     raise RuntimeError(
         f"2 shards differ from one job in {int(moved.sum())} images (non-deterministic GPU "
         "kernels: set torch.backends.cudnn.deterministic and report it)"

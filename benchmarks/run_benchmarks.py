@@ -35,8 +35,8 @@ from robustsweep.attacks.methods import build_attack  # noqa: E402
 from robustsweep.compute_device import select_device  # noqa: E402
 from robustsweep.data.class_subsets import write_subset  # noqa: E402
 from robustsweep.data.prepared_dataset import load_split, prepare_dataset  # noqa: E402
+from robustsweep.evaluation.logits_file import TestSetLogits  # noqa: E402
 from robustsweep.evaluation.run_evaluation import sweep_rows  # noqa: E402
-from robustsweep.evaluation.test_set_logits import TestSetLogits  # noqa: E402
 from robustsweep.models.inference import forward, to_float  # noqa: E402
 from robustsweep.models.networks import build_model  # noqa: E402
 from robustsweep.models.trained_models import load_model, save_model  # noqa: E402

@@ -1,26 +1,22 @@
 rule adversarial_store:
     input:
         dataset=rules.prepare_dataset.output[0],
-        source=weights_of(SOURCE) if SOURCE else [],
+        surrogate=study.surrogate_weights(),
     output:
-        output=f"{R}/store/{{split}}/{{attack}}.h5",
+        output=study.file(layout.STORE),
     log:
-        f"{R}/logs/adversarial_store/{{split}}_{{attack}}.log",
+        study.log("adversarial_store", layout.STORE_JOB_NAME),
     benchmark:
-        f"{R}/benchmarks/adversarial_store/{{split}}_{{attack}}.tsv"
+        study.benchmark("adversarial_store", layout.STORE_JOB_NAME)
     conda:
         ENV
     threads: 1
     resources:
         gpu=config["gpus_per_job"],
     params:
-        settings=lambda w: store_settings(config, w.split, w.attack),
-        code=lambda w: attack_code(config, "store", w.attack, SOURCE.model)["code"],
-        methods=lambda w: attack_code(config, "store", w.attack, SOURCE.model)[
-            "methods"
-        ],
+        **study.params("store"),
         # attacks.min_success only words the log's warning: untracked, never reruns a store
-        job=lambda wildcards, input, output, threads: job(
+        job=lambda wildcards, input, output, threads: study.job(
             input, output, threads, min_success=config["attacks"]["min_success"]
         ),
     shell:

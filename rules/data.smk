@@ -1,37 +1,37 @@
 rule prepare_dataset:
     output:
-        output=f"{R}/data/dataset.h5",
+        output=study.file(layout.DATASET),
     log:
-        f"{R}/logs/prepare_dataset.log",
+        study.log("prepare_dataset"),
     conda:
         ENV
     # an image folder's files are each decoded once (a check) by this many threads
     threads: config["threads"]
     params:
-        **prepare_code(config),
-        settings=prepare_settings(config),
-        job=lambda wildcards, input, output, threads: job(input, output, threads),
+        **study.params("prepare"),
+        job=lambda wildcards, input, output, threads: study.job(input, output, threads),
     shell:
         "python -m robustsweep prepare {params.settings:q} {params.job:q} {log:q}"
 
 
 # A corrupted copy of the test split (CIFAR-10-C, or generated corruptions), made once.
-if CORRUPTED:
+if study.corrupted:
 
     rule corruption_set:
         input:
             dataset=rules.prepare_dataset.output[0],
         output:
-            output=CORRUPTED,
+            output=study.corrupted,
         log:
-            f"{R}/logs/corruption_set.log",
+            study.log("corruption_set"),
         conda:
             ENV
         # generated corruptions are made by this many worker processes
         threads: config["threads"]
         params:
-            **corruption_code(config),
-            settings=corruption_settings(config),
-            job=lambda wildcards, input, output, threads: job(input, output, threads),
+            **study.params("corrupt"),
+            job=lambda wildcards, input, output, threads: study.job(
+                input, output, threads
+            ),
         shell:
             "python -m robustsweep corrupt {params.settings:q} {params.job:q} {log:q}"

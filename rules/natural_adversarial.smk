@@ -1,23 +1,22 @@
 # A natural adversarial set on disk (ImageNet-A) is indexed; otherwise one is mined.
-if NATURAL_ROOT:
+if study.natural_root:
 
     rule index_natural_adversarial:
         input:
             dataset=rules.prepare_dataset.output[0],
         output:
-            output=NATURAL,
+            output=study.natural,
         log:
-            f"{R}/logs/index_natural_adversarial.log",
+            study.log("index_natural_adversarial"),
         # seconds of work: run on the submitting host, not through the cluster queue
         localrule: True
         conda:
             ENV
         params:
-            **job_code("natural-index"),
-            settings=natural_folder_settings(config),
-            job=lambda wildcards, input, output: job(input, output),
+            **study.params("natural_index"),
+            job=lambda wildcards, input, output: study.job(input, output),
         shell:
-            "python -m robustsweep natural-index {params.settings:q} {params.job:q}"
+            "python -m robustsweep natural_index {params.settings:q} {params.job:q}"
             " {log:q}"
 
 else:
@@ -25,17 +24,18 @@ else:
     rule mine_natural_adversarial:
         input:
             dataset=rules.prepare_dataset.output[0],
-            reference=weights_of(support_run(config, "reference")),
+            surrogate=study.mining_surrogate_weights(),
         output:
-            output=NATURAL,
+            output=study.natural,
         log:
-            f"{R}/logs/mine_natural_adversarial.log",
+            study.log("mine_natural_adversarial"),
         conda:
             ENV
         threads: 1
         params:
-            **mining_code(config),
-            settings=mining_settings(config),
-            job=lambda wildcards, input, output, threads: job(input, output, threads),
+            **study.params("mine"),
+            job=lambda wildcards, input, output, threads: study.job(
+                input, output, threads
+            ),
         shell:
             "python -m robustsweep mine {params.settings:q} {params.job:q} {log:q}"

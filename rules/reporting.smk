@@ -1,97 +1,90 @@
 rule collect_attacks:
     input:
-        files=attacked_files(),
+        files=study.attacked_files(),
     output:
-        output=f"{R}/tables/attacks.csv",
+        output=study.file(layout.ATTACK_TABLE),
     log:
-        f"{R}/logs/collect_attacks.log",
+        study.log("collect_attacks"),
     # reads HDF5 attributes only: run on the submitting host, not through the cluster queue
     localrule: True
     conda:
         ENV
     params:
-        **job_code("collect-attacks"),
-        settings=attack_table_settings(config),
-        job=lambda wildcards, input, output: job(input, output),
+        **study.params("collect_attacks"),
+        job=lambda wildcards, input, output: study.job(input, output),
     shell:
-        "python -m robustsweep collect-attacks {params.settings:q} {params.job:q} {log:q}"
+        "python -m robustsweep collect_attacks {params.settings:q} {params.job:q} {log:q}"
 
 
 rule paper_tables:
     input:
         # the paper's published numbers (reproduction.paper_numbers), when the study names them
-        unpack(lambda wildcards: paper_numbers_file(config)),
+        unpack(study.paper_numbers),
         metrics=rules.collect_metrics.output[0],
         attacks=rules.collect_attacks.output[0],
     output:
-        output=f"{R}/tables/tables.md",
+        output=study.file(layout.TABLES_MARKDOWN),
         html=report(
-            f"{R}/tables/tables.html",
+            study.file(layout.TABLES_HTML),
             caption="../workflow/report/tables.rst",
             category="Tables",
         ),
     log:
-        f"{R}/logs/paper_tables.log",
+        study.log("paper_tables"),
     # seconds of work: run on the submitting host, not through the cluster queue
     localrule: True
     conda:
         ENV
     params:
-        **tables_code(),
-        settings=tables_settings(config),
-        job=lambda wildcards, input, output: job(input, output),
+        **study.params("tables"),
+        job=lambda wildcards, input, output: study.job(input, output),
     shell:
         "python -m robustsweep tables {params.settings:q} {params.job:q} {log:q}"
 
 
 rule figure:
     input:
-        unpack(figure_inputs),
+        unpack(study.figure_inputs),
     output:
         output=report(
-            f"{R}/figures/{{figure}}.{config['figures']['format']}",
+            study.figure("{figure}"),
             caption="../workflow/report/figure.rst",
             category="Figures",
         ),
     log:
-        f"{R}/logs/figure/{{figure}}.log",
+        study.log("figure", "{figure}"),
     # seconds of work: run on the submitting host, not through the cluster queue
     localrule: True
     conda:
         ENV
     params:
-        settings=lambda w: figure_settings(config, w.figure),
-        code=lambda w: figure_code(w.figure)["code"],
-        methods=lambda w: figure_code(w.figure)["methods"],
+        **study.params("figure"),
         # the caption is the figure function's docstring, so it is written in one place
-        caption=lambda w: caption(w.figure),
-        job=lambda wildcards, input, output: job(input, output),
+        caption=study.figure_caption,
+        job=lambda wildcards, input, output: study.job(input, output),
     shell:
         "python -m robustsweep figure {params.settings:q} {params.job:q} {log:q}"
 
 
 rule explain_mistakes:
     input:
-        weights=lambda w: weights_of(explained_run(w.model)),
-        logits=lambda w: run_path(explained_run(w.model), "logits.h5"),
-        natural=NATURAL,
+        unpack(study.explanation_inputs),
+        natural=study.natural,
         dataset=rules.prepare_dataset.output[0],
     output:
         output=report(
-            f"{R}/figures/explanations/{{model}}.{config['figures']['format']}",
+            study.explanation(),
             caption="../workflow/report/explanations.rst",
             category="Grad-CAM",
         ),
     log:
-        f"{R}/logs/explain_mistakes/{{model}}.log",
+        study.log("explain_mistakes", "{model}"),
     conda:
         ENV
     threads: 1
     params:
-        settings=explain_settings(config),
-        code=lambda w: model_code(config, "explain", w.model)["code"],
-        methods=lambda w: model_code(config, "explain", w.model)["methods"],
-        job=lambda wildcards, input, output: job(input, output),
+        **study.params("explain"),
+        job=lambda wildcards, input, output: study.job(input, output),
     shell:
         "python -m robustsweep explain {params.settings:q} {params.job:q} {log:q}"
 
@@ -100,18 +93,17 @@ rule study_record:
     input:
         metrics=rules.collect_metrics.output[0],
     output:
-        output=f"{R}/study_record.json",
+        output=study.file(layout.STUDY_RECORD),
     log:
-        f"{R}/logs/study_record.log",
+        study.log("study_record"),
     # seconds of work: run on the submitting host, not through the cluster queue
     localrule: True
     conda:
         ENV
     params:
-        **job_code("record"),
-        settings=record_settings(config),
-        job=lambda wildcards, input, output: job(
-            input, output, commit=git_commit(workflow.basedir)
+        **study.params("record"),
+        job=lambda wildcards, input, output: study.job(
+            input, output, commit=study.commit(workflow.basedir)
         ),
     shell:
         "python -m robustsweep record {params.settings:q} {params.job:q} {log:q}"

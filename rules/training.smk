@@ -1,31 +1,26 @@
 rule train_model:
     input:
-        unpack(train_stores),
-        unpack(clean_copy),
+        unpack(study.train_stores),
+        unpack(study.clean_copy),
         dataset=rules.prepare_dataset.output[0],
-        subset=f"{R}/subsets/N{{n}}/draw{{draw}}.json",
+        subset=study.file(layout.SUBSET),
     output:
-        weights=f"{R}/{RUN}/weights.safetensors",
-        last_weights=f"{R}/{RUN}/last.safetensors",
-        epoch_log=f"{R}/{RUN}/epochs.csv",
+        weights=study.run_file(layout.WEIGHTS),
+        last_weights=study.run_file(layout.LAST_WEIGHTS),
+        epoch_log=study.run_file(layout.EPOCH_LOG),
     log:
-        f"{R}/logs/train_model/{{model}}_N{{n}}_draw{{draw}}_{{defence}}.log",
+        study.log("train_model", layout.RUN_JOB_NAME),
     benchmark:
-        f"{R}/benchmarks/train_model/{{model}}_N{{n}}_draw{{draw}}_{{defence}}.tsv"
+        study.benchmark("train_model", layout.RUN_JOB_NAME)
     conda:
         ENV
     threads: config["threads"]
     resources:
-        gpu=lambda w: training_gpus(config, run_of(w)),
+        gpu=study.training_gpus,
     params:
-        settings=lambda w: train_settings(config, run_of(w)),
-        code=lambda w: train_code(config, run_of(w))["code"],
-        methods=lambda w: train_code(config, run_of(w))["methods"],
-        job=lambda wildcards, input, output, threads: job(
-            input,
-            output,
-            threads,
-            processes=training_processes(config, run_of(wildcards)),
+        **study.params("train"),
+        job=lambda wildcards, input, output, threads: study.job(
+            input, output, threads, processes=study.training_processes(wildcards)
         ),
     shell:
         "python -m robustsweep train {params.settings:q} {params.job:q} {log:q}"

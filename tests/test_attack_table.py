@@ -33,10 +33,10 @@ def attacked(tmp_path_factory, digits_h5, trained_model):
         generate_store(path, digits_h5, "test", trained_model, name, spec, 128, 0, CPU)
         files.append(path)
         sets.append({"origin": "store", "split": "test", "attack": name, **SOURCE})
-    white_box = folder / "whitebox-fgsm.h5"
+    white_box = folder / "white_box-fgsm.h5"
     attack_own_model(white_box, trained_model, digits_h5, "fgsm", FGSM, 256, 0, CPU)
     files.append(white_box)
-    sets.append({"origin": "whitebox", "split": "test", "attack": "fgsm", **RUN})
+    sets.append({"origin": "white_box", "split": "test", "attack": "fgsm", **RUN})
     return sets, files
 
 
@@ -44,7 +44,7 @@ def test_the_table_holds_each_sets_report(tmp_path, attacked):
     sets, files = attacked
     table = collect_attack_reports(tmp_path / "attacks.csv", sets, files, 0.9)
     read = read_attack_table(tmp_path / "attacks.csv")
-    assert list(read.origin) == ["store", "store", "whitebox"]
+    assert list(read.origin) == ["store", "store", "white_box"]
     assert list(read.method) == ["fgsm", "gn", "fgsm"]
     for row, path in zip(read.itertuples(), files, strict=True):
         report = read_report(path)

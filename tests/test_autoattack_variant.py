@@ -70,7 +70,7 @@ def test_variant_is_kept_in_the_success_report_and_the_log_line(tmp_path):
         "variant": ATTACK_METHODS.build(SPEC).variant(5),
     }
     with h5py.File(tmp_path / "set.h5", "w") as h5:
-        write_report(h5.create_group("whitebox-autoattack"), report)
+        write_report(h5.create_group("white_box-autoattack"), report)
     assert read_report(tmp_path / "set.h5")["variant"] == report["variant"]
     assert "(AutoAttack standard adapted to 5 classes, Linf:" in summary_line("x", report)
 
@@ -79,23 +79,23 @@ def test_table_header_cell_and_note_name_the_variant():
     method = ATTACK_METHODS.build(SPEC)
     rows = [
         {
-            "origin": "whitebox",
+            "origin": "white_box",
             "split": "test",
             "attack": "autoattack",
             "variant": method.variant(5),
         },
-        {"origin": "whitebox", "split": "test", "attack": "pgd", "variant": ""},
+        {"origin": "white_box", "split": "test", "attack": "pgd", "variant": ""},
         {"origin": "store", "split": "test", "attack": "autoattack", "variant": method.variant(10)},
     ]
     attacks = pd.DataFrame(rows, columns=COLUMNS)
     assert variant_headers(attacks) == {
-        "whitebox-autoattack": "whitebox-autoattack (standard adapted to 5 classes, Linf)",
+        "white_box-autoattack": "white_box-autoattack (standard adapted to 5 classes, Linf)",
         "attack-autoattack": "attack-autoattack (standard, Linf)",
     }
     lines = variant_lines(attacks).splitlines()
     assert lines == [
         f"Variant of store `autoattack`: {method.variant(10)}.",
-        f"Variant of whitebox `autoattack`: {method.variant(5)}.",
+        f"Variant of white_box `autoattack`: {method.variant(5)}.",
     ]
 
 
@@ -108,13 +108,13 @@ def test_robust_accuracy_table_names_the_variant_in_its_header():
     metrics = pd.DataFrame(
         [
             run | {"test_set": name, "pattern": "all", "predicted_classes": 5, "accuracy": value}
-            for name, value in (("clean", 0.9), ("whitebox-autoattack", 0.1), ("worst-all", 0.1))
+            for name, value in (("clean", 0.9), ("white_box-autoattack", 0.1), ("worst-all", 0.1))
         ]
     )
     attacks = pd.DataFrame(
         [
             {
-                "origin": "whitebox",
+                "origin": "white_box",
                 "split": "test",
                 "attack": "autoattack",
                 "variant": method.variant(5),
@@ -123,5 +123,5 @@ def test_robust_accuracy_table_names_the_variant_in_its_header():
         columns=COLUMNS,
     )
     text = robust_accuracy(metrics, TableContext(5, attacks=attacks))
-    assert "whitebox-autoattack (standard adapted to 5 classes, Linf)" in text
+    assert "white_box-autoattack (standard adapted to 5 classes, Linf)" in text
     assert "worst-all" in text

@@ -9,8 +9,8 @@ import torch
 
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.budget_sweep import budget_flag, budget_spec, sweep_logits
+from robustsweep.evaluation.logits_file import TestSetLogits as SetLogits
 from robustsweep.evaluation.run_evaluation import budget_rows
-from robustsweep.evaluation.test_set_logits import TestSetLogits as SetLogits
 from robustsweep.models.trained_models import load_model
 
 CPU = torch.device("cpu")

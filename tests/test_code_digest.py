@@ -39,7 +39,7 @@ def test_imports_are_followed_transitively_and_into_subpackages():
 
 
 def test_no_registered_method_is_in_any_stage_closure():
-    from robustsweep.study_plan import STAGE_MODULES
+    from robustsweep.job_code import STAGE_MODULES
 
     every_stage = set().union(*(names(module) for module in STAGE_MODULES.values()))
     method_folders = (

@@ -27,11 +27,12 @@ from torch.nn.functional import cross_entropy
 from conftest import REPO
 from robustsweep.file_identity import read_seal
 from robustsweep.input_errors import ConfigError
+from robustsweep.job_settings import train_settings, training_gpus, training_processes
 from robustsweep.models.architectures import architecture_of
 from robustsweep.models.networks import build_model
+from robustsweep.run_grid import Run
 from robustsweep.stage_settings import Compute, TrainSettings
 from robustsweep.study_config import validate_config
-from robustsweep.study_plan import Run, train_settings, training_gpus, training_processes
 from robustsweep.training.batch_augmentation import BatchAugmentation
 from robustsweep.training.data_parallel import KILL_WORKER
 from robustsweep.training.defences import DEFENCES, TrainingContext

@@ -12,8 +12,8 @@ from robustsweep.attacks.adversarial_store import generate_store
 from robustsweep.attacks.methods import build_attack
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.classification_metrics import binary_metrics
+from robustsweep.evaluation.logits_file import TestSetLogits as Logits
 from robustsweep.evaluation.run_evaluation import detector_rows
-from robustsweep.evaluation.test_set_logits import TestSetLogits as Logits
 from robustsweep.models.inference import to_float
 from robustsweep.models.trained_models import load_model
 from robustsweep.training.defences.detector import DetectorTrainer

@@ -14,6 +14,8 @@ from robustsweep.data.natural_adversarial import mine_natural_adversarial, read_
 from robustsweep.data.patterns import NATURAL_PATTERNS
 from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.logits_cache import compute_logits
+from robustsweep.evaluation.logits_file import TestSetLogits as SetLogits
+from robustsweep.evaluation.logits_file import read_logits
 from robustsweep.evaluation.run_evaluation import (
     attack_changes,
     evaluate_run,
@@ -21,8 +23,6 @@ from robustsweep.evaluation.run_evaluation import (
     mixture_sets,
     sweep_rows,
 )
-from robustsweep.evaluation.test_set_logits import TestSetLogits as SetLogits
-from robustsweep.evaluation.test_set_logits import read_logits
 from robustsweep.evaluation.white_box import attack_own_model
 from robustsweep.models.inference import to_float
 from robustsweep.models.trained_models import load_model
@@ -57,7 +57,7 @@ def logits(tmp_path_factory, digits_h5, trained_model, natural):
         masking=MaskingChecks.from_section({"huge_eps": 1.0, "steps": 10}),
     )
     pgd = {"method": "pgd", "eps": 0.1, "alpha": 0.025, "steps": 10}
-    white_box = {"pgd": folder / "whitebox" / "pgd.h5"}
+    white_box = {"pgd": folder / "white_box" / "pgd.h5"}
     attack_own_model(white_box["pgd"], trained_model, digits_h5, "pgd", pgd, 256, 0, CPU)
     return folder / "logits.h5", white_box
 
@@ -83,18 +83,18 @@ def test_mined_set_keeps_exactly_the_surrogate_mistakes(natural, digits_h5, trai
 
 def test_logits_cache_holds_every_test_set(logits, digits_h5):
     sets, attrs = read_logits(*logits)
-    assert set(sets) == {"clean", "natural", "attack-fgsm", "whitebox-pgd"}
+    assert set(sets) == {"clean", "natural", "attack-fgsm", "white_box-pgd"}
     clean = load_split(digits_h5, "test")
     np.testing.assert_array_equal(sets["clean"].index, clean.indices)
-    np.testing.assert_array_equal(sets["whitebox-pgd"].index, clean.indices)  # all 10 classes
-    np.testing.assert_array_equal(sets["whitebox-pgd"].labels, clean.labels)
+    np.testing.assert_array_equal(sets["white_box-pgd"].index, clean.indices)  # all 10 classes
+    np.testing.assert_array_equal(sets["white_box-pgd"].labels, clean.labels)
     assert sets["natural"].index is None
     assert attrs["class_ids"] == list(range(10))
     assert sets["clean"].logits.shape == (len(load_split(digits_h5, "test").labels), 10)
     assert sets["natural"].patterns is not None and sets["clean"].patterns is None
     # transfer sets carry their store's attack, as white-box sets do
     assert sets["attack-fgsm"].spec == {"method": "fgsm", "eps": 0.1}
-    assert sets["whitebox-pgd"].spec["method"] == "pgd" and sets["clean"].spec is None
+    assert sets["white_box-pgd"].spec["method"] == "pgd" and sets["clean"].spec is None
 
 
 def test_white_box_set_reports_its_success_against_the_run(logits, digits_h5, trained_model):
@@ -102,16 +102,16 @@ def test_white_box_set_reports_its_success_against_the_run(logits, digits_h5, tr
 
     report = read_report(logits[1]["pgd"])
     sets, _ = read_logits(*logits)
-    clean, attacked = sets["clean"], sets["whitebox-pgd"]
+    clean, attacked = sets["clean"], sets["white_box-pgd"]
     correct = clean.logits.argmax(1) == clean.labels
-    assert report["group"] == "whitebox-pgd" and report["n_attacked"] == correct.sum()
+    assert report["group"] == "white_box-pgd" and report["n_attacked"] == correct.sum()
     # float64 on both sides (numpy means of the same 0/1 values): approx's default rel 1e-6
     assert report["clean_accuracy"] == pytest.approx(correct.mean())
     rounded = (attacked.logits.argmax(1) != attacked.labels)[correct].mean()
     assert report["success_rounded"] == pytest.approx(rounded) and rounded > 0.95
     assert report["budget_norm"] == "Linf" and report["linf_max"] <= 0.1
     with h5py.File(logits[1]["pgd"]) as h5:
-        images = h5["whitebox-pgd/images"][()]
+        images = h5["white_box-pgd/images"][()]
     delta = np.abs(images.astype(int) - load_split(digits_h5, "test").images.astype(int))
     # float64 k / 255 on both sides
     assert report["linf_max"] == pytest.approx(delta.max() / 255) and delta.max() == 25
@@ -123,7 +123,7 @@ def test_white_box_logits_from_the_success_report_equal_a_fresh_forward_pass(log
     from robustsweep.models.inference import forward
 
     with h5py.File(logits[1]["pgd"]) as h5:
-        images, stored = h5["whitebox-pgd/images"][()], h5["whitebox-pgd/logits"][()]
+        images, stored = h5["white_box-pgd/images"][()], h5["white_box-pgd/logits"][()]
     model, _ = load_model(trained_model)
     fresh = forward(model, images, CPU)
     assert stored.dtype == np.float32 and stored.shape == fresh.shape
@@ -153,7 +153,7 @@ def test_m_sweep_is_derived_from_cached_logits(logits, tmp_path):
         "attack-fgsm": 5,
         "clean": 5,
         "natural": 5,
-        "whitebox-pgd": 5,
+        "white_box-pgd": 5,
         "worst-all": 5,  # right under both attacks, per image (test_worst_case.py)
     }
     full = overall[(overall.predicted_classes == 10)].set_index("test_set")
@@ -190,7 +190,7 @@ def test_white_box_pgd_beats_fgsm_and_consistency_counts_unchanged_predictions(l
     table = pd.read_csv(out)
     full = table[(table.pattern == "all") & (table.predicted_classes == 10)].set_index("test_set")
     # the store's surrogate is this very model, so its FGSM set is white-box FGSM too
-    assert full.loc["whitebox-pgd", "accuracy"] <= full.loc["attack-fgsm", "accuracy"]
+    assert full.loc["white_box-pgd", "accuracy"] <= full.loc["attack-fgsm", "accuracy"]
     sets, _ = read_logits(*logits)
     clean, attacked = sets["clean"], sets["attack-fgsm"]
     row_of = {int(i): k for k, i in enumerate(clean.index)}
@@ -346,9 +346,9 @@ def test_attack_changes_pair_each_attacked_image_with_its_clean_version():
         eye[[0, 0, 0, 0, 1]], labels[[3, 2, 1, 0, 4]], None, np.array([13, 12, 11, 10, 14])
     )
     whitebox = SetLogits(eye[[0, 1, 2, 0, 0]], labels, None, clean.index)
-    sets = {"clean": clean, "attack-x": attacked, "whitebox-y": whitebox, "natural": clean}
+    sets = {"clean": clean, "attack-x": attacked, "white_box-y": whitebox, "natural": clean}
     # attack-x: image 13 made right, 11 made wrong, 10 kept right, 12 kept wrong
-    assert attack_changes(sets, classes) == {"attack-x": (1, 1), "whitebox-y": (2, 0)}
+    assert attack_changes(sets, classes) == {"attack-x": (1, 1), "white_box-y": (2, 0)}
 
 
 def test_corrupted_set_is_scored_per_corruption_and_severity(
@@ -416,12 +416,12 @@ def test_worst_case_rows_and_per_image_record_agree_and_cost_no_pass(logits, tmp
     full = table[(table.pattern == "all") & (table.predicted_classes == 10)].set_index("test_set")
     record = pd.read_csv(per_image)
     assert list(record.columns[:3]) == ["index", "label", "clean"]
-    both = record[["attack-fgsm", "whitebox-pgd"]].min(axis=1)
+    both = record[["attack-fgsm", "white_box-pgd"]].min(axis=1)
     assert (record["worst-all"] == both).all()
     # shares of whole images written to metrics.csv and read back: float64 rounding only
     assert full.loc["worst-all", "accuracy"] == pytest.approx(both.mean(), abs=1e-6)
     assert full.loc["worst-all", "n_images"] == len(record)
-    for name in ("attack-fgsm", "whitebox-pgd"):
+    for name in ("attack-fgsm", "white_box-pgd"):
         # shares of whole images, float64 rounding only
         assert full.loc[name, "accuracy"] == pytest.approx(record[name].mean(), abs=1e-6)
         assert full.loc["worst-all", "accuracy"] <= full.loc[name, "accuracy"]
@@ -463,6 +463,6 @@ def test_budget_sweep_rows_join_the_white_box_point_and_pass_the_masking_check(
     assert sweep.index.tolist() == [0.0, 0.1, 0.3]
     # the same float64 share by two routes
     assert sweep.loc[0.0, "accuracy"] == pytest.approx(full.loc["clean", "accuracy"], abs=1e-6)
-    assert sweep.loc[0.1, "accuracy"] == pytest.approx(full.loc["whitebox-pgd", "accuracy"])
+    assert sweep.loc[0.1, "accuracy"] == pytest.approx(full.loc["white_box-pgd", "accuracy"])
     assert sweep.loc[0.3, "accuracy"] <= 0.1  # a plain model falls to 0: no flag
     assert table.masking_flags.isna().all()  # empty: no check failed

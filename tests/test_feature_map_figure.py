@@ -15,7 +15,7 @@ def sweep_metrics() -> pd.DataFrame:
               ("vgg", "vgg16_bn", "1x1")]  # fmt: skip
     for model, architecture, feature_map in models:
         for draw in (0, 1):
-            for test_set in ("clean", "whitebox-pgd", "attack-fgsm", "natural"):
+            for test_set in ("clean", "white_box-pgd", "attack-fgsm", "natural"):
                 rows.append(
                     {"model": model, "architecture": architecture, "feature_map": feature_map,
                      "train_classes": 10, "draw": draw, "defence": "at", "test_set": test_set,
@@ -33,7 +33,7 @@ def test_map_side_reads_the_recorded_map():
 def test_the_sweep_keeps_clean_and_white_box_rows_of_architectures_at_several_sizes():
     rows = sweep_rows(sweep_metrics())
     assert set(rows.architecture) == {"resnet18"}  # the VGG has one map size: no curve
-    assert set(rows.test_set) == {"clean", "whitebox-pgd"}
+    assert set(rows.test_set) == {"clean", "white_box-pgd"}
     assert sorted(rows.map_side.unique()) == [4, 8, 12, 16]
     assert len(rows) == 4 * 2 * 2  # sizes x draws x test sets
 

@@ -63,7 +63,7 @@ def attacks_of(origins: list[str]) -> pd.DataFrame:
 def test_every_figure_is_drawn_with_or_without_standard_runs(tmp_path, name, defences):
     table = tmp_path / "table.csv"
     if reads(name) == "attacks":  # drawn from the attack table: with and without sets
-        attacks_of(["store", "whitebox"] if "standard" in defences else []).to_csv(table)
+        attacks_of(["store", "white_box"] if "standard" in defences else []).to_csv(table)
     else:
         metrics_of(defences).to_csv(table, index=False)
     draw_figure(name, table, tmp_path / "figure.png", STYLE)

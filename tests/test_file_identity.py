@@ -25,8 +25,9 @@ from robustsweep.file_identity import (
 from robustsweep.input_errors import FileCheckError
 from robustsweep.models.networks import build_model
 from robustsweep.models.trained_models import load_model, save_model
+from robustsweep.planned_files import job_identities, planned_identity
+from robustsweep.run_grid import Run
 from robustsweep.study_config import validate_config
-from robustsweep.study_plan import Run, job_identities, planned_identity
 
 TINY = validate_config(yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text()))
 FRACTIONS = {"train": 0.6, "test": 0.2, "pool": 0.2}

@@ -64,27 +64,27 @@ SQUARE = {"method": "square", "eps": 0.03}
     ("accuracy", "expected"),
     [
         # white box strongest: nothing to flag
-        ({"whitebox-pgd": 0.1, "attack-pgd": 0.4, "whitebox-square": 0.3}, []),
+        ({"white_box-pgd": 0.1, "attack-pgd": 0.4, "white_box-square": 0.3}, []),
         # the transfer copy of the same attack beats the white-box one
         (
-            {"whitebox-pgd": 0.5, "attack-pgd": 0.4, "whitebox-square": 0.6},
-            ["attack-pgd (transfer) beats whitebox-pgd"],
+            {"white_box-pgd": 0.5, "attack-pgd": 0.4, "white_box-square": 0.6},
+            ["attack-pgd (transfer) beats white_box-pgd"],
         ),
         # a black-box method of the same budget beats the gradient attack
         (
-            {"whitebox-pgd": 0.5, "attack-pgd": 0.6, "whitebox-square": 0.3},
-            ["whitebox-square (black box) beats whitebox-pgd"],
+            {"white_box-pgd": 0.5, "attack-pgd": 0.6, "white_box-square": 0.3},
+            ["white_box-square (black box) beats white_box-pgd"],
         ),
     ],
 )
 def test_black_box_beating_white_box_is_flagged(accuracy, expected):
-    specs = {"whitebox-pgd": PGD, "whitebox-square": SQUARE}
+    specs = {"white_box-pgd": PGD, "white_box-square": SQUARE}
     assert masking_flags(accuracy, specs, 0.0, 0.0, 10) == expected
 
 
 def test_black_box_of_another_budget_is_not_compared():
-    specs = {"whitebox-pgd": PGD, "whitebox-square": {**SQUARE, "eps": 0.3}}
-    accuracy = {"whitebox-pgd": 0.5, "whitebox-square": 0.1}
+    specs = {"white_box-pgd": PGD, "white_box-square": {**SQUARE, "eps": 0.3}}
+    accuracy = {"white_box-pgd": 0.5, "white_box-square": 0.1}
     assert masking_flags(accuracy, specs, 0.0, 0.0, 10) == []
 
 
@@ -96,15 +96,15 @@ def test_label_leaking_is_flagged_where_an_attacked_set_beats_clean():
         "clean": 0.903,
         "attack-fgsm": 0.983,
         "attack-gn": 0.95,  # noise carries no label: never label leaking
-        "whitebox-pgd": 0.2,
+        "white_box-pgd": 0.2,
         "hybrid-fgsm-10pct": 0.91,  # mixtures are not attacked sets of their own
     }
-    flags = masking_flags(accuracy, specs | {"whitebox-pgd": PGD}, 0.0, 0.0, 10)
+    flags = masking_flags(accuracy, specs | {"white_box-pgd": PGD}, 0.0, 0.0, 10)
     assert flags == ["label leaking: attack-fgsm accuracy 98.3% above clean 90.3% (Kurakin et al.)"]
-    accuracy |= {"attack-fgsm": 0.903, "whitebox-pgd": 0.91}
-    flags = masking_flags(accuracy, specs | {"whitebox-pgd": PGD}, 0.0, 0.0, 10)
+    accuracy |= {"attack-fgsm": 0.903, "white_box-pgd": 0.91}
+    flags = masking_flags(accuracy, specs | {"white_box-pgd": PGD}, 0.0, 0.0, 10)
     assert flags == [
-        "label leaking: whitebox-pgd accuracy 91.0% above clean 90.3% (Kurakin et al.)"
+        "label leaking: white_box-pgd accuracy 91.0% above clean 90.3% (Kurakin et al.)"
     ]
 
 

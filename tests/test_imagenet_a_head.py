@@ -17,8 +17,8 @@ from imagenet_trees import export_stand_in_run, write_stand_in_weights
 
 from robustsweep.data.imagenet_classes import imagenet_a_synsets
 from robustsweep.data.prepared_dataset import load_split
+from robustsweep.evaluation.logits_file import write_test_set
 from robustsweep.evaluation.run_evaluation import evaluate_run
-from robustsweep.evaluation.test_set_logits import write_test_set
 from robustsweep.models.trained_models import load_model, read_card
 
 WNIDS = list(imagenet_a_synsets()[:4])

@@ -17,8 +17,8 @@ protocol falls in both.
 import numpy as np
 import pytest
 
+from robustsweep.evaluation.logits_file import TestSetLogits as SetLogits
 from robustsweep.evaluation.run_evaluation import sweep_rows
-from robustsweep.evaluation.test_set_logits import TestSetLogits as SetLogits
 
 N = 10
 M_VALUES = list(range(2, N))

@@ -3,6 +3,7 @@ classes, and one line when the weights are neither cached nor downloadable."""
 
 from __future__ import annotations
 
+import json
 from urllib.error import URLError
 
 import h5py

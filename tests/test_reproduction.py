@@ -424,7 +424,7 @@ def test_comparison_is_off_when_the_data_are_not_the_papers():
         "`reproduction.compare: false`"
     )
     # the smoke overlay's resolved settings carry it into tables.md
-    from robustsweep.study_plan import tables_settings
+    from robustsweep.job_settings import tables_settings
 
     settings = json.loads(tables_settings(resolved(study_config("ho2024", smoke=True))))
     assert "`dataset.source` is `digits`, the paper's `cifar10`" in settings["compare_off"]

@@ -110,8 +110,9 @@ def test_a_k_process_training_job_is_submitted_with_k_gpus_in_one_task():
     from snakemake_executor_plugin_slurm.utils import set_gres_string
     from snakemake_executor_plugin_slurm_jobstep import get_cpu_setting, get_gpu_setting
 
+    from robustsweep.job_settings import training_gpus
+    from robustsweep.run_grid import Run
     from robustsweep.study_config import validate_config
-    from robustsweep.study_plan import Run, training_gpus
 
     profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
     # the tiny study's sweep grid alone: its standard runs are what this test submits
@@ -152,7 +153,7 @@ def test_each_white_box_shard_is_its_own_gpu_job_and_the_gather_asks_for_none(tm
         "gpus_per_job": 1,
         "evaluation": {**TINY["evaluation"], "shards": 2},
     }
-    target = "results/runs/cnn/N10/draw0/standard/whitebox/fgsm.h5"
+    target = "results/runs/cnn/N10/draw0/standard/white_box/fgsm.h5"
     result = snakemake(tmp_path, config, target, "-n", "--printshellcmds", "--verbose")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]

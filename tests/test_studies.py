@@ -160,7 +160,7 @@ def test_tan2022_smoke_trains_the_detector_head_and_reports_its_accuracy(tmp_pat
     assert set(metrics.defence) == {"standard", "adv_train", "smoke_detector", "adv_train_025"}
     rows = full_rows(metrics)
     attacks = ("gn", "fgsm", "bim", "deepfool", "cw", "nst")
-    assert set(rows.test_set) == {"clean", "natural", "whitebox-fgsm"} | {
+    assert set(rows.test_set) == {"clean", "natural", "white_box-fgsm"} | {
         f"attack-{a}" for a in attacks
     } | {"mix-ratio_025", "mix-ratio_050", "mix-ratio_075"} | {"worst-store", "worst-all"}
     # the success report: every store kept as JPEG without repair, and how many of the images
@@ -266,7 +266,7 @@ def test_xu2024_smoke_compares_feature_map_schemes_defences_and_corruptions(tmp_
         ("r18_1122", "awp_trades"),
     }
     rows = full_rows(metrics)
-    white_box = {"whitebox-pgd", "whitebox-deepfool"}
+    white_box = {"white_box-pgd", "white_box-deepfool"}
     assert white_box <= set(rows.test_set)
     assert rows[rows.test_set.isin(white_box)].consistency.between(0, 1).all()
     assert metrics.huge_eps_accuracy.between(0, 1).all()
@@ -286,8 +286,8 @@ def test_xue2024_smoke_trains_sign_init_mixing_with_its_ablation(tmp_path):
     metrics = pd.read_csv(results / "tables" / "metrics.csv")
     assert set(metrics.defence) == {"standard", "sign_init", "sign_init_no_mix"}
     rows = full_rows(metrics)
-    assert {"whitebox-pgd", "whitebox-cw"} <= set(rows.test_set)
+    assert {"white_box-pgd", "white_box-cw"} <= set(rows.test_set)
     # sign-init training is adversarial training: white-box PGD hurts it less than standard
-    pgd = rows[rows.test_set == "whitebox-pgd"].set_index("defence").accuracy
+    pgd = rows[rows.test_set == "white_box-pgd"].set_index("defence").accuracy
     clean = rows[rows.test_set == "clean"].set_index("defence").accuracy
     assert (clean - pgd)["sign_init_no_mix"] < (clean - pgd)["standard"]

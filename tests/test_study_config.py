@@ -8,8 +8,8 @@ import yaml
 
 from conftest import with_change
 from robustsweep.input_errors import ConfigError
+from robustsweep.run_grid import Run, experiment_runs, predicted_class_values, surrogate_run
 from robustsweep.study_config import validate_config
-from robustsweep.study_plan import Run, experiment_runs, predicted_class_values, surrogate_run
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
@@ -184,7 +184,8 @@ def test_validation_does_not_import_torch():
     code = (
         "import sys, yaml; from robustsweep.study_config import validate_config; "
         f"validate_config(yaml.safe_load(open({str(REPO / 'config.yaml')!r}))); "
-        "import robustsweep.reporting.figures, robustsweep.study_plan, robustsweep.code_digest; "
+        "import robustsweep.reporting.figures, robustsweep.rule_arguments; "
+        "import robustsweep.code_digest; "
         "print('torch' in sys.modules, 'seaborn' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -335,7 +336,7 @@ def with_vgg_recipe(**recipe) -> dict:
 def test_a_model_recipe_override_changes_only_that_models_training():
     import json
 
-    from robustsweep.study_plan import train_settings
+    from robustsweep.job_settings import train_settings
 
     base = validate_config(with_vgg_recipe())
     config = validate_config(with_vgg_recipe(epochs=53, lr=0.01))
@@ -418,8 +419,8 @@ def test_corruption_options_without_a_source_are_refused():
 
 
 def test_a_defence_overrides_single_validation_keys_of_the_study():
+    from robustsweep.job_settings import run_recipe
     from robustsweep.stage_settings import TrainingRecipe
-    from robustsweep.study_plan import run_recipe
 
     config = with_change(DEFAULT, "training.validation", {"steps": 7, "split": "train"})
     config["defences"]["offline_adversarial"]["training"] = {

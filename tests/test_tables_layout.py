@@ -45,8 +45,8 @@ def wide_rows() -> pd.DataFrame:
             "natural",
             "attack-fgsm",
             "attack-pgd",
-            "whitebox-fgsm",
-            "whitebox-pgd",
+            "white_box-fgsm",
+            "white_box-pgd",
         ):
             for draw, value in enumerate(values):
                 rows.append(
@@ -67,7 +67,7 @@ def test_a_wide_table_splits_with_word_labels_and_bounded_intervals():
     check_tables_md(text)
     assert "| resnet18 · offline_adversarial |" in text
     assert text.count("| model · defence") == 3  # six columns of ~30 characters: 3 tables
-    assert all(column in text for column in ("attack-pgd", "whitebox-pgd", "clean"))
+    assert all(column in text for column in ("attack-pgd", "white_box-pgd", "clean"))
 
 
 def test_absent_sections_are_left_out_and_listed_once_at_the_end():

@@ -47,7 +47,7 @@ def test_three_shards_gathered_are_one_jobs_file_to_the_byte(tmp_path, digits_h5
     for k, shard in enumerate(shards):
         attack_shard(shard, trained_model, digits_h5, "pgd", PGD, BATCH, 7, CPU, k, 3)
     with h5py.File(shards[1]) as h5:
-        assert 0 < len(h5["parts/images"]) < len(h5py.File(reference)["whitebox-pgd/images"])
+        assert 0 < len(h5["parts/images"]) < len(h5py.File(reference)["white_box-pgd/images"])
     gathered = tmp_path / "gathered.h5"
     attack_own_model(gathered, trained_model, digits_h5, "pgd", PGD, BATCH, 7, CPU, shards=shards)
     assert gathered.read_bytes() == reference.read_bytes()
@@ -55,7 +55,7 @@ def test_three_shards_gathered_are_one_jobs_file_to_the_byte(tmp_path, digits_h5
     other = tmp_path / "other.h5"
     attack_own_model(other, trained_model, digits_h5, "pgd", PGD, BATCH, 8, CPU)
     with h5py.File(other) as a, h5py.File(reference) as b:
-        assert not np.array_equal(a["whitebox-pgd/images"][()], b["whitebox-pgd/images"][()])
+        assert not np.array_equal(a["white_box-pgd/images"][()], b["white_box-pgd/images"][()])
 
 
 def test_a_shard_from_another_split_is_refused(tmp_path, digits_h5, trained_model):
@@ -113,7 +113,7 @@ def test_a_sigkilled_job_resumes_to_the_same_bytes(tmp_path, digits_h5, trained_
         parts, "_attack_chunk", lambda *a, **k: attacked.append(a[1]) or real(*a, **k)
     )
     attack_own_model(out, trained_model, digits_h5, "pgd", PGD, BATCH, 7, CPU)
-    n_chunks = -(-len(h5py.File(reference)["whitebox-pgd/images"]) // BATCH)
+    n_chunks = -(-len(h5py.File(reference)["white_box-pgd/images"]) // BATCH)
     assert attacked == list(range(3, n_chunks))  # only the unfinished chunks ran
     assert out.read_bytes() == reference.read_bytes()
     assert not work.exists()
@@ -123,8 +123,8 @@ def test_shards_config_defaults_to_one_job_and_names_unknown_attacks():
     import yaml
 
     from robustsweep.input_errors import ConfigError
+    from robustsweep.job_settings import white_box_settings, white_box_shards
     from robustsweep.study_config import validate_config
-    from robustsweep.study_plan import white_box_settings, white_box_shards
 
     tiny = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
     config = validate_config(tiny)

@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 from robustsweep.data.class_subsets import choose_trial_classes
+from robustsweep.evaluation.logits_file import write_test_set
 from robustsweep.evaluation.run_evaluation import evaluate_run
-from robustsweep.evaluation.test_set_logits import write_test_set
-from robustsweep.evaluation.test_set_names import restricted_group_name
 from robustsweep.evaluation.white_box import restricted_classifier, white_box_images
+from robustsweep.results_layout import restricted_set
 
 CLASSES = [1, 3, 4, 6]  # the run's N = 4 class ids
 SPEC = {"method": "fgsm", "eps": 4 / 255}  # a multiple of 1/255: uint8 rounding is exact
@@ -81,7 +81,9 @@ def test_evaluation_labels_restricted_rows_and_n_way_transfer_rows(tmp_path):
         h5.attrs.update(class_ids=CLASSES, architecture="linear", parameters=772)
     adversarial, logits, _ = white_box_images(model, CLASSES, images, labels, SPEC, 64, 0, device)
     with h5py.File(white_path, "w") as h5:
-        group = write_test_set(h5, "whitebox-fgsm", model, None, adversarial, labels, device, index)
+        group = write_test_set(
+            h5, "white_box-fgsm", model, None, adversarial, labels, device, index
+        )
         group.attrs["spec"] = '{"eps": 0.0156862745, "method": "fgsm"}'
         for trial in range(2):
             chosen = choose_trial_classes(CLASSES, 2, SEED, trial)
@@ -92,7 +94,7 @@ def test_evaluation_labels_restricted_rows_and_n_way_transfer_rows(tmp_path):
             )
             write_test_set(
                 h5,
-                restricted_group_name("fgsm", 2, trial),
+                restricted_set("fgsm", 2, trial),
                 restricted,
                 None,
                 images[mine],
@@ -105,7 +107,7 @@ def test_evaluation_labels_restricted_rows_and_n_way_transfer_rows(tmp_path):
     run = {"model": "linear", "train_classes": 4, "draw": 0, "defence": "standard"}
     evaluate_run(output, logits_path, run, [2, 4], 2, SEED, white_box={"fgsm": white_path})
     rows = pd.read_csv(output, keep_default_na=False, na_values=[""])
-    white = rows[rows.test_set == "whitebox-fgsm"].set_index(
+    white = rows[rows.test_set == "white_box-fgsm"].set_index(
         ["white_box_head", "predicted_classes"]
     )
     assert sorted(set(white.index)) == [

@@ -11,7 +11,7 @@ from conftest import REPO, snakemake
 
 TINY = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
 RUN = "results/runs/cnn/N10/draw0/standard"
-TARGET = f"{RUN}/whitebox/fgsm.h5"
+TARGET = f"{RUN}/white_box/fgsm.h5"
 
 
 def with_shards(shards) -> dict:
@@ -29,8 +29,8 @@ def test_three_shard_jobs_write_the_file_one_job_writes(tmp_path):
     )
     target = tmp_path / TARGET
     sharded = target.read_bytes()
-    assert not list((tmp_path / RUN / "whitebox").glob("*.shard*"))  # temp: gone once gathered
-    assert not list((tmp_path / RUN / "whitebox").glob("*.chunks"))
+    assert not list((tmp_path / RUN / "white_box").glob("*.shard*"))  # temp: gone once gathered
+    assert not list((tmp_path / RUN / "white_box").glob("*.chunks"))
     target.unlink()
     result = snakemake(tmp_path, with_shards(1), TARGET)
     assert result.returncode == 0, result.stderr[-4000:]

@@ -72,7 +72,7 @@ def test_study_produces_tables_figures_and_logs(finished):
         "natural",
         "attack-fgsm",  # transfer, from the store
         "attack-gn",
-        "whitebox-fgsm",  # evaluation.white_box: each model attacked itself
+        "white_box-fgsm",  # evaluation.white_box: each model attacked itself
         "worst-store",  # right under every stored attack, per image
         "worst-all",  # ... and under the white-box one too
         "budget-fgsm",  # evaluation.budget_sweep, on the `defended` runs
@@ -82,12 +82,12 @@ def test_study_produces_tables_figures_and_logs(finished):
     assert (results / "runs/cnn/N3/draw0/standard/per_image.csv").exists()
     assert set(metrics[metrics.train_classes == 10].predicted_classes) == {2, 10}
     assert metrics.accuracy.between(0, 1).all()
-    attacked = metrics.test_set.str.startswith(("attack-", "whitebox-", "worst-"))
+    attacked = metrics.test_set.str.startswith(("attack-", "white_box-", "worst-"))
     assert metrics[attacked].consistency.between(0, 1).all()
     assert metrics[~attacked].consistency.isna().all()
     tables = (results / "tables" / "tables.md").read_text()
     assert "Table 1" in tables and "Table 2: cnn" in tables and "Tables 3-5: cnn" in tables
-    assert "Consistent accuracy" in tables and "whitebox-fgsm" in tables
+    assert "Consistent accuracy" in tables and "white_box-fgsm" in tables
     for figure in (
         "accuracy_vs_n",
         "accuracy_vs_m",
@@ -102,7 +102,7 @@ def test_study_produces_tables_figures_and_logs(finished):
     assert sorted(zip(attacks.origin, attacks.split, attacks.attack, strict=True)) == [
         *[("store", "test", name) for name in ("fgsm", "gn")],
         ("store", "train", "fgsm"),
-        *[("whitebox", "test", "fgsm")] * 3,
+        *[("white_box", "test", "fgsm")] * 3,
     ]
     fgsm = attacks[attacks.attack == "fgsm"]
     assert (fgsm.linf_max <= 0.1).all() and fgsm.success_rounded.notna().all()
@@ -144,7 +144,7 @@ def test_tables_read_as_words_fit_120_characters_and_bound_their_intervals(finis
     # evaluation.white_box_below_n: restricted in the tiny study: each white-box row at M < N
     # says which classifier was attacked, and only M = N rows are in the white-box table
     metrics = pd.read_csv(tables / "metrics.csv", keep_default_na=False, na_values=[""])
-    white = metrics[metrics.test_set == "whitebox-fgsm"]
+    white = metrics[metrics.test_set == "white_box-fgsm"]
     heads = white.groupby("white_box_head").predicted_classes.agg(set).to_dict()
     assert heads == {"attacked": {3, 10}, "n_way_transfer": {2}, "restricted": {2}}
     assert len(white[white.white_box_head == "restricted"]) == 2 * 2  # 2 runs x 2 trials
@@ -154,9 +154,9 @@ def test_every_data_file_is_sealed_for_what_it_is_and_logs_come_first(finished):
     """Each dataset, subset, store, weights, logits and white-box file verifies against the
     identity the workflow plans for its path (what the next job checks)."""
     from robustsweep.file_identity import verify_file
+    from robustsweep.planned_files import planned_identity
     from robustsweep.results_folder import LOCK_NAME
     from robustsweep.study_config import validate_config
-    from robustsweep.study_plan import planned_identity
 
     config, results = validate_config(TINY), finished / RESULTS
     kinds = []

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from robustsweep.data.class_subsets import choose_trial_classes
+from robustsweep.evaluation.logits_file import TestSetLogits as SetLogits
 from robustsweep.evaluation.run_evaluation import all_worst_case_rows, sweep_rows
-from robustsweep.evaluation.test_set_logits import TestSetLogits as SetLogits
 from robustsweep.evaluation.worst_case import (
     per_image_table,
     worst_case_groups,
@@ -35,13 +35,13 @@ def hand_made_sets() -> dict[str, SetLogits]:
     order = [5, 4, 3, 2, 1, 0]
     b_pred = np.array([0, 1, 1, 2, 1, 1])
     attack_b = SetLogits(one_hot_logits(b_pred[order]), labels[order], None, index[order])
-    return {"clean": clean, "attack-a": attack_a, "whitebox-b": attack_b}
+    return {"clean": clean, "attack-a": attack_a, "white_box-b": attack_b}
 
 
 def test_worst_case_of_two_sets_is_the_per_image_minimum_and_never_above_either():
     sets = hand_made_sets()
     (row,) = worst_case_rows(
-        "worst-all", [sets["attack-a"], sets["whitebox-b"]], sets["clean"], CLASSES, [], 1, 0
+        "worst-all", [sets["attack-a"], sets["white_box-b"]], sets["clean"], CLASSES, [], 1, 0
     )
     # by hand (docstring of hand_made_sets): right under both on 2 of 6 images
     assert row["accuracy"] == pytest.approx(2 / 6, abs=1e-12)
@@ -49,10 +49,10 @@ def test_worst_case_of_two_sets_is_the_per_image_minimum_and_never_above_either(
     assert row["n_images"] == 6
     singles = {
         name: sweep_rows(name, sets[name], CLASSES, [], 1, 0, sets["clean"])[0]
-        for name in ("attack-a", "whitebox-b")
+        for name in ("attack-a", "white_box-b")
     }
     assert singles["attack-a"]["accuracy"] == pytest.approx(3 / 6)
-    assert singles["whitebox-b"]["accuracy"] == pytest.approx(3 / 6)
+    assert singles["white_box-b"]["accuracy"] == pytest.approx(3 / 6)
     for single in singles.values():
         assert row["accuracy"] <= single["accuracy"]
         assert row["consistency"] <= single["consistency"]
@@ -69,7 +69,7 @@ def test_worst_case_matches_a_direct_per_image_minimum_for_every_m_and_trial():
     index = rng.permutation(n) + 1000
     clean = SetLogits(rng.normal(size=(n, 8)) + 3 * np.eye(8)[labels], labels, None, index)
     sets = {"clean": clean}
-    for name in ("attack-x", "attack-y", "whitebox-z"):
+    for name in ("attack-x", "attack-y", "white_box-z"):
         logits = clean.logits + rng.normal(scale=2.0, size=(n, 8))
         sets[name] = SetLogits(logits, labels, None, index)
     predicted_classes, trials = [2, 5], 3
@@ -82,10 +82,10 @@ def test_worst_case_matches_a_direct_per_image_minimum_for_every_m_and_trial():
         name: pd.DataFrame(
             sweep_rows(name, sets[name], classes, predicted_classes, trials, 0, clean)
         )
-        for name in ("attack-x", "attack-y", "whitebox-z")
+        for name in ("attack-x", "attack-y", "white_box-z")
     }
     for (group, m, trial), row in worst.iterrows():
-        members = ["attack-x", "attack-y"] + (["whitebox-z"] if group == "worst-all" else [])
+        members = ["attack-x", "attack-y"] + (["white_box-z"] if group == "worst-all" else [])
         first = singles[members[0]]
         chosen_rows = first[(first.predicted_classes == m) & (first.trial == trial)]
         assert len(chosen_rows) == 1
@@ -107,15 +107,15 @@ def test_worst_case_matches_a_direct_per_image_minimum_for_every_m_and_trial():
 
 
 def test_groups_need_two_sets_of_one_origin_or_one_of_each():
-    assert worst_case_groups(["clean", "whitebox-pgd", "natural"]) == {}
-    assert worst_case_groups(["whitebox-pgd", "attack-fgsm"]) == {
-        "worst-all": ["whitebox-pgd", "attack-fgsm"]
+    assert worst_case_groups(["clean", "white_box-pgd", "natural"]) == {}
+    assert worst_case_groups(["white_box-pgd", "attack-fgsm"]) == {
+        "worst-all": ["white_box-pgd", "attack-fgsm"]
     }
-    groups = worst_case_groups(["whitebox-pgd", "whitebox-fgsm", "attack-gn", "attack-cw"])
+    groups = worst_case_groups(["white_box-pgd", "white_box-fgsm", "attack-gn", "attack-cw"])
     assert groups == {
-        "worst-whitebox": ["whitebox-fgsm", "whitebox-pgd"],
+        "worst-white_box": ["white_box-fgsm", "white_box-pgd"],
         "worst-store": ["attack-cw", "attack-gn"],
-        "worst-all": ["whitebox-fgsm", "whitebox-pgd", "attack-cw", "attack-gn"],
+        "worst-all": ["white_box-fgsm", "white_box-pgd", "attack-cw", "attack-gn"],
     }
 
 
@@ -129,7 +129,7 @@ def test_per_image_record_marks_each_image_right_or_wrong_under_each_attack():
     table = per_image_table(sets, CLASSES).set_index("index")
     assert table.clean.tolist() == [1, 1, 1, 1, 1, 0]
     assert table["attack-a"].tolist() == [1, 0, 0, 1, 1, 0]
-    assert table["whitebox-b"].tolist() == [1, 1, 0, 0, 1, 0]
+    assert table["white_box-b"].tolist() == [1, 1, 0, 0, 1, 0]
     assert table["worst-all"].loc[10:14].tolist() == [1, 0, 0, 0, 1]
     assert pd.isna(table.loc[15, "attack-c"]) and pd.isna(table.loc[15, "worst-all"])
     assert table["worst-store"].loc[10:14].tolist() == [1, 0, 0, 1, 1]

@@ -140,7 +140,7 @@ def test_toy_study_indexes_files_and_slices_pretrained_logits(toy_run):
     from torchvision import models
 
     from robustsweep.data.natural_adversarial import read_natural_adversarial
-    from robustsweep.evaluation.test_set_logits import read_logits
+    from robustsweep.evaluation.logits_file import read_logits
     from robustsweep.models.trained_models import read_card
 
     run = results / "runs" / "mobilenet_v3_small" / "N4" / "draw0" / "standard"

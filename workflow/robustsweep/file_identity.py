@@ -7,7 +7,7 @@ it for, e.g. the run folder, the attack and split, the sha256 of the job's setti
 size, the sha256 of the prepared dataset it was made from) and a `content_sha256` over
 everything else in it. Before a job runs, the CLI verifies each of its inputs here: the digest
 is recomputed, the identity compared with the one the workflow plans for that path
-(study_plan.planned_identity), and inputs made from a prepared dataset or a model agree with
+(planned_files.planned_identity), and inputs made from a prepared dataset or a model agree with
 that dataset or model. A file that fails stops the job with one line naming the file, what
 differs and the fix; nothing is used silently.
 

@@ -248,10 +248,10 @@ def type_of(schema: dict) -> str:
     for union in ("anyOf", "oneOf"):
         if union in schema:
             return " or ".join(describe(part) for part in schema[union])
-    kind = schema.get("type", "any")
-    kinds = kind if isinstance(kind, list) else [kind]
+    json_type = schema.get("type", "any")
+    json_types = json_type if isinstance(json_type, list) else [json_type]
     words = []
-    for one in kinds:
+    for one in json_types:
         if one == "array":
             items = schema.get("items", {})
             word = f"list of {describe(items)}"

@@ -23,13 +23,14 @@ from typing import TextIO
 
 from robustsweep.atomic_output import check_output_folder
 from robustsweep.input_errors import ConfigError
+from robustsweep.results_layout import DATASET, TOP_LEVEL
 
 LOCK_NAME = ".robustsweep.lock"
 # the file every study writes first; a folder holding it was made by robustsweep
-FIRST_OUTPUT = Path("data") / "dataset.h5"
+FIRST_OUTPUT = Path(DATASET)
 # what a results folder holds at its top (a folder of only these was written by a study, one
 # from before the lock file or stopped before its first output)
-LAYOUT = {"data", "subsets", "store", "runs", "tables", "figures", "logs", "benchmarks"}
+LAYOUT = TOP_LEVEL
 _held: dict[Path, TextIO] = {}
 
 
@@ -72,9 +73,7 @@ def check_results_folder(folder: str | Path, checkout: str | Path) -> None:
     foreign = sorted(
         entry.name
         for entry in target.iterdir()
-        if entry.name not in OWN_HIDDEN
-        and entry.name not in LAYOUT
-        and entry.name != "study_record.json"
+        if entry.name not in OWN_HIDDEN and entry.name not in LAYOUT
     )
     if foreign:
         more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""

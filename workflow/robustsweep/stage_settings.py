@@ -3,7 +3,7 @@
 A rule passes its job's settings as one JSON argument (`python -m robustsweep <stage>
 '<settings>' '<paths>'`); cli.py parses it into the stage's dataclass and calls the stage
 function with it, keyword-only. The Snakefile builds the same dataclass from the validated
-config (study_plan.py), so a setting crosses two layers: the schema, which types it, bounds
+config (job_settings.py), so a setting crosses two layers: the schema, which types it, bounds
 it and gives its default, and the field here that says which stage reads it. Defaults are
 never written here: sections that tests build by hand (`TrainingRecipe.from_section`) take
 them from the schema.
@@ -225,7 +225,7 @@ class WhiteBoxSettings(AttackSettings):
 class StoreSettings(AttackSettings):
     split: str
     # attacks.store: format (exact/jpeg), jpeg_quality, repair. The one default here: a study
-    # without the section leaves it out of its settings JSON (study_plan.store_settings), so
+    # without the section leaves it out of its settings JSON (job_settings.store_settings), so
     # its stores keep the settings they were made with
     storage: dict = dataclasses.field(default_factory=dict)
 
@@ -235,7 +235,7 @@ class AttackTableSettings:
     """collect_attacks: which attacked set each input file is, and `attacks.min_success`."""
 
     min_success: float
-    sets: list[dict]  # per file: origin (store/whitebox), split, attack, the attacked run
+    sets: list[dict]  # per file: origin (store/white_box), split, attack, the attacked run
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -247,7 +247,8 @@ def override_schema() -> dict:
 def _check_recipes(config: dict) -> None:
     """Recipe overrides (`models.<m>.training`, `defences.<d>.training`) are validated like the
     `training` section; every run's merged recipe must be consistent."""
-    from robustsweep.study_plan import OVERRIDE, experiment_runs, run_recipe, surrogate_runs
+    from robustsweep.job_settings import OVERRIDE, run_recipe
+    from robustsweep.run_grid import experiment_runs, surrogate_runs
 
     schema = override_schema()
     for section in ("models", "defences"):
@@ -277,7 +278,8 @@ def _check_recipes(config: dict) -> None:
 def _check_processes(config: dict) -> None:
     """`models.<m>.data_parallel` is a count of processes, like the study's `data_parallel`;
     every run's batch must split evenly among its training job's processes."""
-    from robustsweep.study_plan import PROCESSES, experiment_runs, run_recipe, surrogate_runs
+    from robustsweep.job_settings import PROCESSES, run_recipe
+    from robustsweep.run_grid import experiment_runs, surrogate_runs
 
     for name, spec in config["models"].items():
         count = spec.get(PROCESSES, 1)
@@ -309,7 +311,7 @@ def _check_processes(config: dict) -> None:
 
 def _batch_key(config: dict, run) -> str:
     """The config key that sets the run's batch size (the defence's override wins)."""
-    from robustsweep.study_plan import OVERRIDE
+    from robustsweep.job_settings import OVERRIDE
 
     for section, name in (("defences", run.defence), ("models", run.model)):
         if "batch_size" in config[section][name].get(OVERRIDE, {}):
@@ -488,7 +490,7 @@ def _check_detector_runs(config: dict) -> None:
 
 
 def _check_explanations(config: dict) -> None:
-    from robustsweep.study_plan import explanation_run
+    from robustsweep.run_grid import explanation_run
 
     for model in config["explanations"]["models"]:
         if explanation_run(config, model) is None:

@@ -179,7 +179,7 @@ def read_report(path: Path) -> dict:
     with the report's fields; a file written before reports existed names the fix."""
     try:
         with h5py.File(path, "r") as h5:
-            # a white-box file's attacks on M-restricted classifiers (`whitebox-x@m..`,
+            # a white-box file's attacks on M-restricted classifiers (`white_box-x@m..`,
             # evaluation/white_box.py) report in their own groups; the table lists the N-way one
             (name,) = [key for key in h5 if "@" not in key]
             attrs = dict(h5[name].attrs)

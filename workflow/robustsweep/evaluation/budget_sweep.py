@@ -30,13 +30,11 @@ import h5py
 import numpy as np
 
 from robustsweep.atomic_output import atomic_path
-from robustsweep.evaluation.test_set_logits import TestSetLogits, _read_group
+from robustsweep.evaluation.logits_file import TestSetLogits, _read_group
 from robustsweep.stage_settings import BudgetSweepSettings, Compute
 
 if TYPE_CHECKING:
     import torch
-
-TEST_SET_PREFIX = "budget-"
 
 
 def budget_spec(spec: dict, eps: float) -> dict:

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from robustsweep.results_layout import ATTACKED_PREFIXES, WHITE_BOX_PREFIX, transfer_set
+
 if TYPE_CHECKING:
     import torch
 
@@ -128,8 +130,8 @@ def masking_flags(
     """The checks that fail for one run.
 
     accuracy: test set -> accuracy over all of the run's classes; specs: attacked test set
-    (`whitebox-X`, and `attack-X` where its store's spec is known) -> its attack spec. Transfer
-    copies (`attack-X`) compare with `whitebox-X`; black-box white-box sets compare with
+    (`white_box-X`, and `attack-X` where its store's spec is known) -> its attack spec. Transfer
+    copies (`attack-X`) compare with `white_box-X`; black-box white-box sets compare with
     gradient-based ones of the same budget; every attacked set compares with clean accuracy
     (`changes`: attacked set -> images it made right, images it made wrong, for the paired
     label-leaking test; a set without them is flagged whenever it is more accurate);
@@ -146,12 +148,12 @@ def masking_flags(
     if huge_accuracy > 1 / n_classes:
         flags.append(f"{huge_accuracy:.1%} accuracy at a huge eps (chance {1 / n_classes:.1%})")
     flags += label_leaking(accuracy, specs, changes or {})
-    specs = {name: spec for name, spec in specs.items() if name.startswith("whitebox-")}
+    specs = {name: spec for name, spec in specs.items() if name.startswith(WHITE_BOX_PREFIX)}
     gradient_based = {
         name: spec for name, spec in specs.items() if spec["method"] not in BLACK_BOX_METHODS
     }
     for name in gradient_based:
-        transfer = "attack-" + name.removeprefix("whitebox-")
+        transfer = transfer_set(name.removeprefix(WHITE_BOX_PREFIX))
         if transfer in accuracy and accuracy[transfer] < accuracy[name]:
             flags.append(f"{transfer} (transfer) beats {name}")
     for name, spec in specs.items():
@@ -167,7 +169,7 @@ def masking_flags(
 def label_leaking(
     accuracy: dict[str, float], specs: dict[str, dict], changes: dict[str, tuple[int, int]]
 ) -> list[str]:
-    """Attacked sets (transfer `attack-*`, white-box `whitebox-*`) on which the run is more
+    """Attacked sets (transfer `attack-*`, white-box `white_box-*`) on which the run is more
     accurate than on the clean images (Kurakin et al.'s label leaking), noise excepted; where
     the paired changes are known, only significantly more accurate ones."""
     from scipy.stats import binomtest
@@ -177,7 +179,7 @@ def label_leaking(
         return []
     flags = []
     for name, value in sorted(accuracy.items()):
-        if not name.startswith(("attack-", "whitebox-")) or value <= clean:
+        if not name.startswith(ATTACKED_PREFIXES) or value <= clean:
             continue
         if specs.get(name, {}).get("method") in LABEL_FREE_METHODS:
             continue

@@ -7,10 +7,10 @@ Test sets of this file: `clean` (the test split), `natural` (the natural adversa
 `attack-<name>` (transfer: the store's images made against the surrogate, with the
 store's attack `spec` as an attribute, as white-box groups have theirs) and, when the study
 has a corrupted test set, `corrupted` (data/corruption_set.py). The white-box sets
-(`whitebox-<name>`, this model attacked itself) are one file per attack (white_box.py), so
+(`white_box-<name>`, this model attacked itself) are one file per attack (white_box.py), so
 adding or changing a white-box attack reruns only that attack's jobs.
 
-Layout: one group per test set (test_set_logits.py); file attrs: class_ids (what each of the
+Layout: one group per test set (logits_file.py); file attrs: class_ids (what each of the
 K logits stands for), architecture, parameters, pretrained_weights (the published weights of a
 pretrained run, "" for trained ones), outputs (JSON: the output names of a run whose logits
 are not its classes, ho2024's binary detector's ["real", "adversarial"]; [] otherwise; its
@@ -35,9 +35,10 @@ import numpy as np
 
 from robustsweep.atomic_output import atomic_path
 from robustsweep.data.prepared_dataset import load_split
-from robustsweep.evaluation.test_set_logits import write_test_set
+from robustsweep.evaluation.logits_file import write_test_set
 from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
 from robustsweep.input_errors import InputError
+from robustsweep.results_layout import transfer_set
 from robustsweep.stage_settings import Compute, LogitsSettings, MaskingChecks
 
 if TYPE_CHECKING:  # evaluation reads caches without paying for a torch import
@@ -107,8 +108,8 @@ def compute_logits(
     specs = {}
     for name, path in stores.items():
         stored = read_store(path)
-        test_sets[f"attack-{name}"] = (stored.images, stored.label, None, stored.clean_index)
-        specs[f"attack-{name}"] = store_spec(stored.attrs)
+        test_sets[transfer_set(name)] = (stored.images, stored.label, None, stored.clean_index)
+        specs[transfer_set(name)] = store_spec(stored.attrs)
     own = np.isin(clean.labels, card.class_ids)
     if not own.any():
         raise InputError(

@@ -26,7 +26,7 @@ and Hendrycks et al.'s 200-class mask for ImageNet-A). Its M = N rows also carry
 `accuracy_sliced` and `accuracy_full_head` (the 1000-way argmax, right only when it is the
 image's class), and `evaluation.imagenet_a_head` says which of the two is `accuracy`.
 
-White-box rows (`whitebox-<attack>`) name in `white_box_head` the classifier the attack was
+White-box rows (`white_box-<attack>`) name in `white_box_head` the classifier the attack was
 made on: `attacked` at M = N (the one scored), `n_way_transfer` at M < N when the N-way
 head's images are scored by the M-restricted classifier (transfer from another classifier),
 `restricted` for the attack on the M-restricted classifier itself
@@ -47,7 +47,7 @@ adversarial) and no M sweep applies. Every row also carries the run's
 gradient-masking measurements and flags (gradient_masking.py).
 
 Two more kinds of rows cost no forward pass either: the worst case over each group of attacks
-per image (test sets `worst-whitebox`, `worst-store`, `worst-all`; worst_case.py, which also
+per image (test sets `worst-white_box`, `worst-store`, `worst-all`; worst_case.py, which also
 writes the run's per-image record `per_image.csv`), and, for runs with a budget sweep
 (budget_sweep.py), robust accuracy at each budget (test set `budget-<attack>`).
 """
@@ -62,11 +62,7 @@ import pandas as pd
 
 from robustsweep.atomic_output import atomic_path
 from robustsweep.data.class_subsets import choose_trial_classes
-from robustsweep.evaluation.budget_sweep import (
-    TEST_SET_PREFIX,
-    budget_flag,
-    read_budget_sweep,
-)
+from robustsweep.evaluation.budget_sweep import budget_flag, read_budget_sweep
 from robustsweep.evaluation.checkpoint_summary import EMPTY, checkpoint_summary
 from robustsweep.evaluation.classification_metrics import (
     binary_metrics,
@@ -74,20 +70,28 @@ from robustsweep.evaluation.classification_metrics import (
     restrict_to_classes,
     restricted_metrics,
 )
-from robustsweep.evaluation.gradient_masking import masking_flags
-from robustsweep.evaluation.test_set_logits import TestSetLogits, read_logits
-from robustsweep.evaluation.test_set_names import (
+from robustsweep.evaluation.evaluated_sets import (
     ATTACKED,
     N_WAY_TRANSFER,
     RESTRICTED_HEAD,
-    hybrid_name,
-    mixture_name,
     parse_restricted,
 )
+from robustsweep.evaluation.gradient_masking import masking_flags
+from robustsweep.evaluation.logits_file import TestSetLogits, read_logits
 from robustsweep.evaluation.worst_case import (
     per_image_table,
     worst_case_groups,
     worst_case_rows,
+)
+from robustsweep.results_layout import (
+    ATTACKED_PREFIXES,
+    TRANSFER_PREFIX,
+    WHITE_BOX_PREFIX,
+    budget_set,
+    hybrid_set,
+    mixture_set,
+    transfer_set,
+    white_box_set,
 )
 from robustsweep.stage_settings import EvaluateSettings
 
@@ -103,7 +107,7 @@ def adversarial_truth(test_set: str, data: TestSetLogits) -> np.ndarray | None:
         return data.adversarial
     if test_set == "clean":
         return np.zeros(len(data.labels), bool)
-    if test_set.startswith(("attack-", "whitebox-")):
+    if test_set.startswith(ATTACKED_PREFIXES):
         return np.ones(len(data.labels), bool)
     return None
 
@@ -142,14 +146,14 @@ def hybrid_sets(
     clean, mixtures = sets["clean"], {}
     n = len(clean.labels)
     for name, data in sets.items():
-        if not name.startswith("attack-"):
+        if not name.startswith(TRANSFER_PREFIX):
             continue
         for fraction in fractions:
             rng = np.random.default_rng([seed, round(fraction * 1_000_000)])
             adversarial = np.zeros(n, bool)
             adversarial[rng.choice(n, round(fraction * n), replace=False)] = True
             which = np.zeros(n, np.int64)
-            mixtures[hybrid_name(name, fraction)] = mixed_set(clean, [data], adversarial, which)
+            mixtures[hybrid_set(name, fraction)] = mixed_set(clean, [data], adversarial, which)
     return mixtures
 
 
@@ -170,8 +174,8 @@ def mixture_sets(
         which = np.zeros(n, np.int64)
         attacks = spec["attacks"]
         which[chosen] = rng.permutation(np.resize(np.arange(len(attacks)), len(chosen)))
-        attacked = [sets[f"attack-{attack}"] for attack in attacks]
-        out[mixture_name(name)] = mixed_set(clean, attacked, adversarial, which)
+        attacked = [sets[transfer_set(attack)] for attack in attacks]
+        out[mixture_set(name)] = mixed_set(clean, attacked, adversarial, which)
     return out
 
 
@@ -184,12 +188,12 @@ def aligned_clean_logits(data: TestSetLogits, clean: TestSetLogits | None) -> np
 
 
 def attack_changes(sets: dict[str, TestSetLogits], classes: list[int]) -> dict[str, tuple]:
-    """Per attacked set (`attack-*`, `whitebox-*`): how many images of the run's classes the
+    """Per attacked set (`attack-*`, `white_box-*`): how many images of the run's classes the
     attack made right that were wrong clean, and made wrong that were right, paired by image
     (what the label-leaking check tests)."""
     clean, changes = sets.get("clean"), {}
     for name, data in sets.items():
-        if not name.startswith(("attack-", "whitebox-")):
+        if not name.startswith(ATTACKED_PREFIXES):
             continue
         before = aligned_clean_logits(data, clean)
         if before is None:
@@ -281,7 +285,7 @@ def restricted_row(
     evaluation_seed: int,
 ) -> dict:
     """The row of a white-box attack on the M-restricted classifier of one trial (its logits
-    are the M chosen classes', on those classes' images), as `whitebox-<attack>` at (M,
+    are the M chosen classes', on those classes' images), as `white_box-<attack>` at (M,
     trial): the robust accuracy of the classifier that row scores."""
     test_set, m, trial = parse_restricted(name)
     chosen = choose_trial_classes(classes, m, evaluation_seed, trial)  # as white_box chose
@@ -312,7 +316,7 @@ def white_box_heads(table: pd.DataFrame, n_classes: int) -> pd.Series:
     the M-restricted one (rows from restricted_row), or the N-way head scored at M < N
     (transfer from another classifier); empty for every other test set."""
     heads = table.get("white_box_head", pd.Series("", index=table.index)).fillna("")
-    white = table.test_set.str.startswith("whitebox-") & heads.eq("")
+    white = table.test_set.str.startswith(WHITE_BOX_PREFIX) & heads.eq("")
     heads = heads.where(~(white & table.predicted_classes.eq(n_classes)), ATTACKED)
     return heads.where(~(white & table.predicted_classes.lt(n_classes)), N_WAY_TRANSFER)
 
@@ -463,7 +467,7 @@ def budget_rows(
     run's white-box set of the same attack, a point of the curve at its own budget (the same
     attack on the same images, already paid for) unless the sweep lists that budget too."""
     attack, sweep = read_budget_sweep(path)
-    name = TEST_SET_PREFIX + attack
+    name = budget_set(attack)
     if not sweep:
         return [], attack
     if white_box is not None and white_box.spec and "eps" in white_box.spec:
@@ -572,7 +576,7 @@ def evaluate_run(
         )
         if budget_sweep is not None:
             attack = read_budget_sweep(budget_sweep)[0]
-            own = sets.get(f"whitebox-{attack}")
+            own = sets.get(white_box_set(attack))
             budget, _ = budget_rows(budget_sweep, sets["clean"], classes, own)
             rows += budget
             accuracy = {row["severity"]: row["accuracy"] for row in budget}

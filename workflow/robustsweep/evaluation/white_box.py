@@ -16,10 +16,10 @@ At M < N the evaluation scores the argmax over a trial's M logits. The N-way att
 only transfer to that classifier, so with `evaluation.white_box_below_n: restricted` the job
 also attacks each M-restricted classifier itself (the run's model answering with the trial's M
 logits, models/networks.SelectedLogits) on the images of those M classes, one group per
-(M, trial): `whitebox-<attack>@m<M>-trial<t>` (restricted_group_name), its logits M-wide.
+(M, trial): `white_box-<attack>@m<M>-trial<t>` (results_layout.restricted_set), its logits M-wide.
 These attacks run in the white_box job itself, in one piece (not chunked, sharded or resumed).
 
-Layout: one group `whitebox-<attack>` with the adversarial images (n, H, W, 3) uint8, the
+Layout: one group `white_box-<attack>` with the adversarial images (n, H, W, 3) uint8, the
 model's logits on them, label, index (rows in the prepared dataset) and, for detector-head
 runs, detector_score; attrs: spec (the attack's method and parameters, JSON) and the set's
 success report against the run's model (attacks/success_report.py); root attrs: the seal
@@ -50,8 +50,7 @@ from robustsweep.attacks.success_report import (
 from robustsweep.compute_device import configure
 from robustsweep.data.class_subsets import choose_trial_classes
 from robustsweep.data.prepared_dataset import load_split
-from robustsweep.evaluation.test_set_logits import write_test_set
-from robustsweep.evaluation.test_set_names import restricted_group_name
+from robustsweep.evaluation.logits_file import write_test_set
 from robustsweep.evaluation.white_box_parts import (
     attack_chunks,
     chunk_count,
@@ -63,6 +62,7 @@ from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
 from robustsweep.input_errors import InputError
 from robustsweep.models.inference import to_float
 from robustsweep.models.trained_models import load_detector, load_model
+from robustsweep.results_layout import restricted_set, white_box_set
 from robustsweep.stage_settings import Compute, WhiteBoxSettings
 
 
@@ -94,7 +94,7 @@ def white_box_stage(
         restricted_predicted_classes=settings.restricted_predicted_classes,
         trials=settings.trials,
     )
-    log_report(f"whitebox-{settings.attack}", report, min_success)
+    log_report(white_box_set(settings.attack), report, min_success)
 
 
 def white_box_shard_stage(
@@ -317,7 +317,7 @@ def restricted_sets(
     sets = []
     for m in restricted_predicted_classes:
         for trial in range(trials):
-            name = restricted_group_name(attack, m, trial)
+            name = restricted_set(attack, m, trial)
             chosen = choose_trial_classes(run.class_ids, m, seed, trial)
             mine = np.isin(run.labels, chosen)
             classifier = restricted_classifier(run.model, run.class_ids, chosen).to(device)
@@ -431,7 +431,7 @@ def write_white_box(
     with atomic_path(output) as tmp, h5py.File(tmp, "w") as h5:
         group = write_test_set(
             h5,
-            f"whitebox-{attack}",
+            white_box_set(attack),
             run.model,
             detector,
             parts["images"],

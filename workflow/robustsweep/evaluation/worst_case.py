@@ -4,7 +4,7 @@ A model is robust on an image only if every attack of a group fails on it, so a 
 accuracy is the share of images the model gets right under all of them (the per-image minimum
 over the attacks), never above any one attack's. Consistency likewise: an image counts as
 consistent only if no attack of the group changed its prediction. Three groups per run:
-`worst-whitebox` (the run's white-box attacks), `worst-store` (the stored attacks, transfer
+`worst-white_box` (the run's white-box attacks), `worst-store` (the stored attacks, transfer
 from the surrogate) and `worst-all` (both); a group is formed when it has two sets or more
 (`worst-all` when the run has both kinds). Every set already holds per-image logits (the
 logits cache and the white-box files), so the worst case costs no forward pass; it is scored
@@ -26,23 +26,27 @@ import pandas as pd
 
 from robustsweep.data.class_subsets import choose_trial_classes
 from robustsweep.evaluation.classification_metrics import METRICS
-from robustsweep.evaluation.test_set_logits import TestSetLogits
-
-WHITE_BOX_PREFIX = "whitebox-"
-STORE_PREFIX = "attack-"
+from robustsweep.evaluation.logits_file import TestSetLogits
+from robustsweep.results_layout import (
+    TRANSFER_PREFIX,
+    WHITE_BOX_PREFIX,
+    WORST_ALL,
+    WORST_STORE,
+    WORST_WHITE_BOX,
+)
 
 
 def worst_case_groups(names: Sequence[str]) -> dict[str, list[str]]:
     """The worst-case groups of a run's test sets: group name -> its attacked sets."""
     white_box = sorted(n for n in names if n.startswith(WHITE_BOX_PREFIX))
-    stored = sorted(n for n in names if n.startswith(STORE_PREFIX))
+    stored = sorted(n for n in names if n.startswith(TRANSFER_PREFIX))
     groups = {}
     if len(white_box) >= 2:
-        groups["worst-whitebox"] = white_box
+        groups[WORST_WHITE_BOX] = white_box
     if len(stored) >= 2:
-        groups["worst-store"] = stored
+        groups[WORST_STORE] = stored
     if white_box and stored:
-        groups["worst-all"] = white_box + stored
+        groups[WORST_ALL] = white_box + stored
     return groups
 
 
@@ -139,7 +143,7 @@ def per_image_table(sets: dict[str, TestSetLogits], classes: list[int]) -> pd.Da
     rows, labels = clean.index[own], clean.labels[own]
     table = pd.DataFrame({"index": rows, "label": labels})
     table["clean"] = (predictions(clean, rows, classes, classes) == labels).astype(int)
-    attacked = sorted(n for n in sets if n.startswith((WHITE_BOX_PREFIX, STORE_PREFIX)))
+    attacked = sorted(n for n in sets if n.startswith((WHITE_BOX_PREFIX, TRANSFER_PREFIX)))
     for name in attacked:
         data = sets[name]
         held = np.isin(rows, data.index)

@@ -24,6 +24,7 @@ from robustsweep.attacks.success_report import (
     read_report,
     warning_line,
 )
+from robustsweep.results_layout import WHITE_BOX_SET, attacked_test_set
 from robustsweep.stage_settings import AttackTableSettings
 
 SET_COLUMNS = ["origin", "split", "attack", "method", "model", "train_classes", "draw", "defence"]
@@ -49,7 +50,7 @@ def collect_attack_reports(
         report = read_report(path)
         flagged = below_min_success(report, min_success)
         name = f"{attacked['origin']} {attacked['split']}/{attacked['attack']}"
-        if attacked["origin"] == "whitebox":
+        if attacked["origin"] == WHITE_BOX_SET:
             name += " of " + "/".join(str(attacked[k]) for k in SET_COLUMNS[4:])
         if flagged:
             print(warning_line(name, report, min_success))
@@ -83,16 +84,16 @@ def read_attack_table(path: Path | None) -> pd.DataFrame:
 
 
 def variant_headers(attacks: pd.DataFrame | None) -> dict[str, str]:
-    """Test set (`whitebox-X`, `attack-X` of the test store) -> its column header naming the
-    variant run, e.g. `whitebox-autoattack (standard adapted to 5 classes, Linf)`, for the
+    """Test set (`white_box-X`, `attack-X` of the test store) -> its column header naming the
+    variant run, e.g. `white_box-autoattack (standard adapted to 5 classes, Linf)`, for the
     sets whose attack has a variant (AutoAttack); several variants are joined by ' / '."""
     if attacks is None or attacks.empty or "variant" not in attacks:
         return {}
     named = attacks[attacks.variant.astype(object).fillna("").astype(str) != ""]
-    named = named[(named.origin == "whitebox") | (named.split == "test")]
+    named = named[(named.origin == WHITE_BOX_SET) | (named.split == "test")]
     headers = {}
     for (origin, attack), group in named.groupby(["origin", "attack"], sort=True):
-        test_set = f"{'whitebox' if origin == 'whitebox' else 'attack'}-{attack}"
+        test_set = attacked_test_set(origin, attack)
         short = sorted({v.split(":")[0].removeprefix("AutoAttack ") for v in group.variant})
         headers[test_set] = f"{test_set} ({' / '.join(short)})"
     return headers

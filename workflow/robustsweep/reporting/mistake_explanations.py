@@ -20,7 +20,7 @@ import torch
 from scipy.special import softmax
 
 from robustsweep.atomic_output import atomic_path
-from robustsweep.evaluation.test_set_logits import read_logits
+from robustsweep.evaluation.logits_file import read_logits
 from robustsweep.stage_settings import ExplainSettings, FigureStyle
 
 COLUMNS = ("image", "Grad-CAM", "Guided Backprop", "Guided Grad-CAM")

@@ -389,7 +389,7 @@ def check_against_config(paper: PaperNumbers, config: dict) -> None:
     """Every selector names a model, defence, test set and metric the study defines (one line
     naming the cell otherwise). Which N, M, draw or trial the study runs is not checked: a
     trimmed study (a smoke overlay) reports those numbers as not run."""
-    from robustsweep.evaluation.test_set_names import configured_test_sets
+    from robustsweep.evaluation.evaluated_sets import configured_test_sets
 
     known = {
         "model": sorted(config["models"]),

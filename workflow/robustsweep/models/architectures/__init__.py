@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 # `training` beside a model's options is its own recipe override (study_config.py);
-# `data_parallel` its own count of training processes (study_plan.training_processes)
+# `data_parallel` its own count of training processes (job_settings.training_processes)
 ARCHITECTURES = Registry(
     "architecture",
     __name__,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from robustsweep.reporting.figures import FIGURES, seaborn
 from robustsweep.reporting.metric_table import full_rows
 from robustsweep.reporting.spread import t_interval
+from robustsweep.results_layout import WHITE_BOX_PREFIX
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +29,7 @@ def sweep_rows(metrics: pd.DataFrame) -> pd.DataFrame:
     pool = metrics.train_classes.max()
     rows = full_rows(metrics)
     rows = rows[(rows.train_classes == pool) & rows.accuracy.notna()]
-    rows = rows[(rows.test_set == "clean") | rows.test_set.str.startswith("whitebox-")]
+    rows = rows[(rows.test_set == "clean") | rows.test_set.str.startswith(WHITE_BOX_PREFIX)]
     rows = rows.assign(map_side=[map_side(m) for m in rows.feature_map]).dropna(subset=["map_side"])
     sizes = rows.groupby(["architecture", "defence"]).map_side.transform("nunique")
     return rows[sizes >= 2]

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from robustsweep.reporting.figures import FIGURES, seaborn
+from robustsweep.results_layout import STORE_SET, WHITE_BOX_SET
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,7 +23,7 @@ def attack_success(attacks: pd.DataFrame) -> sns.FacetGrid | None:
     uint8 is an attack that rounding undid."""
     if attacks.empty:
         return None
-    panel = attacks.origin.map({"store": "store ", "whitebox": "white-box "}) + attacks.split
+    panel = attacks.origin.map({STORE_SET: "store ", WHITE_BOX_SET: "white-box "}) + attacks.split
     rows = attacks.assign(panel=panel).melt(
         id_vars=["panel", "attack"],
         value_vars=list(STAGES),

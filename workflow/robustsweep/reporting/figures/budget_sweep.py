@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from robustsweep.reporting.figures import FIGURES, seaborn
 from robustsweep.reporting.spread import t_interval
+from robustsweep.results_layout import BUDGET_PREFIX
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,7 +21,7 @@ def budget_sweep(metrics: pd.DataFrame) -> sns.FacetGrid | None:
     counts; a curve that does not fall to 0 points at gradient masking (Carlini et al.)."""
     if "severity" not in metrics:
         return None
-    rows = metrics[metrics.test_set.str.startswith("budget-") & metrics.severity.notna()]
+    rows = metrics[metrics.test_set.str.startswith(BUDGET_PREFIX) & metrics.severity.notna()]
     if rows.empty:
         return None
     rows = rows.assign(**{"accuracy (%)": rows.accuracy * 100, "eps": rows.severity})

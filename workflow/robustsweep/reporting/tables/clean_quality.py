@@ -17,6 +17,7 @@ import pandas as pd
 from robustsweep.reporting.metric_table import full_rows
 from robustsweep.reporting.spread import MARKED_NOTE, spread_table
 from robustsweep.reporting.tables import TABLES, TableContext, section
+from robustsweep.results_layout import MIXTURE_PREFIX
 
 # column -> (metric column, scale, digits)
 COLUMNS = {
@@ -37,7 +38,7 @@ def quality_rows(metrics: pd.DataFrame, pool: int, test_set: str) -> pd.DataFram
 
 def table_2_test_sets(metrics: pd.DataFrame) -> list[str]:
     """The named mixtures first (ho2024's half-real, half-adversarial split), then clean."""
-    mixtures = sorted(name for name in set(metrics.test_set) if name.startswith("mix-"))
+    mixtures = sorted(name for name in set(metrics.test_set) if name.startswith(MIXTURE_PREFIX))
     return [*mixtures, "clean"]
 
 

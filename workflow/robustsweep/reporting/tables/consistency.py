@@ -7,16 +7,17 @@ import pandas as pd
 from robustsweep.reporting.metric_table import full_rows
 from robustsweep.reporting.spread import MARKED_NOTE, spread_table
 from robustsweep.reporting.tables import TABLES, TableContext, section
+from robustsweep.results_layout import ATTACKED_PREFIXES, WORST_PREFIX
 
 
 def consistency_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
-    """Attacked test sets (transfer `attack-*`, white-box `whitebox-*`, per-image worst case
+    """Attacked test sets (transfer `attack-*`, white-box `white_box-*`, per-image worst case
     `worst-*`) of all-class runs."""
     rows = full_rows(metrics)
     return rows[
         (rows.train_classes == pool)
         & rows.consistency.notna()
-        & rows.test_set.str.startswith(("attack-", "whitebox-", "worst-"))
+        & rows.test_set.str.startswith((*ATTACKED_PREFIXES, WORST_PREFIX))
     ]
 
 

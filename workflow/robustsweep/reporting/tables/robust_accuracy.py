@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from robustsweep.evaluation.test_set_names import N_WAY_TRANSFER
+from robustsweep.evaluation.evaluated_sets import N_WAY_TRANSFER
 from robustsweep.reporting.attack_table import variant_headers
 from robustsweep.reporting.metric_table import full_rows
 from robustsweep.reporting.spread import MARKED_NOTE, spread_table
@@ -29,7 +29,7 @@ def robust_accuracy(metrics: pd.DataFrame, context: TableContext) -> str:
     return section(
         "Robust accuracy (%) per test set and defence",
         table.rename(columns=variant_headers(context.attacks)),
-        note="`attack-*`: transfer from the store's surrogate; `whitebox-*`: attacked "
+        note="`attack-*`: transfer from the store's surrogate; `white_box-*`: attacked "
         "directly; `worst-*`: right under every attack of the group, per image (the run's "
         "white-box attacks, the stored ones, all of them). " + MARKED_NOTE,
     )

@@ -9,6 +9,7 @@ import pandas as pd
 
 from robustsweep.reporting.attack_table import variant_lines
 from robustsweep.reporting.tables import TABLES, WIDTH, TableContext
+from robustsweep.results_layout import STORE_SET, WHITE_BOX_SET
 
 FLAG = "below min_success"
 # attack-table column -> heading; success and accuracy in %, sizes in [0, 1] units
@@ -83,9 +84,9 @@ def _cell(value: float, digits: int) -> str:
 def stored_attacks(metrics: pd.DataFrame, context: TableContext) -> str:
     empty = pd.DataFrame(columns=["origin", "model", "draw"])
     attacks = context.attacks if context.attacks is not None else empty
-    stores = attack_rows(attacks, "store", ["split", "attack", "method"])
+    stores = attack_rows(attacks, STORE_SET, ["split", "attack", "method"])
     white_box = attack_rows(
-        attacks, "whitebox", ["model", "train_classes", "draw", "defence", "attack"]
+        attacks, WHITE_BOX_SET, ["model", "train_classes", "draw", "defence", "attack"]
     )
     note = (
         "How well each attack attacks the model it was made against: the store's against the "
@@ -109,8 +110,7 @@ def stored_attacks(metrics: pd.DataFrame, context: TableContext) -> str:
             textwrap.fill(note, WIDTH) + "\n",
             *([surrogate] if surrogate else []),
             *(
-                ["".join(textwrap.fill(line, WIDTH) + "
-" for line in variants.splitlines())]
+                ["".join(textwrap.fill(line, WIDTH) + "\n" for line in variants.splitlines())]
                 if (variants := variant_lines(attacks))
                 else []
             ),

@@ -6,12 +6,13 @@ import pandas as pd
 
 from robustsweep.reporting.spread import MARKED_NOTE, spread_table
 from robustsweep.reporting.tables import TABLES, TableContext, section
+from robustsweep.results_layout import HYBRID_PREFIX
 
 
 def hybrid_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
     """Rows of the hybrid mixtures (whole, real part, adversarial part), all-class runs."""
     return metrics[
-        metrics.test_set.str.startswith("hybrid-")
+        metrics.test_set.str.startswith(HYBRID_PREFIX)
         & (metrics.predicted_classes == metrics.train_classes)
         & (metrics.train_classes == pool)
     ]

@@ -7,6 +7,7 @@ import pandas as pd
 
 from robustsweep.reporting.metric_table import RUN_KEYS
 from robustsweep.reporting.tables import TABLES, TableContext, section
+from robustsweep.results_layout import EPOCH_LOG, LAST_WEIGHTS, WEIGHTS
 
 COLUMNS = {
     "checkpoint": "checkpoint",
@@ -44,7 +45,7 @@ def training_checkpoints(metrics: pd.DataFrame, context: TableContext) -> str:
         "(last, or the epoch of the best validation PGD or clean accuracy), at 'its epoch'. "
         "Beside them, the validation accuracy of the best-robust epoch and of the last one "
         "(best vs last, as the robust-overfitting papers print them); both weights are kept "
-        "(weights.safetensors, last.safetensors). Validation: held-out images, PGD-k and "
-        "FGSM at the defence's budget (`training.validation`); epochs.csv has every epoch.\n",
+        f"({WEIGHTS}, {LAST_WEIGHTS}). Validation: held-out images, PGD-k and "
+        f"FGSM at the defence's budget (`training.validation`); {EPOCH_LOG} has every epoch.\n",
         empty="no trained run has validation images",
     )

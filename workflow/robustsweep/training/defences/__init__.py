@@ -8,7 +8,7 @@ trains a second network beside the model. Each module declares the defence's typ
 parameters and what the workflow must provide: the train-split stores it reads, and whether it
 starts from the run's `standard` twin (its clean copy), which then becomes a job dependency. A
 defence may also bring its own training recipe (`training` beside its parameters,
-study_plan.run_recipe).
+job_settings.run_recipe).
 """
 
 from __future__ import annotations

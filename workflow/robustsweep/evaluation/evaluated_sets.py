@@ -1,28 +1,30 @@
-"""The names of a study's test sets, as the `test_set` column of the metrics spells them.
+"""The test sets a study's runs are evaluated on, as the `test_set` column of the metrics
+spells them (the names themselves: results_layout.py).
 
 `clean` (the test split) and `natural` (the natural adversarial set) always; `attack-<name>`
-for every stored attack (transfer from the attack source); `whitebox-<name>` for every attack
+for every stored attack (transfer from the surrogate); `white_box-<name>` for every attack
 under `evaluation.white_box`; `hybrid-<attack>-<p>pct` for every stored attack and fraction of
 `evaluation.hybrid_fractions` (ho2024's mixtures); `mix-<name>` for every named mixture of
 `evaluation.mixtures` (tan2022's mixed test set); `corrupted` when the study has a
 `corruptions` source (xu2024's CIFAR-10-C). A white-box file's attack on the M-restricted
-classifier of one trial is the group `whitebox-<name>@m<M>-trial<t>`, scored as
-`whitebox-<name>` at that (M, trial) (evaluation.white_box_below_n: restricted). Torch- and
+classifier of one trial is the group `white_box-<name>@m<M>-trial<t>`, scored as
+`white_box-<name>` at that (M, trial) (evaluation.white_box_below_n: restricted). Torch- and
 numpy-free: the config validation checks paper-number files against these names before any
 job.
 """
 
 from __future__ import annotations
 
-
-def hybrid_name(attack: str, fraction: float) -> str:
-    """ho2024's mixture of `fraction` adversarial images from one stored attack."""
-    return f"hybrid-{attack.removeprefix('attack-')}-{fraction * 100:g}pct"
-
-
-def mixture_name(name: str) -> str:
-    """A named mixture of `evaluation.mixtures`."""
-    return f"mix-{name}"
+from robustsweep.results_layout import (
+    CLEAN,
+    CORRUPTED,
+    NATURAL,
+    RESTRICTED,
+    hybrid_set,
+    mixture_set,
+    transfer_set,
+    white_box_set,
+)
 
 
 def configured_test_sets(config: dict) -> list[str]:
@@ -30,26 +32,20 @@ def configured_test_sets(config: dict) -> list[str]:
     attacks = list(config["attacks"]["methods"])
     evaluation = config["evaluation"]
     return [
-        "clean",
-        "natural",
-        *(f"attack-{name}" for name in attacks),
-        *(f"whitebox-{name}" for name in evaluation["white_box"]),
-        *(hybrid_name(a, f) for a in attacks for f in evaluation["hybrid_fractions"]),
-        *(mixture_name(name) for name in evaluation["mixtures"]),
-        *(["corrupted"] if config.get("corruptions", {}).get("source") else []),
+        CLEAN,
+        NATURAL,
+        *(transfer_set(name) for name in attacks),
+        *(white_box_set(name) for name in evaluation["white_box"]),
+        *(hybrid_set(a, f) for a in attacks for f in evaluation["hybrid_fractions"]),
+        *(mixture_set(name) for name in evaluation["mixtures"]),
+        *([CORRUPTED] if config.get("corruptions", {}).get("source") else []),
     ]
 
 
-RESTRICTED = "@m"  # joins a white-box set's name and the (M, trial) it attacked restricted
 # metrics.csv column white_box_head: which classifier a white-box row's attack was made on
 ATTACKED = "attacked"  # the classifier scored (M = N: the run's N-way head)
 RESTRICTED_HEAD = "restricted"  # the M-restricted classifier of the row's trial
 N_WAY_TRANSFER = "n_way_transfer"  # the N-way head, scored at M < N: transfer
-
-
-def restricted_group_name(attack: str, m: int, trial: int) -> str:
-    """The group of the attack on the M-restricted classifier of one trial."""
-    return f"whitebox-{attack}{RESTRICTED}{m}-trial{trial}"
 
 
 def parse_restricted(name: str) -> tuple[str, int, int] | None:
