@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from conftest import REPO
-from robustsweep.cli import STAGES
+from robustsweep.cli import RENAMED_STAGES, STAGES, main
 from robustsweep.job_code import STAGE_MODULES, train_code
 from robustsweep.rule_arguments import StudyRules, grouped_paths
 from robustsweep.run_grid import Run
@@ -94,6 +94,19 @@ def test_params_are_the_jobs_settings_and_code(config):
     # a job of a stage without wildcards gets its settings all the same
     assert rules.params("collect")["settings"](None) == "{}"
     assert rules.settings("record") == rules.params("record")["settings"](None)
+
+
+def test_a_hyphenated_stage_of_earlier_releases_is_named_in_one_line(capsys):
+    assert RENAMED_STAGES["white-box"] == "white_box"
+    assert RENAMED_STAGES["white-box-shard"] == "white_box_shard"
+    assert main(["white-box", "{}", "{}"]) == 2
+    error = capsys.readouterr().err
+    assert error == (
+        "robustsweep: stage 'white-box' is now called 'white_box'; call it by that name\n"
+    )
+    # negative control: an unknown stage gets the usage line instead
+    assert main(["whitebox", "{}", "{}"]) == 2
+    assert capsys.readouterr().err.startswith("usage:")
 
 
 def test_every_stage_has_settings_and_code(config):

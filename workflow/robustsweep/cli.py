@@ -54,6 +54,10 @@ STAGES: dict[str, str] = {
     "record": "robustsweep.provenance:record_stage",
 }
 
+# stage names of earlier releases (hyphenated) -> their snake_case names (issue #32): a script
+# or a hand-written rule that still calls one is told the new name in one line
+RENAMED_STAGES = {name.replace("_", "-"): name for name in STAGES if "_" in name}
+
 
 def stage_function(stage: str):
     module, function = STAGES[stage].split(":")
@@ -144,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
         from robustsweep.method_reference import main as print_method_reference
 
         return print_method_reference()
+    if argv and argv[0] in RENAMED_STAGES:
+        print(
+            f"robustsweep: stage '{argv[0]}' is now called '{RENAMED_STAGES[argv[0]]}'; "
+            "call it by that name",
+            file=sys.stderr,
+        )
+        return 2
     if len(argv) not in (3, 4) or argv[0] not in STAGES:
         print(
             f"usage: python -m robustsweep <stage> '<settings JSON>' '<job JSON>' [<log file>]; "
