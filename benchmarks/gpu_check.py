@@ -371,8 +371,11 @@ def check_shards(c: Check) -> str:
         return "2 shards gathered: the same bytes as one job"
     import h5py
 
+    from robustsweep.set_names import white_box_set
+
     with h5py.File(whole) as a, h5py.File(sharded) as b:
-        moved = (a["white_box-pgd/images"][()] != b["white_box-pgd/images"][()]).any((1, 2, 3))
+        group = f"{white_box_set('pgd')}/images"
+        moved = (a[group][()] != b[group][()]).any((1, 2, 3))
     raise RuntimeError(
         f"2 shards differ from one job in {int(moved.sum())} images (non-deterministic GPU "
         "kernels: set torch.backends.cudnn.deterministic and report it)"

@@ -23,6 +23,7 @@ RETIRED = {
     "support_run": "surrogate_run",
     "support_runs": "surrogate_runs",
     "weights_source": "pretrained_weights",
+    "whitebox": "white_box",
 }
 # (file, retired name) pairs that name the old word on purpose
 ALLOWED = {

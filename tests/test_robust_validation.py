@@ -70,6 +70,9 @@ def test_robust_images_keep_the_check_within_its_share_of_the_epoch():
     # the default study: 1,078 digits train, the pool's 359 validate: 97 clean, 2 attacked
     assert clean_count(CHECKS, 359, 1078, Standard()) == 97
     assert robust_count(CHECKS, 359, 1078, Standard()) == 2
+    # a cheaper epoch still attacks one image (the 3-class runs: 323 digits afford 0.8)
+    assert robust_count(CHECKS, 359, 323, Standard()) == 1
+    assert robust_count(CHECKS, 0, 323, Standard()) == 0  # no validation images, none
 
 
 def rows(pgd, fgsm):

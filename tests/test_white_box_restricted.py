@@ -20,7 +20,7 @@ from robustsweep.data.class_subsets import choose_trial_classes
 from robustsweep.evaluation.logits_file import write_test_set
 from robustsweep.evaluation.run_evaluation import evaluate_run
 from robustsweep.evaluation.white_box import restricted_classifier, white_box_images
-from robustsweep.results_layout import restricted_set
+from robustsweep.set_names import restricted_set
 
 CLASSES = [1, 3, 4, 6]  # the run's N = 4 class ids
 SPEC = {"method": "fgsm", "eps": 4 / 255}  # a multiple of 1/255: uint8 rounding is exact

@@ -1,11 +1,11 @@
 """`python -m robustsweep <stage> '<settings JSON>' '<job JSON>' [<log>]`: run one pipeline stage.
 
 Each Snakemake rule makes exactly one such call. The settings are the stage's dataclass
-(stage_settings.py) as JSON, built by the Snakefile from the validated config, so the rule's
-tracked params and the call see the same values. The job JSON holds the paths (inputs and
-outputs by name; a name -> path mapping for several stores), where to compute (device,
-threads) and other untracked values (the git commit): data, never words for the shell to
-split. The stage function receives all of it
+(stage_settings.py) as JSON, built by job_settings.py (through rule_arguments.py) from the
+validated config, so the rule's tracked params and the call see the same values. The job
+JSON holds the paths (inputs and outputs by name; a name -> path mapping for several
+stores), where to compute (device, threads) and other untracked values (the git commit):
+data, never words for the shell to split. The stage function receives all of it
 keyword-only.
 
 Before the stage runs, every input the job JSON names under `expect` is verified (its content

@@ -10,13 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from robustsweep.data.sources import source_of
-from robustsweep.results_layout import (
-    STORE_SET,
-    WHITE_BOX_SET,
-    run_folder,
-    store_file,
-    white_box_file,
-)
+from robustsweep.results_layout import run_folder, store_file, white_box_file
+from robustsweep.set_names import STORE_SET, WHITE_BOX_SET
 
 
 @dataclass(frozen=True, order=True)

@@ -1,5 +1,5 @@
 """The test sets a study's runs are evaluated on, as the `test_set` column of the metrics
-spells them (the names themselves: results_layout.py).
+spells them (the names themselves: set_names.py).
 
 `clean` (the test split) and `natural` (the natural adversarial set) always; `attack-<name>`
 for every stored attack (transfer from the surrogate); `white_box-<name>` for every attack
@@ -15,11 +15,10 @@ job.
 
 from __future__ import annotations
 
-from robustsweep.results_layout import (
+from robustsweep.set_names import (
     CLEAN,
     CORRUPTED,
     NATURAL,
-    RESTRICTED,
     hybrid_set,
     mixture_set,
     transfer_set,
@@ -46,12 +45,3 @@ def configured_test_sets(config: dict) -> list[str]:
 ATTACKED = "attacked"  # the classifier scored (M = N: the run's N-way head)
 RESTRICTED_HEAD = "restricted"  # the M-restricted classifier of the row's trial
 N_WAY_TRANSFER = "n_way_transfer"  # the N-way head, scored at M < N: transfer
-
-
-def parse_restricted(name: str) -> tuple[str, int, int] | None:
-    """(test set, M, trial) of a restricted group's name; None for any other set."""
-    if RESTRICTED not in name:
-        return None
-    test_set, rest = name.split(RESTRICTED)
-    m, trial = rest.split("-trial")
-    return test_set, int(m), int(trial)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from robustsweep.results_layout import ATTACKED_PREFIXES, WHITE_BOX_PREFIX, transfer_set
+from robustsweep.set_names import ATTACKED_PREFIXES, WHITE_BOX_PREFIX, transfer_set
 
 if TYPE_CHECKING:
     import torch

@@ -38,7 +38,7 @@ from robustsweep.data.prepared_dataset import load_split
 from robustsweep.evaluation.logits_file import write_test_set
 from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
 from robustsweep.input_errors import InputError
-from robustsweep.results_layout import transfer_set
+from robustsweep.set_names import transfer_set
 from robustsweep.stage_settings import Compute, LogitsSettings, MaskingChecks
 
 if TYPE_CHECKING:  # evaluation reads caches without paying for a torch import

@@ -70,12 +70,7 @@ from robustsweep.evaluation.classification_metrics import (
     restrict_to_classes,
     restricted_metrics,
 )
-from robustsweep.evaluation.evaluated_sets import (
-    ATTACKED,
-    N_WAY_TRANSFER,
-    RESTRICTED_HEAD,
-    parse_restricted,
-)
+from robustsweep.evaluation.evaluated_sets import ATTACKED, N_WAY_TRANSFER, RESTRICTED_HEAD
 from robustsweep.evaluation.gradient_masking import masking_flags
 from robustsweep.evaluation.logits_file import TestSetLogits, read_logits
 from robustsweep.evaluation.worst_case import (
@@ -83,13 +78,14 @@ from robustsweep.evaluation.worst_case import (
     worst_case_groups,
     worst_case_rows,
 )
-from robustsweep.results_layout import (
+from robustsweep.set_names import (
     ATTACKED_PREFIXES,
     TRANSFER_PREFIX,
     WHITE_BOX_PREFIX,
     budget_set,
     hybrid_set,
     mixture_set,
+    parse_restricted,
     transfer_set,
     white_box_set,
 )

@@ -62,7 +62,7 @@ from robustsweep.file_identity import identity_for, recorded_digest, seal_h5
 from robustsweep.input_errors import InputError
 from robustsweep.models.inference import to_float
 from robustsweep.models.trained_models import load_detector, load_model
-from robustsweep.results_layout import restricted_set, white_box_set
+from robustsweep.set_names import restricted_set, white_box_set
 from robustsweep.stage_settings import Compute, WhiteBoxSettings
 
 

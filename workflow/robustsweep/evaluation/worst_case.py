@@ -27,7 +27,7 @@ import pandas as pd
 from robustsweep.data.class_subsets import choose_trial_classes
 from robustsweep.evaluation.classification_metrics import METRICS
 from robustsweep.evaluation.logits_file import TestSetLogits
-from robustsweep.results_layout import (
+from robustsweep.set_names import (
     TRANSFER_PREFIX,
     WHITE_BOX_PREFIX,
     WORST_ALL,

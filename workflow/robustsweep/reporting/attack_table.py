@@ -24,7 +24,7 @@ from robustsweep.attacks.success_report import (
     read_report,
     warning_line,
 )
-from robustsweep.results_layout import WHITE_BOX_SET, attacked_test_set
+from robustsweep.set_names import WHITE_BOX_SET, attacked_test_set
 from robustsweep.stage_settings import AttackTableSettings
 
 SET_COLUMNS = ["origin", "split", "attack", "method", "model", "train_classes", "draw", "defence"]

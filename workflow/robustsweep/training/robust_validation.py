@@ -83,10 +83,13 @@ def training_passes(defence) -> int:
 def robust_count(settings: ValidationSettings, available: int, train_count: int, defence) -> int:
     """Images the robust check attacks each epoch: at most robust_images and the validation
     images, and few enough that PGD-k plus FGSM (k + 2 passes each) stay within robust_cost
-    of the epoch's training passes."""
+    of the epoch's training passes, but at least one, so every epoch of a validated run has
+    robust numbers (a cheap epoch's check then costs its one image's passes, more than its
+    share; the overfitting flag ignores falls that so few images explain: `chance_drop`)."""
     affordable = settings.robust_cost * train_count * training_passes(defence)
     per_image = settings.steps + 2
-    return int(min(settings.robust_images, available, math.floor(affordable / per_image)))
+    within = max(1, math.floor(affordable / per_image))
+    return int(min(settings.robust_images, available, within))
 
 
 def clean_count(settings: ValidationSettings, available: int, train_count: int, defence) -> int:

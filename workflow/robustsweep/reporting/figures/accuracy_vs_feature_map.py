@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from robustsweep.reporting.figures import FIGURES, seaborn
 from robustsweep.reporting.metric_table import full_rows
 from robustsweep.reporting.spread import t_interval
-from robustsweep.results_layout import WHITE_BOX_PREFIX
+from robustsweep.set_names import WHITE_BOX_PREFIX
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from robustsweep.reporting.figures import FIGURES, seaborn
-from robustsweep.results_layout import STORE_SET, WHITE_BOX_SET
+from robustsweep.set_names import STORE_SET, WHITE_BOX_SET
 
 if TYPE_CHECKING:
     import pandas as pd

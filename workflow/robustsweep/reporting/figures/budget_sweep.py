@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from robustsweep.reporting.figures import FIGURES, seaborn
 from robustsweep.reporting.spread import t_interval
-from robustsweep.results_layout import BUDGET_PREFIX
+from robustsweep.set_names import BUDGET_PREFIX
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -17,7 +17,7 @@ import pandas as pd
 from robustsweep.reporting.metric_table import full_rows
 from robustsweep.reporting.spread import MARKED_NOTE, spread_table
 from robustsweep.reporting.tables import TABLES, TableContext, section
-from robustsweep.results_layout import MIXTURE_PREFIX
+from robustsweep.set_names import MIXTURE_PREFIX
 
 # column -> (metric column, scale, digits)
 COLUMNS = {

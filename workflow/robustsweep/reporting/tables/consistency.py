@@ -7,7 +7,7 @@ import pandas as pd
 from robustsweep.reporting.metric_table import full_rows
 from robustsweep.reporting.spread import MARKED_NOTE, spread_table
 from robustsweep.reporting.tables import TABLES, TableContext, section
-from robustsweep.results_layout import ATTACKED_PREFIXES, WORST_PREFIX
+from robustsweep.set_names import ATTACKED_PREFIXES, WORST_PREFIX
 
 
 def consistency_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:

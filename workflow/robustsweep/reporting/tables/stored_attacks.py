@@ -9,7 +9,7 @@ import pandas as pd
 
 from robustsweep.reporting.attack_table import variant_lines
 from robustsweep.reporting.tables import TABLES, WIDTH, TableContext
-from robustsweep.results_layout import STORE_SET, WHITE_BOX_SET
+from robustsweep.set_names import STORE_SET, WHITE_BOX_SET
 
 FLAG = "below min_success"
 # attack-table column -> heading; success and accuracy in %, sizes in [0, 1] units

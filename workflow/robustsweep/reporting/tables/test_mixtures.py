@@ -6,7 +6,7 @@ import pandas as pd
 
 from robustsweep.reporting.spread import MARKED_NOTE, spread_table
 from robustsweep.reporting.tables import TABLES, TableContext, section
-from robustsweep.results_layout import HYBRID_PREFIX
+from robustsweep.set_names import HYBRID_PREFIX
 
 
 def hybrid_rows(metrics: pd.DataFrame, pool: int) -> pd.DataFrame:
