@@ -117,6 +117,9 @@ def test_every_stage_has_settings_and_code(config):
             continue  # the default study has no corruptions and mines its natural set
         assert rules.code(stage, wildcards)["code"]
         json.loads(rules.settings(stage, wildcards))
+    # a stage without an entry is an error, not digests that leave its methods out
+    with pytest.raises(KeyError):
+        rules.code("unknown_stage", wildcards)
 
 
 def test_the_job_json_groups_named_paths_and_carries_identities(config):
@@ -175,3 +178,40 @@ def test_a_figures_caption_and_wildcard_come_from_its_registration():
     assert set(StudyRules.figure_pattern().split("|")) == set(FIGURES.names())
     wildcards = SimpleNamespace(figure="accuracy_vs_m")
     assert StudyRules.figure_caption(wildcards) == caption("accuracy_vs_m")
+
+
+def test_every_job_hands_its_stage_exactly_the_arguments_the_stage_function_takes(tmp_path):
+    """The rules' input and output names are the stage functions' keyword arguments (cli.py
+    passes the job JSON's paths, values and compute by name): read from the commands of a dry
+    run of the tiny study (sharded, with explanations), against each function's signature."""
+    import inspect
+    import shlex
+    import subprocess
+
+    from conftest import snakemake_command, tool_env
+    from robustsweep.cli import stage_function
+
+    config = yaml.safe_load((REPO / "tests" / "configs" / "tiny.yaml").read_text())
+    config["evaluation"]["shards"] = {"fgsm": 2}
+    config["explanations"] = {"models": ["cnn"]}
+    command = snakemake_command(tmp_path, config, "-n", "-p")
+    result = subprocess.run(command, capture_output=True, text=True, env=tool_env(), check=True)
+    seen = set()
+    for line in (result.stdout + result.stderr).splitlines():
+        call = line.partition("python -m robustsweep ")[2]
+        if not call:
+            continue
+        words = shlex.split(call)  # stage, settings JSON, job JSON, log
+        stage, job = words[0], json.loads(words[2])
+        given = {*job.get("paths", {}), *job.get("values", {}), *(["compute"] * ("compute" in job))}
+        parameters = inspect.signature(stage_function(stage)).parameters
+        taken = set(parameters) - {"settings"}
+        required = {n for n in taken if parameters[n].default is inspect.Parameter.empty}
+        # every name the job gives is an argument, and every argument without a default is
+        # given (an optional one, e.g. a defence's clean_copy, only where the job has it)
+        assert given <= taken, (stage, sorted(given - taken))
+        assert required <= given, (stage, sorted(required - given))
+        seen.add(stage)
+    # the tiny study mines its natural set and has no corruptions: those two are checked by
+    # the zhu2025 and xu2024 study runs (tests/test_zhu2025.py, make test-studies)
+    assert seen == set(STAGES) - {"corrupt", "natural_index"}

@@ -295,29 +295,31 @@ class StudyRules:
         return by_stage[stage]()
 
     def code(self, stage: str, wildcards: Wildcards = None) -> dict[str, str]:
-        """The `code` and `methods` digests of a job of `stage` (job_code.py)."""
+        """The `code` and `methods` digests of a job of `stage` (job_code.py): a table with
+        one entry per stage, so a new stage must say which methods its jobs select (an entry
+        missing is a KeyError, not digests that miss the methods)."""
         c, w = self.config, wildcards
-        if stage == "prepare":
-            return prepare_code(c)
-        if stage == "corrupt":
-            return corruption_code(c)
-        if stage == "mine":
-            return mining_code(c)
-        if stage == "store":
-            return attack_code(c, stage, w.attack, self.surrogate.model)
-        if stage == "train":
-            return train_code(c, run_of(w))
-        if stage in ("logits", "explain"):
-            return model_code(c, stage, w.model)
-        if stage in ("white_box", "white_box_shard"):
-            return attack_code(c, stage, w.attack, w.model)
-        if stage == "budget_sweep":
-            return attack_code(c, stage, self.swept_attack, w.model)
-        if stage == "tables":
-            return tables_code()
-        if stage == "figure":
-            return figure_code(w.figure)
-        return job_code(stage)
+        by_stage: dict[str, Callable[[], dict[str, str]]] = {
+            "prepare": lambda: prepare_code(c),
+            "corrupt": lambda: corruption_code(c),
+            "subset": lambda: job_code("subset"),
+            "mine": lambda: mining_code(c),
+            "natural_index": lambda: job_code("natural_index"),
+            "store": lambda: attack_code(c, "store", w.attack, self.surrogate.model),
+            "train": lambda: train_code(c, run_of(w)),
+            "logits": lambda: model_code(c, "logits", w.model),
+            "white_box": lambda: attack_code(c, "white_box", w.attack, w.model),
+            "white_box_shard": lambda: attack_code(c, "white_box_shard", w.attack, w.model),
+            "budget_sweep": lambda: attack_code(c, "budget_sweep", self.swept_attack, w.model),
+            "evaluate": lambda: job_code("evaluate"),
+            "collect": lambda: job_code("collect"),
+            "collect_attacks": lambda: job_code("collect_attacks"),
+            "tables": tables_code,
+            "figure": lambda: figure_code(w.figure),
+            "explain": lambda: model_code(c, "explain", w.model),
+            "record": lambda: job_code("record"),
+        }
+        return by_stage[stage]()
 
     def params(self, stage: str) -> dict[str, Callable[[Wildcards], str]]:
         """A rule's tracked params `settings`, `code` and `methods`, as functions of the
