@@ -2,11 +2,11 @@ rule logits_cache:
     input:
         unpack(study.test_stores),
         unpack(study.corrupted_set),
-        weights=study.run_file(layout.WEIGHTS),
+        weights=study.run_template(layout.WEIGHTS),
         dataset=rules.prepare_dataset.output[0],
         natural=study.natural,
     output:
-        output=study.run_file(layout.LOGITS),
+        output=study.run_template(layout.LOGITS),
     log:
         study.log("logits_cache", layout.RUN_JOB_NAME),
     conda:
@@ -26,10 +26,10 @@ rule logits_cache:
 # its own GPU job on SLURM); white_box gathers them into the file one job would write
 rule white_box_shard:
     input:
-        weights=study.run_file(layout.WEIGHTS),
+        weights=study.run_template(layout.WEIGHTS),
         dataset=rules.prepare_dataset.output[0],
     output:
-        output=temp(study.run_file(layout.WHITE_BOX_SHARD)),
+        output=temp(study.run_template(layout.WHITE_BOX_SHARD)),
     log:
         study.log("white_box_shard", layout.WHITE_BOX_SHARD_JOB_NAME),
     benchmark:
@@ -55,10 +55,10 @@ rule white_box_shard:
 rule white_box:
     input:
         unpack(study.white_box_shard_files),
-        weights=study.run_file(layout.WEIGHTS),
+        weights=study.run_template(layout.WEIGHTS),
         dataset=rules.prepare_dataset.output[0],
     output:
-        output=study.run_file(layout.WHITE_BOX),
+        output=study.run_template(layout.WHITE_BOX),
     log:
         study.log("white_box", layout.WHITE_BOX_JOB_NAME),
     benchmark:
@@ -80,10 +80,10 @@ rule white_box:
 
 rule budget_sweep:
     input:
-        weights=study.run_file(layout.WEIGHTS),
+        weights=study.run_template(layout.WEIGHTS),
         dataset=rules.prepare_dataset.output[0],
     output:
-        output=study.run_file(layout.BUDGET_SWEEP),
+        output=study.run_template(layout.BUDGET_SWEEP),
     log:
         study.log("budget_sweep", layout.RUN_JOB_NAME),
     benchmark:
@@ -104,13 +104,13 @@ rule evaluate_run:
     input:
         unpack(study.white_box_files),
         unpack(study.budget_sweep_file),
-        logits=study.run_file(layout.LOGITS),
+        logits=study.run_template(layout.LOGITS),
         # ho2024's Table 2: epochs, final training loss and accuracy
-        epoch_log=study.run_file(layout.EPOCH_LOG),
+        epoch_log=study.run_template(layout.EPOCH_LOG),
     output:
-        output=study.run_file(layout.METRICS),
+        output=study.run_template(layout.METRICS),
         # per image: right or wrong clean and under each attack (evaluation/worst_case.py)
-        per_image=study.run_file(layout.PER_IMAGE),
+        per_image=study.run_template(layout.PER_IMAGE),
     log:
         study.log("evaluate_run", layout.RUN_JOB_NAME),
     conda:
@@ -124,7 +124,7 @@ rule evaluate_run:
 
 rule collect_metrics:
     input:
-        metrics=study.run_files(layout.METRICS),
+        metrics=study.every_run_file(layout.METRICS),
     output:
         output=study.file(layout.METRIC_TABLE),
     log:

@@ -5,9 +5,9 @@ rule train_model:
         dataset=rules.prepare_dataset.output[0],
         subset=study.file(layout.SUBSET),
     output:
-        weights=study.run_file(layout.WEIGHTS),
-        last_weights=study.run_file(layout.LAST_WEIGHTS),
-        epoch_log=study.run_file(layout.EPOCH_LOG),
+        weights=study.run_template(layout.WEIGHTS),
+        last_weights=study.run_template(layout.LAST_WEIGHTS),
+        epoch_log=study.run_template(layout.EPOCH_LOG),
     log:
         study.log("train_model", layout.RUN_JOB_NAME),
     benchmark:

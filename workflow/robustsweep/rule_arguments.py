@@ -107,8 +107,8 @@ class StudyRules:
         """A results-folder file (a results_layout template, wildcards kept)."""
         return f"{self.results}/{template}"
 
-    def run_file(self, name: str) -> str:
-        """A file of the run the job's wildcards name (a results_layout run file)."""
+    def run_template(self, name: str) -> str:
+        """A file of the run the job's wildcards name, as a template (wildcards kept)."""
         return self.file(layout.run_file(name))
 
     def log(self, rule: str, job: str = "") -> str:
@@ -118,6 +118,7 @@ class StudyRules:
         return self.file(layout.job_file(layout.BENCHMARKS, rule, job, "tsv"))
 
     def run_path(self, run: Run, name: str) -> str:
+        """A file of `run`: a path."""
         return f"{self.results}/{run.folder}/{name}"
 
     def weights_of(self, run: Run) -> str:
@@ -126,7 +127,7 @@ class StudyRules:
     def store_path(self, split: str, attack: str) -> str:
         return self.file(layout.store_file(split, attack))
 
-    def run_files(self, name: str) -> list[str]:
+    def every_run_file(self, name: str) -> list[str]:
         """One file of every run of the study (the metric table's inputs)."""
         return [self.run_path(run, name) for run in self.runs]
 

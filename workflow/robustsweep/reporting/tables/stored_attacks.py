@@ -102,7 +102,7 @@ def stored_attacks(metrics: pd.DataFrame, context: TableContext) -> str:
         "images, max over all. `below min_success`: success after rounding below "
         "`attacks.min_success` times the float success (noise baselines are not held to it).\n"
     )
-    surrogates = attacks[attacks.origin == "store"][["model", "draw"]].drop_duplicates()
+    surrogates = attacks[attacks.origin == STORE_SET][["model", "draw"]].drop_duplicates()
     surrogate = "".join(f"Surrogate: {m}, draw {d}.\n" for m, d in surrogates.itertuples(False))
     return "\n".join(
         [
