@@ -165,7 +165,7 @@ def test_tan2022_smoke_trains_the_detector_head_and_reports_its_accuracy(tmp_pat
     } | {"mix-ratio_025", "mix-ratio_050", "mix-ratio_075"} | {"worst-store", "worst-all"}
     # the success report: every store kept as JPEG without repair, and how many of the images
     # the float attack fooled are still adversarial as stored
-    stores = pd.read_csv(results / "tables" / "attacks.csv").query("kind == 'store'")
+    stores = pd.read_csv(results / "tables" / "attacks.csv").query("origin == 'store'")
     assert set(stores.attack) == set(attacks) and (stores.repaired == 0).all()
     assert set(stores.store_format) == {"JPEG q75, no repair"}
     assert (stores.still_adversarial <= stores.fooled_float).all()
