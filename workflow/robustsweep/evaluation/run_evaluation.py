@@ -232,20 +232,26 @@ def sweep_rows(
                 before, _ = restrict_to_classes(clean_logits, data.labels, classes, chosen)
                 consistent = consistency(logits, before)
             metrics = restricted_metrics(logits, targets)
-            rows.append(
-                {
-                    "test_set": test_set,
-                    "pattern": "all",
-                    "severity": float("nan"),
-                    "predicted_classes": m,
-                    "trial": trial,
-                    **metrics,
-                    **scored_accuracies(metrics, own_images, m == len(classes), m_sweep_scoring),
-                    "consistency": consistent,
-                    "detector_accuracy": detector_accuracy(data, truth, keep),
-                }
-            )
+            scored = scored_accuracies(metrics, own_images, m == len(classes), m_sweep_scoring)
+            detected = detector_accuracy(data, truth, keep)
+            rows.append(m_row(test_set, m, trial, metrics | scored, consistent, detected))
     return rows
+
+
+def m_row(
+    test_set: str, m: int, trial: int, metrics: dict, consistent: float, detected: float
+) -> dict:
+    """One (M, trial) row of a test set over all its patterns."""
+    return {
+        "test_set": test_set,
+        "pattern": "all",
+        "severity": float("nan"),
+        "predicted_classes": m,
+        "trial": trial,
+        **metrics,
+        "consistency": consistent,
+        "detector_accuracy": detected,
+    }
 
 
 def full_head_correct(data: TestSetLogits, classes: list[int], positions: list[int]):
@@ -293,18 +299,9 @@ def restricted_row(
         clean_m, _ = restrict_to_classes(before, data.labels, classes, chosen)
         consistent = consistency(logits, clean_m)
     own_images = int(np.isin(clean.labels, classes).sum()) if clean is not None else 0
-    return {
-        "test_set": test_set,
-        "pattern": "all",
-        "severity": float("nan"),
-        "predicted_classes": m,
-        "trial": trial,
-        **metrics,
-        **scored_accuracies(metrics, own_images, False, m_sweep_scoring),
-        "consistency": consistent,
-        "detector_accuracy": float("nan"),
-        "white_box_head": RESTRICTED_HEAD,
-    }
+    scored = scored_accuracies(metrics, own_images, False, m_sweep_scoring)
+    row = m_row(test_set, m, trial, metrics | scored, consistent, float("nan"))
+    return row | {"white_box_head": RESTRICTED_HEAD}
 
 
 def white_box_heads(table: pd.DataFrame, n_classes: int) -> pd.Series:
